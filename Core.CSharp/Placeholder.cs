@@ -1,0 +1,1 @@
+namespace CropCat { internal static class Placeholder { } }

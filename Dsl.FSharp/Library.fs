@@ -1,0 +1,2 @@
+module CropCat.Dsl.Placeholder
+let x = 1
