@@ -1,0 +1,28 @@
+using System.Linq;
+using System.Text;
+using CropCat.Shapes;
+
+namespace CropCat.Nets;
+
+/// <summary>A torchinfo-like table of a network for one input size, computed from the shape algebra alone.</summary>
+public static class Summary
+{
+    /// <summary>Renders the path, kind, output shape and parameters of every layer, then the totals.</summary>
+    /// <exception cref="ShapeException">The net cannot take this size.</exception>
+    public static string Render(Network net, int height, int width)
+    {
+        var rows = net.Trace(height, width);
+        var pw = System.Math.Max(24, rows.Max(r => r.Path.Length) + 2);
+        var sb = new StringBuilder();
+        sb.AppendLine($"{"Layer (path)".PadRight(pw)}{"Kind",-16}{"Output (CxHxW)",-18}{"Params",14}");
+        sb.AppendLine(new string('=', pw + 48));
+        sb.AppendLine($"{"input".PadRight(pw)}{"",-16}{new Shape(net.InChannels, height, width).ToString(),-18}{0,14:N0}");
+        foreach (var r in rows)
+            sb.AppendLine($"{r.Path.PadRight(pw)}{r.Kind,-16}{r.Output.ToString(),-18}{r.Parameters,14:N0}");
+        sb.AppendLine(new string('=', pw + 48));
+        sb.AppendLine($"Total params: {net.ParameterCount:N0}");
+        var o = rows[^1].Output;
+        sb.AppendLine($"Input {height}x{width} -> output {o.Height}x{o.Width}x{o.Channels}");
+        return sb.ToString();
+    }
+}

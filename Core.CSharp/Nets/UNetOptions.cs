@@ -1,0 +1,50 @@
+using System;
+using System.Linq;
+using CropCat.Shapes;
+
+namespace CropCat.Nets;
+
+/// <summary>
+/// Hyperparameters of a U-Net. <see cref="Widths"/> lists the channels of every level from the top
+/// to the bottom block: [64, 128, 256, 512, 1024] is the paper's depth-4 net.
+/// </summary>
+public sealed record UNetOptions
+{
+    /// <summary>Channels of the input image (1 for gray).</summary>
+    public int InChannels { get; init; } = 1;
+    /// <summary>Number of classes of the 1x1 head.</summary>
+    public int Classes { get; init; } = 2;
+    /// <summary>Channels per level, top to bottom; the last one is the bottom block. At least two entries (depth >= 1).</summary>
+    public int[] Widths { get; init; } = [64, 128, 256, 512, 1024];
+    /// <summary>Valid (the paper) or Same padding of the 3x3 convolutions.</summary>
+    public Padding Padding { get; init; } = Padding.Valid;
+    /// <summary>Transposed (the paper) or Bilinear up-sampling.</summary>
+    public UpMode Up { get; init; } = UpMode.Transposed;
+    /// <summary>Strict (the paper: refuse odd sizes) or Floor pooling.</summary>
+    public PoolMode Pool { get; init; } = PoolMode.Strict;
+    /// <summary>Batch norm after every 3x3 convolution.</summary>
+    public bool BatchNorm { get; init; }
+    /// <summary>Dropout after the bottom block ("end of the contracting path"); 0 for none.</summary>
+    public double BottomDropout { get; init; }
+    /// <summary>Skip merge; CropConcat for unpadded nets, Concat or CropConcat for padded ones.</summary>
+    public Merge Merge { get; init; } = Merge.CropConcat;
+
+    /// <summary>Number of down-steps (levels above the bottom).</summary>
+    public int Depth => Widths.Length - 1;
+
+    /// <summary>The paper's Fig. 1 net: 1 channel in, 2 classes, widths 64..1024, valid convs, transposed up, dropout 0.5 at the bottom.</summary>
+    public static UNetOptions Paper => new() { BottomDropout = 0.5 };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
+    public void Validate()
+    {
+        if (InChannels < 1) throw new ArgumentException($"UNetOptions.InChannels must be >= 1, got {InChannels}");
+        if (Classes < 1) throw new ArgumentException($"UNetOptions.Classes must be >= 1, got {Classes}");
+        if (Widths.Length < 2) throw new ArgumentException($"UNetOptions.Widths needs at least 2 entries (depth >= 1), got {Widths.Length}");
+        var bad = Array.FindIndex(Widths, w => w < 1);
+        if (bad >= 0) throw new ArgumentException($"UNetOptions.Widths[{bad}] must be >= 1, got {Widths[bad]}");
+        if (BottomDropout is < 0 or >= 1) throw new ArgumentException($"UNetOptions.BottomDropout must be in [0, 1), got {BottomDropout}");
+        if (Merge == Merge.Add && Widths.Distinct().Count() > 1)
+            throw new ArgumentException("Merge.Add needs the skip and the up path to have equal channels; CropCat's U-Net concatenates instead");
+    }
+}

@@ -1,1 +1,0 @@
-namespace CropCat { internal static class Placeholder { } }
