@@ -5,12 +5,14 @@ open Argu
 type DemoArgs =
     | Out of dir: string
     | Seed of int
+    | Minutes of float
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Out _ -> "output folder (default out/demo)"
             | Seed _ -> "random seed (default 42)"
+            | Minutes _ -> "wall-time budget of the whole demo in minutes (default 6)"
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -18,7 +20,7 @@ type Command =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "run the demo: build the paper net, print its summary, segment a tile, write pictures"
+            | Demo _ -> "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
 
 [<EntryPoint>]
 let main argv =
@@ -28,7 +30,7 @@ let main argv =
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
         match results.GetSubCommand() with
-        | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42))
+        | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0))
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

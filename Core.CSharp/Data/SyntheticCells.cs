@@ -168,7 +168,7 @@ public static class SyntheticCells
                     var c = cells[k - 1];
                     var d = depth[i];
                     // Interior darker than the background, textured, with a darker nucleus near the centre.
-                    var body = c.Gray * background - 0.18 * texture[i];
+                    var body = c.Gray * background - 0.07 * texture[i];
                     var nucleus = d > 0.6 ? 0.12 * Math.Min(1, (d - 0.6) / 0.15) : 0;
                     // Phase-contrast halo: a bright rim just inside the outline (also where cells touch).
                     var halo = 0.22 * Math.Exp(-d * d / 0.004);

@@ -126,6 +126,17 @@ public sealed class Trainer : IDisposable
         return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped);
     }
 
+    /// <summary>
+    /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit"/> (weight maps are computed
+    /// for samples without one); returns the loss. Counts towards <see cref="Step"/>.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss is NaN or infinite; the weights are left as they were.</exception>
+    public double TrainOn(IReadOnlyList<Sample> batch)
+    {
+        Network.train();
+        return TrainStep(WithWeights(batch).ToArray());
+    }
+
     /// <summary>One optimisation step on <paramref name="batch"/>; returns the loss.</summary>
     private double TrainStep(Sample[] batch)
     {
