@@ -42,6 +42,23 @@ public sealed class Sample
     /// <summary>Per-pixel loss weights (the paper's w(x)), when computed.</summary>
     public float[]? Weights { get; }
 
+    /// <summary>
+    /// A copy whose image has zero mean and unit standard deviation: microscopes differ in exposure and bit depth,
+    /// and a standardised input lets the same learning rate work for all of them.
+    /// </summary>
+    public Sample Standardized()
+    {
+        double mean = 0, sq = 0;
+        foreach (var v in Image) mean += v;
+        mean /= Image.Length;
+        foreach (var v in Image) sq += (v - mean) * (v - mean);
+        var sd = Math.Sqrt(sq / Image.Length);
+        var scale = sd > 1e-12 ? 1 / sd : 1;
+        var image = new float[Image.Length];
+        for (var i = 0; i < image.Length; i++) image[i] = (float)((Image[i] - mean) * scale);
+        return new Sample(Name, Height, Width, image, Classes, Instances, Weights);
+    }
+
     /// <summary>A copy with the weight map set.</summary>
     public Sample WithWeights(float[] weights) => new(Name, Height, Width, Image, Classes, Instances, weights);
 }

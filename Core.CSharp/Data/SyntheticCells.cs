@@ -156,6 +156,11 @@ public static class SyntheticCells
         double bx = rng.NextDouble() * w, by = rng.NextDouble() * h, bs = 0.6 * Math.Max(w, h);
         var background = 0.62 + 0.08 * (rng.NextDouble() - 0.5);
         var texture = SmoothNoise(rng, h, w, 3);
+        // Phase-contrast halos: bright along a cell's outer outline, and fainter along the line where two
+        // cells touch, so the net has a weak but real cue for the border (as in PhC-U373 images).
+        var (outer, contact) = Outlines(owner, h, w);
+        var dOuter = CropCat.Training.DistanceTransform.Squared(outer, h, w);
+        var dContact = CropCat.Training.DistanceTransform.Squared(contact, h, w);
         var img = new float[h * w];
         for (var y = 0; y < h; y++)
             for (var x = 0; x < w; x++)
@@ -170,15 +175,11 @@ public static class SyntheticCells
                     // Interior darker than the background, textured, with a darker nucleus near the centre.
                     var body = c.Gray * background - 0.07 * texture[i];
                     var nucleus = d > 0.6 ? 0.12 * Math.Min(1, (d - 0.6) / 0.15) : 0;
-                    // Phase-contrast halo: a bright rim just inside the outline (also where cells touch).
-                    var halo = 0.22 * Math.Exp(-d * d / 0.004);
-                    v = body - nucleus + halo;
+                    v = body - nucleus + 0.2 * Math.Exp(-dOuter[i] / 1.5) + 0.1 * Math.Exp(-dContact[i] / 1.0);
                 }
                 else
                 {
-                    // Faint halo just outside the cells.
-                    var near = NearestOutsideHalo(cells, x, y);
-                    v += 0.15 * near;
+                    v += 0.15 * Math.Exp(-dOuter[i] / 3.0);
                 }
                 var light = (1 + gx * (x / (double)w - 0.5) * 2 + gy * (y / (double)h - 0.5) * 2)
                             * (0.85 + 0.3 * Math.Exp(-((x - bx) * (x - bx) + (y - by) * (y - by)) / (2 * bs * bs)));
@@ -187,17 +188,26 @@ public static class SyntheticCells
         return img;
     }
 
-    private static double NearestOutsideHalo(List<Cell> cells, int x, int y)
+    /// <summary>Cell pixels next to the background (outer outline) and next to another cell (contact line).</summary>
+    private static (bool[] Outer, bool[] Contact) Outlines(int[] owner, int h, int w)
     {
-        double best = 0;
-        foreach (var c in cells)
-        {
-            var r = Math.Max(c.A, c.B) * 1.3;
-            if (Math.Abs(x - c.Cx) > r || Math.Abs(y - c.Cy) > r) continue;
-            var rho = NormalisedRadius(c, x, y);
-            if (rho < 1.25) best = Math.Max(best, Math.Exp(-(rho - 1) * (rho - 1) / 0.003));
-        }
-        return best;
+        var outer = new bool[h * w];
+        var contact = new bool[h * w];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+            {
+                var a = owner[y * w + x];
+                if (a == 0) continue;
+                foreach (var (dx, dy) in new[] { (1, 0), (-1, 0), (0, 1), (0, -1) })
+                {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                    var b = owner[yy * w + xx];
+                    if (b == 0) outer[y * w + x] = true;
+                    else if (b != a) contact[y * w + x] = true;
+                }
+            }
+        return (outer, contact);
     }
 
     /// <summary>Gaussian noise blurred by repeated 3x3 box filters, scaled to unit standard deviation.</summary>

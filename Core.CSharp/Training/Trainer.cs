@@ -101,7 +101,8 @@ public sealed class Trainer : IDisposable
         var history = new List<EpochRecord>();
         var clock = Stopwatch.StartNew();
         var stopped = false;
-        while (Epoch < _o.Epochs && !stopped)
+        var capped = _o.MaxSteps > 0 && Step >= _o.MaxSteps;
+        while (Epoch < _o.Epochs && !stopped && !capped)
         {
             var epochClock = Stopwatch.StartNew();
             var order = Permutation(trainSet.Count, Mix(_o.Seed, Epoch, 0x5eed));
@@ -115,6 +116,7 @@ public sealed class Trainer : IDisposable
                 done++;
                 Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
                 if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) { stopped = true; break; }
+                if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) { capped = true; break; }
             }
             Epoch++;
             var val = valSet is null ? null : Evaluate(valSet, keepPredictions: false);
@@ -123,7 +125,7 @@ public sealed class Trainer : IDisposable
             EpochLine(rec, done);
             if (_o.CheckpointPath is not null) SaveCheckpoint(_o.CheckpointPath);
         }
-        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped);
+        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped);
     }
 
     /// <summary>
@@ -164,6 +166,7 @@ public sealed class Trainer : IDisposable
         var predictions = new List<int[]>();
         double lossSum = 0, randSum = 0;
         var randCount = 0;
+        var wasTraining = Network.training;
         Network.eval();
         foreach (var s in set)
         {
@@ -182,7 +185,7 @@ public sealed class Trainer : IDisposable
             }
             if (keepPredictions) predictions.Add(pred);
         }
-        Network.train();
+        if (wasTraining) Network.train();
         return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / set.Count, predictions);
     }
 

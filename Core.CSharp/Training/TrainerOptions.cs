@@ -40,6 +40,8 @@ public sealed record TrainerOptions
     public int Seed { get; init; }
     /// <summary>Where to write a checkpoint after every epoch (atomically); null for none.</summary>
     public string? CheckpointPath { get; init; }
+    /// <summary>Stop after this many optimisation steps in all (then validate and checkpoint); 0 for no limit.</summary>
+    public long MaxSteps { get; init; }
     /// <summary>Stop after the step during which this much time has passed (then validate and checkpoint); null for no limit.</summary>
     public TimeSpan? TimeBudget { get; init; }
     /// <summary>Where the redrawn progress line and the epoch lines go; null for silence. Default: standard error.</summary>
@@ -50,6 +52,7 @@ public sealed record TrainerOptions
     {
         if (Epochs < 1) throw new ArgumentException($"TrainerOptions.Epochs must be >= 1, got {Epochs}");
         if (StepsPerEpoch < 0) throw new ArgumentException($"TrainerOptions.StepsPerEpoch must be >= 0, got {StepsPerEpoch}");
+        if (MaxSteps < 0) throw new ArgumentException($"TrainerOptions.MaxSteps must be >= 0, got {MaxSteps}");
         if (BatchSize < 1) throw new ArgumentException($"TrainerOptions.BatchSize must be >= 1, got {BatchSize}");
         if (!(LearningRate > 0)) throw new ArgumentException($"TrainerOptions.LearningRate must be > 0, got {LearningRate}");
         if (Momentum is < 0 or >= 1) throw new ArgumentException($"TrainerOptions.Momentum must be in [0, 1), got {Momentum}");
@@ -71,7 +74,8 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
 /// <param name="Steps">Total steps after the call.</param>
 /// <param name="Seconds">Wall time of the call.</param>
 /// <param name="StoppedByTimeBudget">True when the time budget ended training early.</param>
-public sealed record TrainResult(System.Collections.Generic.IReadOnlyList<EpochRecord> History, long Steps, double Seconds, bool StoppedByTimeBudget);
+/// <param name="StoppedByMaxSteps">True when <see cref="TrainerOptions.MaxSteps"/> ended training early.</param>
+public sealed record TrainResult(System.Collections.Generic.IReadOnlyList<EpochRecord> History, long Steps, double Seconds, bool StoppedByTimeBudget, bool StoppedByMaxSteps);
 
 /// <summary>Training stopped because the loss became NaN or infinite; the last good checkpoint is untouched.</summary>
 public sealed class TrainingDivergedException : Exception
