@@ -22,13 +22,23 @@ let private tile = 188
 let private netOptions = UNetOptions(Widths = [| 8; 16; 32; 64 |])
 
 /// One training run (same initial weights and data for both runs) and its held-out scores.
-type private Run =
-    { Name: string
-      Result: TrainResult
-      Test: Evaluation
-      Trainer: Trainer }
+type private Run = {
+    Name: string
+    Result: TrainResult
+    Test: Evaluation
+    Trainer: Trainer
+}
 
-let private train (name: string) (seed: int) (weights: WeightMapOptions) (budget: TimeSpan) (maxSteps: int64) (trainSet: Sample list) (valSet: Sample list) (testSet: Sample list) =
+let private train
+    (name: string)
+    (seed: int)
+    (weights: WeightMapOptions)
+    (budget: TimeSpan)
+    (maxSteps: int64)
+    (trainSet: Sample list)
+    (valSet: Sample list)
+    (testSet: Sample list)
+    =
     torch.manual_seed (int64 seed) |> ignore
     let net = UNet.Create netOptions
 
@@ -45,42 +55,54 @@ let private train (name: string) (seed: int) (weights: WeightMapOptions) (budget
             MaxSteps = maxSteps
         )
 
-    let trainer = new Trainer(net, NetworkDescription.FromUNet netOptions, LabelSchema.Binary255, options)
-    eprintfn "--- training %s (time budget %.0f s%s) ---" name budget.TotalSeconds (if maxSteps > 0L then $", at most {maxSteps} steps" else "")
+    let trainer =
+        new Trainer(net, NetworkDescription.FromUNet netOptions, LabelSchema.Binary255, options)
+
+    eprintfn
+        "--- training %s (time budget %.0f s%s) ---"
+        name
+        budget.TotalSeconds
+        (if maxSteps > 0L then $", at most {maxSteps} steps" else "")
+
     let result = trainer.Fit(ResizeArray trainSet, ResizeArray valSet)
     let test = trainer.Evaluate(ResizeArray testSet)
 
-    { Name = name
-      Result = result
-      Test = test
-      Trainer = trainer }
+    {
+        Name = name
+        Result = result
+        Test = test
+        Trainer = trainer
+    }
 
 let private fg (a: float[]) = if a.Length > 1 then a[1] else nan
 
 let private summary (r: Run) =
     let s = r.Test.Scores
 
-    {| steps = r.Result.Steps
-       epochs = r.Result.History.Count
-       seconds = Math.Round(r.Result.Seconds, 1)
-       steps_per_second = Math.Round(float r.Result.Steps / r.Result.Seconds, 2)
-       iou_foreground = fg s.IoU
-       dice_foreground = fg s.Dice
-       iou_per_class = s.IoU
-       dice_per_class = s.Dice
-       pixel_error = s.PixelError
-       rand_error = r.Test.RandError
-       test_loss = r.Test.Loss
-       history =
-        r.Result.History
-        |> Seq.map (fun h ->
-            {| epoch = h.Epoch
-               step = h.Step
-               train_loss = h.TrainLoss
-               val_loss = h.ValidationLoss
-               val_iou_foreground = fg h.ValidationIoU
-               val_pixel_error = h.ValidationPixelError |})
-        |> Array.ofSeq |}
+    {|
+        steps = r.Result.Steps
+        epochs = r.Result.History.Count
+        seconds = Math.Round(r.Result.Seconds, 1)
+        steps_per_second = Math.Round(float r.Result.Steps / r.Result.Seconds, 2)
+        iou_foreground = fg s.IoU
+        dice_foreground = fg s.Dice
+        iou_per_class = s.IoU
+        dice_per_class = s.Dice
+        pixel_error = s.PixelError
+        rand_error = r.Test.RandError
+        test_loss = r.Test.Loss
+        history =
+            r.Result.History
+            |> Seq.map (fun h -> {|
+                epoch = h.Epoch
+                step = h.Step
+                train_loss = h.TrainLoss
+                val_loss = h.ValidationLoss
+                val_iou_foreground = fg h.ValidationIoU
+                val_pixel_error = h.ValidationPixelError
+            |})
+            |> Array.ofSeq
+    |}
 
 let private curves (path: string) (runs: Run list) =
     let colours = [ struct (214uy, 69uy, 65uy); struct (54uy, 112uy, 201uy) ]
@@ -90,7 +112,10 @@ let private curves (path: string) (runs: Run list) =
         |> ResizeArray
 
     let loss = Plot.LineChart("TRAINING LOSS", "EPOCH", series (fun h -> h.TrainLoss))
-    let iou = Plot.LineChart("VALIDATION IOU (CELLS)", "EPOCH", series (fun h -> fg h.ValidationIoU))
+
+    let iou =
+        Plot.LineChart("VALIDATION IOU (CELLS)", "EPOCH", series (fun h -> fg h.ValidationIoU))
+
     Plot.SideBySide(ResizeArray [ loss; iou ], 12).Save path
 
 let private overlays (outDir: string) (testSet: Sample list) (runs: Run list) (count: int) =
@@ -113,8 +138,10 @@ let private overlays (outDir: string) (testSet: Sample list) (runs: Run list) (c
                 panel $"PREDICTED: {r.Name.ToUpperInvariant()}" (Overlay.Instances(image, cells, oh, ow, scale)))
 
         let panels =
-            [ panel "INPUT" (Overlay.Gray(image, oh, ow, scale))
-              panel "GROUND TRUTH" (Overlay.Instances(image, truth, oh, ow, scale)) ]
+            [
+                panel "INPUT" (Overlay.Gray(image, oh, ow, scale))
+                panel "GROUND TRUTH" (Overlay.Instances(image, truth, oh, ow, scale))
+            ]
             @ preds
 
         let path = Path.Combine(outDir, $"overlay-{i + 1}.png")
@@ -131,36 +158,74 @@ let run (outDir: string) (seed: int) (minutes: float) =
     printfn "%s" (Summary.Render(UNet.Create netOptions, tile, tile))
 
     // Synthetic stand-ins for the ISBI cell data, which cannot be downloaded here: disjoint seed ranges.
-    let cells first n = [ for i in 0 .. n - 1 -> SyntheticCells.Generate(seed * 100000 + first + i).Standardized() ]
+    let cells first n = [
+        for i in 0 .. n - 1 -> SyntheticCells.Generate(seed * 100000 + first + i).Standardized()
+    ]
+
     let trainSet = cells 0 48
     let valSet = cells 50000 6
     let testSet = cells 70000 16
-    printfn "Data: %d training, %d validation, %d held-out test images of %dx%d synthetic touching cells" trainSet.Length valSet.Length testSet.Length tile tile
+
+    printfn
+        "Data: %d training, %d validation, %d held-out test images of %dx%d synthetic touching cells"
+        trainSet.Length
+        valSet.Length
+        testSet.Length
+        tile
+        tile
 
     // The weighted run gets half the time left after data and start-up (minus a reserve for evaluation and
     // pictures); the unweighted run then does the same number of steps, so the two differ only in the weights.
     // Its time cap (25 % more) only guards the total when the machine gets busier half-way.
     let reserve = 25.0
-    let perRun = TimeSpan.FromSeconds(max 10.0 ((minutes * 60.0 - clock.Elapsed.TotalSeconds - reserve) / 2.0))
-    let weighted = train "weighted" seed (WeightMapOptions()) perRun 0L trainSet valSet testSet
-    let unweighted = train "unweighted" seed (WeightMapOptions(BorderTerm = false)) (perRun * 1.25) weighted.Result.Steps trainSet valSet testSet
+
+    let perRun =
+        TimeSpan.FromSeconds(max 10.0 ((minutes * 60.0 - clock.Elapsed.TotalSeconds - reserve) / 2.0))
+
+    let weighted =
+        train "weighted" seed (WeightMapOptions()) perRun 0L trainSet valSet testSet
+
+    let unweighted =
+        train "unweighted" seed (WeightMapOptions(BorderTerm = false)) (perRun * 1.25) weighted.Result.Steps trainSet valSet testSet
+
     let runs = [ weighted; unweighted ]
 
     weighted.Trainer.SaveCheckpoint(Path.Combine(outDir, "model.safetensors"))
     curves (Path.Combine(outDir, "curves.png")) runs
     overlays outDir testSet runs 4
 
-    let metrics =
-        {| seed = seed
-           device = string Devices.Default
-           threads = torch.get_num_threads ()
-           network = {| widths = netOptions.Widths; padding = "valid"; merge = "crop-and-cat"; parameters = UNet.Create(netOptions).ParameterCount |}
-           tile = {| input = tile; output = UNet.Create(netOptions).Infer(tile, tile).Height |}
-           data = {| kind = "synthetic touching cells (stand-in for ISBI cell data)"; train = trainSet.Length; validation = valSet.Length; test = testSet.Length |}
-           training = {| optimizer = "adam"; learning_rate = 2e-3; loss = "pixel-weighted softmax cross-entropy"; w0 = 10.0; sigma = 5.0; augmentation = "elastic 3x3 grid sigma 10 px, flips, 90-degree rotations, gray-value jitter" |}
-           weighted = summary weighted
-           unweighted = summary unweighted
-           total_seconds = Math.Round(clock.Elapsed.TotalSeconds, 1) |}
+    let metrics = {|
+        seed = seed
+        device = string Devices.Default
+        threads = torch.get_num_threads ()
+        network = {|
+            widths = netOptions.Widths
+            padding = "valid"
+            merge = "crop-and-cat"
+            parameters = UNet.Create(netOptions).ParameterCount
+        |}
+        tile = {|
+            input = tile
+            output = UNet.Create(netOptions).Infer(tile, tile).Height
+        |}
+        data = {|
+            kind = "synthetic touching cells (stand-in for ISBI cell data)"
+            train = trainSet.Length
+            validation = valSet.Length
+            test = testSet.Length
+        |}
+        training = {|
+            optimizer = "adam"
+            learning_rate = 2e-3
+            loss = "pixel-weighted softmax cross-entropy"
+            w0 = 10.0
+            sigma = 5.0
+            augmentation = "elastic 3x3 grid sigma 10 px, flips, 90-degree rotations, gray-value jitter"
+        |}
+        weighted = summary weighted
+        unweighted = summary unweighted
+        total_seconds = Math.Round(clock.Elapsed.TotalSeconds, 1)
+    |}
 
     let json =
         JsonSerializer.Serialize(
@@ -172,7 +237,17 @@ let run (outDir: string) (seed: int) (minutes: float) =
 
     for r in runs do
         let s = r.Test.Scores
-        printfn "%-10s  %5d steps in %5.1f s  held-out IoU %.4f  Dice %.4f  pixel error %.4f  Rand error %.4f" r.Name r.Result.Steps r.Result.Seconds (fg s.IoU) (fg s.Dice) s.PixelError r.Test.RandError
+
+        printfn
+            "%-10s  %5d steps in %5.1f s  held-out IoU %.4f  Dice %.4f  pixel error %.4f  Rand error %.4f"
+            r.Name
+            r.Result.Steps
+            r.Result.Seconds
+            (fg s.IoU)
+            (fg s.Dice)
+            s.PixelError
+            r.Test.RandError
+
         r.Trainer.Dispose()
 
     printfn "Wrote %s (metrics.json, curves.png, overlay-1..4.png, model.safetensors) in %.0f s" outDir clock.Elapsed.TotalSeconds

@@ -18,7 +18,10 @@ let options = UNetOptions(Widths = [| 8; 16; 32 |])
 torch.manual_seed 1L |> ignore
 let net = UNet.Create options
 let cells = SyntheticCellsOptions(Height = 140, Width = 140)
-let sample seed = SyntheticCells.Generate(seed, cells).Standardized()
+
+let sample seed =
+    SyntheticCells.Generate(seed, cells).Standardized()
+
 let train = ResizeArray [ for i in 0..15 -> sample i ]
 let test = ResizeArray [ for i in 1000..1003 -> sample i ]
 
@@ -33,12 +36,20 @@ let trainerOptions =
         CheckpointPath = "out/fsx-train/model.safetensors"
     )
 
-let trainer = new Trainer(net, NetworkDescription.FromUNet options, LabelSchema.Binary255, trainerOptions)
+let trainer =
+    new Trainer(net, NetworkDescription.FromUNet options, LabelSchema.Binary255, trainerOptions)
+
 let result = trainer.Fit(train, test)
 let eval = trainer.Evaluate test
 
-printfn "%d steps in %.1f s; held-out cell IoU %.3f, Dice %.3f, pixel error %.3f, Rand error %.3f"
-    result.Steps result.Seconds eval.Scores.IoU[1] eval.Scores.Dice[1] eval.Scores.PixelError eval.RandError
+printfn
+    "%d steps in %.1f s; held-out cell IoU %.3f, Dice %.3f, pixel error %.3f, Rand error %.3f"
+    result.Steps
+    result.Seconds
+    eval.Scores.IoU[1]
+    eval.Scores.Dice[1]
+    eval.Scores.PixelError
+    eval.RandError
 
 for e in result.History do
     printfn "epoch %d: train loss %.4f, validation IoU %.3f" e.Epoch e.TrainLoss e.ValidationIoU[1]
