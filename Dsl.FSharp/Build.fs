@@ -1,6 +1,9 @@
 /// Turns a checked description into core modules.
 namespace CropCat.Dsl
 
+[<assembly: System.Runtime.CompilerServices.InternalsVisibleTo("CropCat.Tests")>]
+do ()
+
 open CropCat.Layers
 open CropCat.Nets
 open CropCat.Shapes
@@ -43,6 +46,13 @@ module Build =
         Inference.check net
         |> Result.bind (fun named ->
             ValidSizes.solve net |> Result.map (fun _ -> fst (layer net.InChannels named)))
+
+    /// The network without the size checks of `tryLayers` (channels are still checked), so tests can
+    /// show what libtorch itself does with a description inference refuses.
+    let internal unchecked (net: Net) : Network =
+        match Inference.check net with
+        | Error e -> raise (DescriptionException e)
+        | Ok named -> new Network(fst (layer net.InChannels named), net.InChannels, "CropCat")
 
     /// Builds `net` as a core `Network` on `device` (default: `CropCat.Runtime.Devices.Default`).
     /// <exception cref="DescriptionException">The description cannot work; the message names the layer.</exception>

@@ -84,9 +84,6 @@ module Combinators =
     /// A skip around `body` that merges with `merge`: y = merge(x, body x).
     let skip merge body = Skip(merge, body)
 
-    /// The specs one after another.
-    let seq specs = Seq specs
-
     /// Sequencing, left to right: `a --> b` runs a, then b. A chain `a --> b --> c` is one flat
     /// Seq [a; b; c]; a Seq on the right stays one item, so `a --> (b --> c)` keeps its grouping.
     let (-->) (first: Spec) (next: Spec) =

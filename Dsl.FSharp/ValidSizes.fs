@@ -80,14 +80,20 @@ module ValidSizes =
         match node with
         | NDown _ -> Ok(-1, 0)
         | NUp _ -> Ok(1, 1)
-        | NSkip(p, _, body) ->
+        | NSkip(p, merge, body) ->
             scale body
             |> Result.bind (fun (e, peak) ->
                 if e > 0 then
+                    let consequence =
+                        if merge = Merge.CropConcat then
+                            "so beyond the smallest sizes it must crop its skip input to a larger size"
+                        else
+                            "so its size can equal the skip input's at one size at most"
+
                     Error
                         { Path = p
                           Reason =
-                            $"the skip body has {e} more up- than down-steps; the valid-size solver only handles skip bodies that do not up-sample overall" }
+                            $"the skip body has {e} more up- than down-steps, {consequence}; the valid-size solver only takes skip bodies that do not up-sample overall" }
                 else
                     Ok(e, peak))
         | NSeq(_, items) ->
