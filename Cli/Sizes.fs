@@ -100,13 +100,20 @@ let run (args: ParseResults<SizesArgs>) =
                 printfn "%d is not valid; nearest valid: %d -> output %d" asked n out
 
             for c in crops do
-                printfn "  %s crops %d -> %d: %d px before, %d px after" c.Path c.Source.Height c.Target.Height c.Top c.Bottom)
+                printfn
+                    "  %s crops %d -> %d: %d px before, %d px after"
+                    c.Path
+                    c.Source.Height
+                    c.Target.Height
+                    c.Top
+                    c.Bottom)
 
         forOutput
         |> Option.iter (fun (want, found) ->
             match found with
             | Some(n, out) when out = want -> printfn "Output %d needs input %d (exact)" want n
-            | Some(n, out) -> printfn "Output %d: no input gives it exactly; smallest input covering it: %d -> output %d" want n out
+            | Some(n, out) ->
+                printfn "Output %d: no input gives it exactly; smallest input covering it: %d -> output %d" want n out
             | None -> printfn "Output %d: no input reaches it" want)
 
     0

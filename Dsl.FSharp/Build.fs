@@ -44,8 +44,7 @@ module Build =
     /// the message then gives the refusal at the size that got furthest through the net.
     let tryLayers (net: Net) : Result<Layer, InferError> =
         Inference.check net
-        |> Result.bind (fun named ->
-            ValidSizes.solve net |> Result.map (fun _ -> fst (layer net.InChannels named)))
+        |> Result.bind (fun named -> ValidSizes.solve net |> Result.map (fun _ -> fst (layer net.InChannels named)))
 
     /// The network without the size checks of `tryLayers` (channels are still checked), so tests can
     /// show what libtorch itself does with a description inference refuses.

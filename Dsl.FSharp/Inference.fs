@@ -84,8 +84,16 @@ module Inference =
             else
                 Ok w
         | NDown _ -> Ok inC
-        | NUp(p, _, w, _) -> if w < 1 then fail p $"up-sampling needs at least 1 output channel, got {w}" else Ok w
-        | NHead(p, _, k) -> if k < 1 then fail p $"the head needs at least 1 class, got {k}" else Ok k
+        | NUp(p, _, w, _) ->
+            if w < 1 then
+                fail p $"up-sampling needs at least 1 output channel, got {w}"
+            else
+                Ok w
+        | NHead(p, _, k) ->
+            if k < 1 then
+                fail p $"the head needs at least 1 class, got {k}"
+            else
+                Ok k
         | NSkip(p, merge, body) ->
             channels inC body
             |> Result.bind (fun b ->
@@ -93,7 +101,9 @@ module Inference =
                 | Merge.Add when b <> inC -> fail p $"add needs equal channels, got skip {inC} and body {b}"
                 | Merge.Add -> Ok b
                 | _ -> Ok(inC + b))
-        | NSeq(_, items) -> items |> List.fold (fun acc n -> acc |> Result.bind (fun c -> channels c n)) (Ok inC)
+        | NSeq(_, items) ->
+            items
+            |> List.fold (fun acc n -> acc |> Result.bind (fun c -> channels c n)) (Ok inC)
 
     /// Refuses a description that cannot work at any size (zero channels, bad dropout, residual add of
     /// unequal channels), naming the layer; returns its named form otherwise.
@@ -106,11 +116,14 @@ module Inference =
             channels net.InChannels named |> Result.map (fun _ -> named)
 
     let private rule path (r: ShapeResult) =
-        if r.IsOk then Ok r.Value else fail path r.Error
+        match r.Error with
+        | null -> Ok r.Value
+        | reason -> fail path reason
 
     /// Folds `input` through the named description, collecting rows and crops in execution order.
     let rec private fold (rows: ResizeArray<ShapeTrace>) (crops: ResizeArray<CropMargin>) (s: Shape) node =
-        let row path kind (out: Shape) pars = rows.Add(ShapeTrace(path, kind, out, pars))
+        let row path kind (out: Shape) pars =
+            rows.Add(ShapeTrace(path, kind, out, pars))
 
         match node with
         | NBlock(p, _, w, pad, bn, _) ->
@@ -130,7 +143,15 @@ module Inference =
         | NUp(p, _, w, mode) ->
             rule p (ShapeRules.Up2x(s, s.Channels, w))
             |> Result.map (fun y ->
-                row p (if mode = UpMode.Transposed then "UpConv2x2" else "Bilinear2x+1x1") y (Up.Parameters(s.Channels, w, mode))
+                row
+                    p
+                    (if mode = UpMode.Transposed then
+                         "UpConv2x2"
+                     else
+                         "Bilinear2x+1x1")
+                    y
+                    (Up.Parameters(s.Channels, w, mode))
+
                 y)
         | NHead(p, _, k) ->
             rule p (ShapeRules.Head1x1(s, s.Channels, k))
@@ -147,14 +168,21 @@ module Inference =
 
                     row p (mergeKind merge) y 0L
                     y))
-        | NSeq(_, items) -> items |> List.fold (fun acc n -> acc |> Result.bind (fun x -> fold rows crops x n)) (Ok s)
+        | NSeq(_, items) ->
+            items
+            |> List.fold (fun acc n -> acc |> Result.bind (fun x -> fold rows crops x n)) (Ok s)
 
     /// Inference that also says, on refusal, how many layers passed before it (to pick the most
     /// telling refusal among several sizes).
     let internal attempt (net: Net) (height: int) (width: int) : Result<Inferred, InferError * int> =
         match check net with
         | Error e -> Error(e, 0)
-        | Ok _ when height < 1 || width < 1 -> Error({ Path = "input"; Reason = $"size {height}x{width} is empty" }, 0)
+        | Ok _ when height < 1 || width < 1 ->
+            Error(
+                { Path = "input"
+                  Reason = $"size {height}x{width} is empty" },
+                0
+            )
         | Ok named ->
             let input = Shape(net.InChannels, height, width)
             let rows = ResizeArray()

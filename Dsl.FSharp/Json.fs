@@ -45,9 +45,16 @@ module Json =
         | _ -> bad where $"expected a whole number, got {e.GetRawText()}"
 
     let private enum' where (choices: (string * 'T) list) (e: JsonElement) =
-        let text = if e.ValueKind = JsonValueKind.String then e.GetString() else e.GetRawText()
+        let text =
+            if e.ValueKind = JsonValueKind.String then
+                e.GetString()
+            else
+                e.GetRawText()
 
-        match choices |> List.tryFind (fun (k, _) -> String.Equals(k, text, StringComparison.OrdinalIgnoreCase)) with
+        match
+            choices
+            |> List.tryFind (fun (k, _) -> String.Equals(k, text, StringComparison.OrdinalIgnoreCase))
+        with
         | Some(_, v) -> v
         | None ->
             let names = choices |> List.map fst |> String.concat ", "
@@ -56,7 +63,9 @@ module Json =
     let private paddings = [ "valid", Padding.Valid; "same", Padding.Same ]
     let private ups = [ "transposed", UpMode.Transposed; "bilinear", UpMode.Bilinear ]
     let private pools = [ "strict", PoolMode.Strict; "floor", PoolMode.Floor ]
-    let private merges = [ "cropcat", Merge.CropConcat; "concat", Merge.Concat; "add", Merge.Add ]
+
+    let private merges =
+        [ "cropcat", Merge.CropConcat; "concat", Merge.Concat; "add", Merge.Add ]
 
     let private allowOnly where (e: JsonElement) (keys: string list) =
         for p in e.EnumerateObject() do
@@ -79,7 +88,10 @@ module Json =
         if e.ValueKind <> JsonValueKind.Array then
             bad where $"expected a list of layers, got {e.GetRawText()}"
 
-        e.EnumerateArray() |> Seq.mapi (fun i l -> layer $"{where}[{i}]" l) |> List.ofSeq |> Seq
+        e.EnumerateArray()
+        |> Seq.mapi (fun i l -> layer $"{where}[{i}]" l)
+        |> List.ofSeq
+        |> Seq
 
     and private layer where (e: JsonElement) : Spec =
         if e.ValueKind <> JsonValueKind.Object then
@@ -126,7 +138,17 @@ module Json =
         if e.ValueKind <> JsonValueKind.Object then
             bad where $"expected an object, got {e.GetRawText()}"
 
-        allowOnly where e [ "widths"; "classes"; "padding"; "up"; "pool"; "batchNorm"; "bottomDropout"; "merge" ]
+        allowOnly
+            where
+            e
+            [ "widths"
+              "classes"
+              "padding"
+              "up"
+              "pool"
+              "batchNorm"
+              "bottomDropout"
+              "merge" ]
 
         let opt name f d =
             prop e name |> Option.map (f $"{where}.{name}") |> Option.defaultValue d
@@ -134,7 +156,9 @@ module Json =
         let widths =
             match prop e "widths" with
             | Some w when w.ValueKind = JsonValueKind.Array ->
-                w.EnumerateArray() |> Seq.mapi (fun i x -> int' $"unet.widths[{i}]" x) |> List.ofSeq
+                w.EnumerateArray()
+                |> Seq.mapi (fun i x -> int' $"unet.widths[{i}]" x)
+                |> List.ofSeq
             | Some w -> bad "unet.widths" $"expected a list of channel counts, got {w.GetRawText()}"
             | None -> bad where "the unet form needs \"widths\" (top to bottom, at least two)"
 
@@ -159,7 +183,10 @@ module Json =
     let parse (text: string) : Net =
         let doc =
             try
-                JsonDocument.Parse(text, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
+                JsonDocument.Parse(
+                    text,
+                    JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)
+                )
             with :? JsonException as e ->
                 bad "(document)" $"not valid JSON: {e.Message}"
 
@@ -172,7 +199,9 @@ module Json =
         allowOnly "(document)" root [ "inChannels"; "unet"; "layers" ]
 
         let inChannels =
-            prop root "inChannels" |> Option.map (int' "inChannels") |> Option.defaultValue 1
+            prop root "inChannels"
+            |> Option.map (int' "inChannels")
+            |> Option.defaultValue 1
 
         match prop root "unet", prop root "layers" with
         | Some u, None -> unetForm inChannels u

@@ -49,12 +49,16 @@ module Naming =
             if used.Add path then
                 path, scope
             else
-                let k = Seq.initInfinite ((+) 2) |> Seq.find (fun k -> not (used.Contains $"{path} {k}"))
+                let k =
+                    Seq.initInfinite ((+) 2)
+                    |> Seq.find (fun k -> not (used.Contains $"{path} {k}"))
+
                 used.Add $"{path} {k}" |> ignore
                 $"{path} {k}", $"{scope}_{k}"
 
         let rec frame depth (content: Spec) =
             let items = flatten content
+
             let firstSkip =
                 items
                 |> List.tryFindIndex (function
@@ -89,7 +93,10 @@ module Naming =
                         NDown(path, pool)
                     | Up(w, mode) ->
                         let path, scope =
-                            if depth = 0 then unique "up" "up" else unique $"{levelOf depth} / up" $"dec{depth}"
+                            if depth = 0 then
+                                unique "up" "up"
+                            else
+                                unique $"{levelOf depth} / up" $"dec{depth}"
 
                         NUp(path, scope, w, mode)
                     | Head classes ->

@@ -109,16 +109,14 @@ module UNet =
     /// The paper's options: 1 channel in, 2 classes, valid padding, transposed up, strict pool,
     /// no batch norm, dropout 0.5 at the bottom, crop-and-cat.
     let paperForm =
-        {
-            InChannels = 1
-            Classes = 2
-            Padding = Padding.Valid
-            Up = UpMode.Transposed
-            Pool = PoolMode.Strict
-            BatchNorm = false
-            BottomDropout = 0.5
-            Merge = Merge.CropConcat
-        }
+        { InChannels = 1
+          Classes = 2
+          Padding = Padding.Valid
+          Up = UpMode.Transposed
+          Pool = PoolMode.Strict
+          BatchNorm = false
+          BottomDropout = 0.5
+          Merge = Merge.CropConcat }
 
     /// One level around `inner`: encoder block, a skip around (down, inner, up), decoder block.
     let level (form: UNetForm) width inner =
@@ -136,7 +134,10 @@ module UNet =
                 $"unet needs at least two widths (levels and the bottom, depth >= 1), got %A{widths}: depth 0 has no skip"
 
         let levels = List.take (List.length widths - 1) widths
-        let innermost = Block(List.last widths, form.Padding, form.BatchNorm, form.BottomDropout)
+
+        let innermost =
+            Block(List.last widths, form.Padding, form.BatchNorm, form.BottomDropout)
+
         let net = List.foldBack (level form) levels innermost
 
         { InChannels = form.InChannels
@@ -164,5 +165,4 @@ module Presets =
                 Merge = Merge.Concat }
 
     /// The presets by name, as the CLI offers them.
-    let byName =
-        [ "paper", paper; "carvana", carvana ]
+    let byName = [ "paper", paper; "carvana", carvana ]

@@ -8,12 +8,18 @@ module Summary =
     /// The table for an inferred description: one row per layer (path, kind, output CxHxW,
     /// parameters), then the total and the input -> output sizes.
     let renderInferred (i: Inferred) =
-        let pw = max 24 ((i.Rows |> List.map (fun r -> r.Path.Length) |> List.fold max 0) + 2)
-        let sb = StringBuilder()
-        let line (path: string) (kind: string) (shape: string) (pars: int64) =
-            sb.AppendLine($"""{path.PadRight pw}{kind, -16}{shape, -18}{pars.ToString("N0"), 14}""") |> ignore
+        let pw =
+            max 24 ((i.Rows |> List.map (fun r -> r.Path.Length) |> List.fold max 0) + 2)
 
-        sb.AppendLine($"""{"Layer (path)".PadRight pw}{"Kind", -16}{"Output (CxHxW)", -18}{"Params", 14}""") |> ignore
+        let sb = StringBuilder()
+
+        let line (path: string) (kind: string) (shape: string) (pars: int64) =
+            sb.AppendLine($"""{path.PadRight pw}{kind, -16}{shape, -18}{pars.ToString("N0"), 14}""")
+            |> ignore
+
+        sb.AppendLine($"""{"Layer (path)".PadRight pw}{"Kind", -16}{"Output (CxHxW)", -18}{"Params", 14}""")
+        |> ignore
+
         sb.AppendLine(System.String('=', pw + 48)) |> ignore
         line "input" "" (string i.Input) 0L
 

@@ -114,17 +114,20 @@ module ValidSizes =
             let d = downs net.Body
 
             if d > 16 then
-                Error { Path = "net"; Reason = $"{d} down-steps; the valid-size solver handles at most 16" }
+                Error
+                    { Path = "net"
+                      Reason = $"{d} down-steps; the valid-size solver handles at most 16" }
             elif peak > 10 then
-                Error { Path = "net"; Reason = $"sizes grow by 2^{peak} inside the net; the valid-size solver handles at most 2^10" }
+                Error
+                    { Path = "net"
+                      Reason = $"sizes grow by 2^{peak} inside the net; the valid-size solver handles at most 2^10" }
             else
                 let period = 1 <<< d
                 let limit = baseLimit >>> peak
                 let sizeAt r t = r + period * t
                 let attempt n = Inference.attempt net n n
 
-                let valid n =
-                    n >= 1 && Result.isOk (attempt n)
+                let valid n = n >= 1 && Result.isOk (attempt n)
 
                 let outputAt n =
                     match attempt n with
@@ -204,13 +207,18 @@ module ValidSizes =
 
     /// The output size for input `n`, or None when `n` is not valid.
     let outputOf (s: Solution) n =
-        s.Progressions |> List.tryFind (fun p -> p.Contains n) |> Option.map (fun p -> p.OutputOf n)
+        s.Progressions
+        |> List.tryFind (fun p -> p.Contains n)
+        |> Option.map (fun p -> p.OutputOf n)
 
     /// The largest valid size <= n, if any.
     let below (s: Solution) n =
         s.Progressions
         |> List.choose (fun p ->
-            if n < p.First then None else Some(p.First + (n - p.First) / p.Period * p.Period))
+            if n < p.First then
+                None
+            else
+                Some(p.First + (n - p.First) / p.Period * p.Period))
         |> List.sortDescending
         |> List.tryHead
 

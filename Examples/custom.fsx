@@ -38,5 +38,8 @@ model.eval ()
 do
     use _ = torch.NewDisposeScope()
     use _ = torch.no_grad ()
-    let y = model.forward (torch.rand ([| 2L; 3L; 128L; 128L |], device = CropCat.Runtime.Devices.Default))
+
+    let y =
+        model.forward (torch.rand ([| 2L; 3L; 128L; 128L |], device = CropCat.Runtime.Devices.Default))
+
     printfn "forward: 2x3x128x128 -> %A" y.shape

@@ -21,7 +21,10 @@ match ValidSizes.solve net with
     for p in sizes.Progressions do
         printfn "valid sizes: %O" p
 
-    printfn "nearest to 500: %d; input for a 256 output: %A" (ValidSizes.nearest sizes 500) (ValidSizes.inputFor sizes 256)
+    printfn
+        "nearest to 500: %d; input for a 256 output: %A"
+        (ValidSizes.nearest sizes 500)
+        (ValidSizes.inputFor sizes 256)
 | Error e -> failwith e.Message
 
 // Forward pass on a random tile (eval mode, no gradients, tensors freed by the scope).
@@ -31,5 +34,8 @@ model.eval ()
 do
     use _ = torch.NewDisposeScope()
     use _ = torch.no_grad ()
-    let y = model.forward (torch.rand ([| 1L; 1L; 572L; 572L |], device = CropCat.Runtime.Devices.Default))
+
+    let y =
+        model.forward (torch.rand ([| 1L; 1L; 572L; 572L |], device = CropCat.Runtime.Devices.Default))
+
     printfn "forward: 1x1x572x572 -> %A" y.shape

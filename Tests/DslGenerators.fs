@@ -17,8 +17,7 @@ let genNet maxDepth : Gen<Net> =
         let! classes = Gen.choose (1, 3)
         let! padding = Gen.elements [ Padding.Valid; Padding.Same ]
 
-        let! pool =
-            Gen.frequency [ 9, Gen.constant PoolMode.Strict; 1, Gen.constant PoolMode.Floor ]
+        let! pool = Gen.frequency [ 9, Gen.constant PoolMode.Strict; 1, Gen.constant PoolMode.Floor ]
 
         let! batchNorm = Gen.elements [ false; true ]
         let! dropout = Gen.elements [ 0.0; 0.5 ]
@@ -46,12 +45,20 @@ let genNet maxDepth : Gen<Net> =
         let bottom = Block(List.last widths, padding, batchNorm, dropout)
 
         let u =
-            List.foldBack (fun (w, up, merge) inner -> UNet.level { form with Up = up; Merge = merge } w inner) levels bottom
+            List.foldBack
+                (fun (w, up, merge) inner -> UNet.level { form with Up = up; Merge = merge } w inner)
+                levels
+                bottom
 
         let body =
             match residual with
             | None -> Seq [ u; Head classes ]
-            | Some r -> Seq [ Block(r, padding, batchNorm, 0.0); Skip(Merge.Add, Block(r, Padding.Same, batchNorm, 0.0)); u; Head classes ]
+            | Some r ->
+                Seq
+                    [ Block(r, padding, batchNorm, 0.0)
+                      Skip(Merge.Add, Block(r, Padding.Same, batchNorm, 0.0))
+                      u
+                      Head classes ]
 
         return { InChannels = inChannels; Body = body }
     }
@@ -118,7 +125,8 @@ let shrinkNet (net: Net) : seq<Net> =
     }
 
 /// Descriptions of depth 1..maxDepth, with the shrinker.
-let arbNet maxDepth = Arb.fromGenShrink (genNet maxDepth, shrinkNet)
+let arbNet maxDepth =
+    Arb.fromGenShrink (genNet maxDepth, shrinkNet)
 
 /// A description with an input size up to `maxSize`: half the time a size the solver lists (when it
 /// has one that small), otherwise any size, so refusals are exercised too.

@@ -14,7 +14,8 @@ let forwardCases = 40
 let outputMapCases = 15
 
 let private config n =
-    { FsCheckConfig.defaultConfig with maxTest = n }
+    { FsCheckConfig.defaultConfig with
+        maxTest = n }
 
 /// Runs the built network (eval, no_grad, one dispose scope) on a random n x n input.
 let private forward (network: CropCat.Nets.Network) (inChannels: int) (n: int) (run: torch.Tensor -> torch.Tensor) =
@@ -34,7 +35,9 @@ let private agreesWithForward ((net: Net), n) =
     match Inference.infer net n with
     | Ok i ->
         let shape = forward network net.InChannels n network.forward
-        shape = [| 1L; int64 i.Output.Channels; int64 i.Output.Height; int64 i.Output.Width |] |> Prop.label $"forward gave %A{shape}, inference {i.Output}"
+
+        shape = [| 1L; int64 i.Output.Channels; int64 i.Output.Height; int64 i.Output.Width |]
+        |> Prop.label $"forward gave %A{shape}, inference {i.Output}"
     | Error e ->
         let core =
             try
@@ -50,15 +53,19 @@ let private agreesWithForward ((net: Net), n) =
             with _ ->
                 true
 
-        (core = Some e.Path |> Prop.label $"core refused at %A{core}, inference at {e.Path}")
-        .&. ((libtorchFails || e.Reason.Contains "is odd") |> Prop.label $"libtorch ran what inference refused: {e.Message}")
+        (core = Some e.Path
+         |> Prop.label $"core refused at %A{core}, inference at {e.Path}")
+        .&. ((libtorchFails || e.Reason.Contains "is odd")
+             |> Prop.label $"libtorch ran what inference refused: {e.Message}")
         |> Prop.classify true "refused"
 
 [<Tests>]
 let forwardProperties =
     testList
         "Properties.forward"
-        [ testPropertyWithConfig (config forwardCases) "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
+        [ testPropertyWithConfig
+              (config forwardCases)
+              "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
           <| Prop.forAll (arbNetAndSize 3 199) agreesWithForward
 
           testPropertyWithConfig (config outputMapCases) "the solver's output map matches the forward pass"
@@ -119,8 +126,17 @@ let shrinker =
           testCase "shrinking a paper-like net step by step keeps failing and ends small"
           <| fun () ->
               // Greedy shrinking, as FsCheck does it, from a depth-4 net with every option on.
-              let start = UNet.unet [ 4; 4; 4; 4; 4 ] { UNet.paperForm with InChannels = 3; BatchNorm = true; Up = UpMode.Bilinear }
-              let fails net = Result.isError (Inference.infer net 101)
+              let start =
+                  UNet.unet
+                      [ 4; 4; 4; 4; 4 ]
+                      { UNet.paperForm with
+                          InChannels = 3
+                          BatchNorm = true
+                          Up = UpMode.Bilinear }
+
+              let fails net =
+                  Result.isError (Inference.infer net 101)
+
               Expect.isTrue (fails start) "101 is not valid for the start"
 
               let rec shrink net =
@@ -129,4 +145,8 @@ let shrinker =
                   | None -> net
 
               // The smallest reason an odd size fails: one strict pool.
-              Expect.equal (shrink start) { InChannels = 1; Body = Down PoolMode.Strict } "shrunk to one pool" ]
+              Expect.equal
+                  (shrink start)
+                  { InChannels = 1
+                    Body = Down PoolMode.Strict }
+                  "shrunk to one pool" ]

@@ -17,7 +17,8 @@ let cropCases = 100
 let upDownCases = 30
 
 let private config n =
-    { FsCheckConfig.defaultConfig with maxTest = n }
+    { FsCheckConfig.defaultConfig with
+        maxTest = n }
 
 /// Sound and complete up to 1024: the listed sizes are exactly those inference accepts, with the
 /// listed output size. The brute force is the test's, never the solver's.
@@ -36,7 +37,9 @@ let private solverMatchesBruteForce (net: Net) =
             | _ -> false)
         |> Prop.label $"%A{s.Progressions}"
     | Error e when e.Reason.StartsWith "no input size works" ->
-        [ 1..1024 ] |> List.forall (fun n -> Result.isError (Inference.infer net n)) |> Prop.label e.Message
+        [ 1..1024 ]
+        |> List.forall (fun n -> Result.isError (Inference.infer net n))
+        |> Prop.label e.Message
     | Error e -> false |> Prop.label $"the solver refused a generated description: {e.Message}"
 
 [<Tests>]
@@ -55,10 +58,10 @@ let solver =
                   let valid = [ 1 .. 2 * 1024 ] |> List.filter (ValidSizes.contains s)
                   let best = valid |> List.minBy (fun v -> abs (v - n), -v)
 
-                  let covering =
-                      valid |> List.tryFind (fun v -> (ValidSizes.outputOf s v).Value >= n)
+                  let covering = valid |> List.tryFind (fun v -> (ValidSizes.outputOf s v).Value >= n)
 
-                  (m = best && ValidSizes.inputFor s n |> Option.map fst = covering) |> Prop.classify false "no sizes") ]
+                  (m = best && ValidSizes.inputFor s n |> Option.map fst = covering)
+                  |> Prop.classify false "no sizes") ]
 
 [<Tests>]
 let centreCrop =
@@ -81,7 +84,10 @@ let centreCrop =
               use _ = torch.NewDisposeScope()
               let x = torch.rand ([| 1L; 2L; int64 h; int64 w |])
               let c1 = Crop.Center(x, h1, w1)
-              let slice = x.narrow(2, int64 ((h - h1) / 2), int64 h1).narrow (3, int64 ((w - w1) / 2), int64 w1)
+
+              let slice =
+                  x.narrow(2, int64 ((h - h1) / 2), int64 h1).narrow (3, int64 ((w - w1) / 2), int64 w1)
+
               let twice = Crop.Center(c1, h2, w2)
               // Two crops are one crop at the summed offsets; they equal the direct centre crop
               // unless both margins on an axis are odd (floor offsets then drift by one pixel).
@@ -127,7 +133,11 @@ let upDown =
 
               (upped.shape = [| 1L; int64 c'; int64 n; int64 n |] |> Prop.label "up doubles")
               .&. (rule.Value = Shape(c', n, n) |> Prop.label "the rule says the same")
-              .&. (pooled.shape = [| 1L; int64 c; int64 half; int64 half |] |> Prop.label "pool halves")
-              .&. (ShapeRules.MaxPool2x2(Shape(c, n, n), PoolMode.Strict).Value = Shape(c, half, half) |> Prop.label "pool rule")
-              .&. (back.shape = [| 1L; int64 c'; int64 n; int64 n |] |> Prop.label "up after down restores")
-              .&. (not (ShapeRules.MaxPool2x2(Shape(c, n + 1, n + 1), PoolMode.Strict).IsOk) |> Prop.label "odd refused")) ]
+              .&. (pooled.shape = [| 1L; int64 c; int64 half; int64 half |]
+                   |> Prop.label "pool halves")
+              .&. (ShapeRules.MaxPool2x2(Shape(c, n, n), PoolMode.Strict).Value = Shape(c, half, half)
+                   |> Prop.label "pool rule")
+              .&. (back.shape = [| 1L; int64 c'; int64 n; int64 n |]
+                   |> Prop.label "up after down restores")
+              .&. (not (ShapeRules.MaxPool2x2(Shape(c, n + 1, n + 1), PoolMode.Strict).IsOk)
+                   |> Prop.label "odd refused")) ]
