@@ -23,7 +23,11 @@ type SizesArgs =
             | Output _ -> "also give the smallest input whose output is at least this many pixels"
             | Json -> "print the answer as JSON"
 
-let private options = JsonSerializerOptions(WriteIndented = true)
+let private options =
+    JsonSerializerOptions(
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+    )
 
 /// Runs `cropcat sizes`; returns the exit code.
 let run (args: ParseResults<SizesArgs>) =

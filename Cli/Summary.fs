@@ -64,7 +64,11 @@ let requireValid (name: string) (net: Net) (sizes: Solution) (size: int) =
 
         raise (CliFailure($"cropcat: {name} cannot take {size}x{size} ({e.Message}); nearest valid sizes: {near}", 1))
 
-let private options = JsonSerializerOptions(WriteIndented = true)
+let private options =
+    JsonSerializerOptions(
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
+    )
 
 let private shapeJson (s: CropCat.Shapes.Shape) = [| s.Channels; s.Height; s.Width |]
 

@@ -7,11 +7,17 @@ open CropCat.Shapes
 /// A description with every layer named: `Path` is what summaries and errors show
 /// ("level 2 / enc"), `Scope` prefixes the layer's parameter names ("enc2.conv1.weight").
 type Named =
+    /// A conv block with its path and parameter scope.
     | NBlock of path: string * scope: string * width: int * padding: Padding * batchNorm: bool * dropout: float
+    /// A down-step (no parameters, so no scope).
     | NDown of path: string * pool: PoolMode
+    /// An up-step; its parameters are "{scope}.up.weight".
     | NUp of path: string * scope: string * width: int * mode: UpMode
+    /// The head; its parameters are "{scope}.weight".
     | NHead of path: string * scope: string * classes: int
+    /// A skip; merge errors are reported at its path.
     | NSkip of path: string * merge: Merge * body: Named
+    /// A sequence (no row of its own in traces).
     | NSeq of path: string * items: Named list
 
     /// The node's display path.

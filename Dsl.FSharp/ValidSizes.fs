@@ -113,10 +113,10 @@ module ValidSizes =
         |> Result.bind (fun (_, peak) ->
             let d = downs net.Body
 
-            if d > 16 then
+            if d > 12 then
                 Error
                     { Path = "net"
-                      Reason = $"{d} down-steps; the valid-size solver handles at most 16" }
+                      Reason = $"{d} down-steps; the valid-size solver handles at most 12" }
             elif peak > 10 then
                 Error
                     { Path = "net"
