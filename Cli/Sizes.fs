@@ -24,10 +24,7 @@ type SizesArgs =
             | Json -> "print the answer as JSON"
 
 let private options =
-    JsonSerializerOptions(
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
-    )
+    JsonSerializerOptions(WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
 /// Runs `cropcat sizes`; returns the exit code.
 let run (args: ParseResults<SizesArgs>) =
@@ -51,40 +48,45 @@ let run (args: ParseResults<SizesArgs>) =
         |> Option.map (fun want -> want, ValidSizes.inputFor sizes want)
 
     if args.Contains Json then
-        let doc =
-            {| net = name
-               period = sizes.Period
-               progressions =
+        let doc = {|
+            net = name
+            period = sizes.Period
+            progressions =
                 sizes.Progressions
-                |> List.map (fun p ->
-                    {| first = p.First
-                       period = p.Period
-                       firstOutput = p.FirstOutput
-                       outputStep = p.OutputStep |})
-               smallest = ValidSizes.smallest sizes
-               near =
+                |> List.map (fun p -> {|
+                    first = p.First
+                    period = p.Period
+                    firstOutput = p.FirstOutput
+                    outputStep = p.OutputStep
+                |})
+            smallest = ValidSizes.smallest sizes
+            near =
                 near
-                |> Option.map (fun (asked, n, out, crops) ->
-                    {| asked = asked
-                       valid = (asked = n)
-                       nearest = n
-                       output = out
-                       crops =
+                |> Option.map (fun (asked, n, out, crops) -> {|
+                    asked = asked
+                    valid = (asked = n)
+                    nearest = n
+                    output = out
+                    crops =
                         crops
-                        |> List.map (fun c ->
-                            {| path = c.Path
-                               source = c.Source.Height
-                               target = c.Target.Height
-                               before = c.Top
-                               after = c.Bottom |}) |})
+                        |> List.map (fun c -> {|
+                            path = c.Path
+                            source = c.Source.Height
+                            target = c.Target.Height
+                            before = c.Top
+                            after = c.Bottom
+                        |})
+                |})
                 |> Option.toObj
-               forOutput =
+            forOutput =
                 forOutput
-                |> Option.map (fun (want, found) ->
-                    {| wanted = want
-                       input = found |> Option.map fst |> Option.toNullable
-                       output = found |> Option.map snd |> Option.toNullable |})
-                |> Option.toObj |}
+                |> Option.map (fun (want, found) -> {|
+                    wanted = want
+                    input = found |> Option.map fst |> Option.toNullable
+                    output = found |> Option.map snd |> Option.toNullable
+                |})
+                |> Option.toObj
+        |}
 
         printfn "%s" (JsonSerializer.Serialize(doc, options))
     else
@@ -104,20 +106,13 @@ let run (args: ParseResults<SizesArgs>) =
                 printfn "%d is not valid; nearest valid: %d -> output %d" asked n out
 
             for c in crops do
-                printfn
-                    "  %s crops %d -> %d: %d px before, %d px after"
-                    c.Path
-                    c.Source.Height
-                    c.Target.Height
-                    c.Top
-                    c.Bottom)
+                printfn "  %s crops %d -> %d: %d px before, %d px after" c.Path c.Source.Height c.Target.Height c.Top c.Bottom)
 
         forOutput
         |> Option.iter (fun (want, found) ->
             match found with
             | Some(n, out) when out = want -> printfn "Output %d needs input %d (exact)" want n
-            | Some(n, out) ->
-                printfn "Output %d: no input gives it exactly; smallest input covering it: %d -> output %d" want n out
+            | Some(n, out) -> printfn "Output %d: no input gives it exactly; smallest input covering it: %d -> output %d" want n out
             | None -> printfn "Output %d: no input reaches it" want)
 
     0

@@ -16,10 +16,8 @@ type SummaryArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ ->
-                "a built-in net: paper (Fig. 1, 1 -> 2 classes, valid convs) or carvana (padded, RGB -> 1 class). Default: paper"
-            | Description _ ->
-                "a JSON description file instead of a preset (format: see the README, section 'The F# DSL')"
+            | Preset _ -> "a built-in net: paper (Fig. 1, 1 -> 2 classes, valid convs) or carvana (padded, RGB -> 1 class). Default: paper"
+            | Description _ -> "a JSON description file instead of a preset (format: see the README, section 'The F# DSL')"
             | Size _ -> "input edge length in pixels (square input). Default: the valid size nearest 572"
             | Json -> "print the table as JSON instead of text"
 
@@ -65,10 +63,7 @@ let requireValid (name: string) (net: Net) (sizes: Solution) (size: int) =
         raise (CliFailure($"cropcat: {name} cannot take {size}x{size} ({e.Message}); nearest valid sizes: {near}", 1))
 
 let private options =
-    JsonSerializerOptions(
-        WriteIndented = true,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping
-    )
+    JsonSerializerOptions(WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
 let private shapeJson (s: CropCat.Shapes.Shape) = [| s.Channels; s.Height; s.Width |]
 
@@ -82,18 +77,20 @@ let run (args: ParseResults<SummaryArgs>) =
     if args.Contains Json then
         let rows =
             inferred.Rows
-            |> List.map (fun r ->
-                {| path = r.Path
-                   kind = r.Kind
-                   output = shapeJson r.Output
-                   parameters = r.Parameters |})
+            |> List.map (fun r -> {|
+                path = r.Path
+                kind = r.Kind
+                output = shapeJson r.Output
+                parameters = r.Parameters
+            |})
 
-        let doc =
-            {| net = name
-               input = shapeJson inferred.Input
-               output = shapeJson inferred.Output
-               parameters = inferred.Parameters
-               layers = rows |}
+        let doc = {|
+            net = name
+            input = shapeJson inferred.Input
+            output = shapeJson inferred.Output
+            parameters = inferred.Parameters
+            layers = rows
+        |}
 
         printfn "%s" (JsonSerializer.Serialize(doc, options))
     else

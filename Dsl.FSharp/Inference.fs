@@ -5,28 +5,26 @@ open CropCat.Layers
 open CropCat.Shapes
 
 /// Why a description refuses: the layer's path and what is wrong there.
-type InferError =
-    {
-        /// The refusing layer, e.g. "level 2 / down".
-        Path: string
-        /// What is wrong, naming the offending size or channel count.
-        Reason: string
-    }
+type InferError = {
+    /// The refusing layer, e.g. "level 2 / down".
+    Path: string
+    /// What is wrong, naming the offending size or channel count.
+    Reason: string
+} with
 
     /// "path: reason", as the core's ShapeException says it.
     member e.Message = $"{e.Path}: {e.Reason}"
 
 /// What one crop-and-cat merge does for a given input: it centre-crops its skip input `Source`
 /// to the body's `Target` size.
-type CropMargin =
-    {
-        /// The merge's path, e.g. "level 1 / merge".
-        Path: string
-        /// The skip input (the encoder feature) before cropping.
-        Source: Shape
-        /// The size it is cropped to (the decoder feature).
-        Target: Shape
-    }
+type CropMargin = {
+    /// The merge's path, e.g. "level 1 / merge".
+    Path: string
+    /// The skip input (the encoder feature) before cropping.
+    Source: Shape
+    /// The size it is cropped to (the decoder feature).
+    Target: Shape
+} with
 
     /// Rows cut away above (floor of half the margin, `ShapeRules.CropOffset`).
     member m.Top = ShapeRules.CropOffset(m.Source.Height, m.Target.Height)
@@ -41,18 +39,17 @@ type CropMargin =
     member m.Right = m.Source.Width - m.Target.Width - m.Left
 
 /// The result of inference for one input shape.
-type Inferred =
-    {
-        /// The input shape.
-        Input: Shape
-        /// One row per layer in execution order (conv blocks give one row per convolution), exactly as
-        /// `CropCat.Layers.Layer.Infer` would give for the built network.
-        Rows: ShapeTrace list
-        /// Every crop-and-cat merge with its source and target size.
-        Crops: CropMargin list
-        /// The network's output shape.
-        Output: Shape
-    }
+type Inferred = {
+    /// The input shape.
+    Input: Shape
+    /// One row per layer in execution order (conv blocks give one row per convolution), exactly as
+    /// `CropCat.Layers.Layer.Infer` would give for the built network.
+    Rows: ShapeTrace list
+    /// Every crop-and-cat merge with its source and target size.
+    Crops: CropMargin list
+    /// The network's output shape.
+    Output: Shape
+} with
 
     /// Trainable parameters of the whole description.
     member i.Parameters = i.Rows |> List.sumBy (fun r -> r.Parameters)
@@ -179,8 +176,10 @@ module Inference =
         | Error e -> Error(e, 0)
         | Ok _ when height < 1 || width < 1 ->
             Error(
-                { Path = "input"
-                  Reason = $"size {height}x{width} is empty" },
+                {
+                    Path = "input"
+                    Reason = $"size {height}x{width} is empty"
+                },
                 0
             )
         | Ok named ->
@@ -191,11 +190,12 @@ module Inference =
             match fold rows crops input named with
             | Error e -> Error(e, rows.Count)
             | Ok out ->
-                Ok
-                    { Input = input
-                      Rows = List.ofSeq rows
-                      Crops = List.ofSeq crops
-                      Output = out }
+                Ok {
+                    Input = input
+                    Rows = List.ofSeq rows
+                    Crops = List.ofSeq crops
+                    Output = out
+                }
 
     /// Infers every layer's output for an input of `height` x `width` pixels, or the first layer that
     /// refuses (its path and why). Also refuses what `check` refuses, and empty inputs.

@@ -64,8 +64,7 @@ module Json =
     let private ups = [ "transposed", UpMode.Transposed; "bilinear", UpMode.Bilinear ]
     let private pools = [ "strict", PoolMode.Strict; "floor", PoolMode.Floor ]
 
-    let private merges =
-        [ "cropcat", Merge.CropConcat; "concat", Merge.Concat; "add", Merge.Add ]
+    let private merges = [ "cropcat", Merge.CropConcat; "concat", Merge.Concat; "add", Merge.Add ]
 
     let private allowOnly where (e: JsonElement) (keys: string list) =
         for p in e.EnumerateObject() do
@@ -138,17 +137,16 @@ module Json =
         if e.ValueKind <> JsonValueKind.Object then
             bad where $"expected an object, got {e.GetRawText()}"
 
-        allowOnly
-            where
-            e
-            [ "widths"
-              "classes"
-              "padding"
-              "up"
-              "pool"
-              "batchNorm"
-              "bottomDropout"
-              "merge" ]
+        allowOnly where e [
+            "widths"
+            "classes"
+            "padding"
+            "up"
+            "pool"
+            "batchNorm"
+            "bottomDropout"
+            "merge"
+        ]
 
         let opt name f d =
             prop e name |> Option.map (f $"{where}.{name}") |> Option.defaultValue d
@@ -167,26 +165,23 @@ module Json =
 
         let p = UNet.paperForm
 
-        UNet.unet
-            widths
-            { InChannels = inChannels
-              Classes = opt "classes" int' p.Classes
-              Padding = opt "padding" (fun w -> enum' w paddings) p.Padding
-              Up = opt "up" (fun w -> enum' w ups) p.Up
-              Pool = opt "pool" (fun w -> enum' w pools) p.Pool
-              BatchNorm = opt "batchNorm" bool' p.BatchNorm
-              BottomDropout = opt "bottomDropout" float' p.BottomDropout
-              Merge = opt "merge" (fun w -> enum' w merges) p.Merge }
+        UNet.unet widths {
+            InChannels = inChannels
+            Classes = opt "classes" int' p.Classes
+            Padding = opt "padding" (fun w -> enum' w paddings) p.Padding
+            Up = opt "up" (fun w -> enum' w ups) p.Up
+            Pool = opt "pool" (fun w -> enum' w pools) p.Pool
+            BatchNorm = opt "batchNorm" bool' p.BatchNorm
+            BottomDropout = opt "bottomDropout" float' p.BottomDropout
+            Merge = opt "merge" (fun w -> enum' w merges) p.Merge
+        }
 
     /// Parses a description from JSON text.
     /// <exception cref="JsonDescriptionException">The text is not a description; says where and why.</exception>
     let parse (text: string) : Net =
         let doc =
             try
-                JsonDocument.Parse(
-                    text,
-                    JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)
-                )
+                JsonDocument.Parse(text, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
             with :? JsonException as e ->
                 bad "(document)" $"not valid JSON: {e.Message}"
 
@@ -205,9 +200,10 @@ module Json =
 
         match prop root "unet", prop root "layers" with
         | Some u, None -> unetForm inChannels u
-        | None, Some l ->
-            { InChannels = inChannels
-              Body = layers "layers" l }
+        | None, Some l -> {
+            InChannels = inChannels
+            Body = layers "layers" l
+          }
         | Some _, Some _ -> bad "(document)" "give either \"unet\" or \"layers\", not both"
         | None, None -> bad "(document)" "needs \"unet\" (the U-Net form) or \"layers\" (the free form)"
 

@@ -22,34 +22,32 @@ type Spec =
     | Seq of Spec list
 
 /// A complete description: the channels of the input image and the layers that follow.
-type Net =
-    {
-        /// Channels of the input image (1 for gray, 3 for RGB).
-        InChannels: int
-        /// The layers, applied left to right.
-        Body: Spec
-    }
+type Net = {
+    /// Channels of the input image (1 for gray, 3 for RGB).
+    InChannels: int
+    /// The layers, applied left to right.
+    Body: Spec
+}
 
 /// Options of the `unet` form (everything but the widths).
-type UNetForm =
-    {
-        /// Channels of the input image.
-        InChannels: int
-        /// Classes of the 1x1 head.
-        Classes: int
-        /// Border treatment of every 3x3 convolution.
-        Padding: Padding
-        /// Up-sampling of the decoder.
-        Up: UpMode
-        /// Pooling rule for odd sizes.
-        Pool: PoolMode
-        /// Batch norm after every 3x3 convolution.
-        BatchNorm: bool
-        /// Dropout after the bottom block (the end of the contracting path); 0 for none.
-        BottomDropout: float
-        /// How each skip merges the encoder feature with the decoder's.
-        Merge: Merge
-    }
+type UNetForm = {
+    /// Channels of the input image.
+    InChannels: int
+    /// Classes of the 1x1 head.
+    Classes: int
+    /// Border treatment of every 3x3 convolution.
+    Padding: Padding
+    /// Up-sampling of the decoder.
+    Up: UpMode
+    /// Pooling rule for odd sizes.
+    Pool: PoolMode
+    /// Batch norm after every 3x3 convolution.
+    BatchNorm: bool
+    /// Dropout after the bottom block (the end of the contracting path); 0 for none.
+    BottomDropout: float
+    /// How each skip merges the encoder feature with the decoder's.
+    Merge: Merge
+}
 
 /// The combinators. `block 64 --> down --> block 128` reads left to right.
 [<AutoOpen>]
@@ -108,15 +106,16 @@ module Combinators =
 module UNet =
     /// The paper's options: 1 channel in, 2 classes, valid padding, transposed up, strict pool,
     /// no batch norm, dropout 0.5 at the bottom, crop-and-cat.
-    let paperForm =
-        { InChannels = 1
-          Classes = 2
-          Padding = Padding.Valid
-          Up = UpMode.Transposed
-          Pool = PoolMode.Strict
-          BatchNorm = false
-          BottomDropout = 0.5
-          Merge = Merge.CropConcat }
+    let paperForm = {
+        InChannels = 1
+        Classes = 2
+        Padding = Padding.Valid
+        Up = UpMode.Transposed
+        Pool = PoolMode.Strict
+        BatchNorm = false
+        BottomDropout = 0.5
+        Merge = Merge.CropConcat
+    }
 
     /// One level around `inner`: encoder block, a skip around (down, inner, up), decoder block.
     let level (form: UNetForm) width inner =
@@ -129,9 +128,7 @@ module UNet =
     /// <exception cref="System.ArgumentException">Fewer than two widths (depth 0).</exception>
     let unet (widths: int list) (form: UNetForm) : Net =
         if List.length widths < 2 then
-            invalidArg
-                "widths"
-                $"unet needs at least two widths (levels and the bottom, depth >= 1), got %A{widths}: depth 0 has no skip"
+            invalidArg "widths" $"unet needs at least two widths (levels and the bottom, depth >= 1), got %A{widths}: depth 0 has no skip"
 
         let levels = List.take (List.length widths - 1) widths
 
@@ -140,8 +137,10 @@ module UNet =
 
         let net = List.foldBack (level form) levels innermost
 
-        { InChannels = form.InChannels
-          Body = Seq [ net; Head form.Classes ] }
+        {
+            InChannels = form.InChannels
+            Body = Seq [ net; Head form.Classes ]
+        }
 
 /// Ready-made descriptions.
 module Presets =
@@ -153,16 +152,16 @@ module Presets =
     /// trained with a sigmoid), widths 64..1024, same padding, batch norm, bilinear up, plain concat.
     /// Takes any multiple of 16; output size = input size.
     let carvana =
-        UNet.unet
-            [ 64; 128; 256; 512; 1024 ]
-            { UNet.paperForm with
+        UNet.unet [ 64; 128; 256; 512; 1024 ] {
+            UNet.paperForm with
                 InChannels = 3
                 Classes = 1
                 Padding = Padding.Same
                 Up = UpMode.Bilinear
                 BatchNorm = true
                 BottomDropout = 0.0
-                Merge = Merge.Concat }
+                Merge = Merge.Concat
+        }
 
     /// The presets by name, as the CLI offers them.
     let byName = [ "paper", paper; "carvana", carvana ]

@@ -29,9 +29,7 @@ module Summary =
         sb.AppendLine(System.String('=', pw + 48)) |> ignore
         sb.AppendLine($"""Total params: {i.Parameters.ToString("N0")}""") |> ignore
 
-        sb.AppendLine(
-            $"Input {i.Input.Height}x{i.Input.Width} -> output {i.Output.Height}x{i.Output.Width}x{i.Output.Channels}"
-        )
+        sb.AppendLine($"Input {i.Input.Height}x{i.Input.Width} -> output {i.Output.Height}x{i.Output.Width}x{i.Output.Channels}")
         |> ignore
 
         sb.ToString()

@@ -5,17 +5,16 @@ open CropCat.Shapes
 
 /// The sizes First, First + Period, First + 2 Period, ... with an affine output size:
 /// the k-th size gives output FirstOutput + k * OutputStep (per axis, square inputs).
-type Progression =
-    {
-        /// The smallest size of the progression.
-        First: int
-        /// The distance between sizes: 2^D for a net with D down-steps.
-        Period: int
-        /// The output size for `First`.
-        FirstOutput: int
-        /// How much the output grows per step of the progression.
-        OutputStep: int
-    }
+type Progression = {
+    /// The smallest size of the progression.
+    First: int
+    /// The distance between sizes: 2^D for a net with D down-steps.
+    Period: int
+    /// The output size for `First`.
+    FirstOutput: int
+    /// How much the output grows per step of the progression.
+    OutputStep: int
+} with
 
     /// Whether `n` is one of the sizes.
     member p.Contains n =
@@ -40,15 +39,14 @@ type Progression =
         $"{p.First} + {p.Period}k -> {p.FirstOutput} + {p.OutputStep}k{rel}"
 
 /// The valid input sizes of one description.
-type Solution =
-    {
-        /// 2^D, D = the number of down-steps; validity depends only on n mod Period and a lower bound.
-        Period: int
-        /// The valid sizes as progressions, ordered by their first size.
-        Progressions: Progression list
-        /// The largest size the solver's checks reached (sizes beyond it follow the same closed form).
-        Limit: int
-    }
+type Solution = {
+    /// 2^D, D = the number of down-steps; validity depends only on n mod Period and a lower bound.
+    Period: int
+    /// The valid sizes as progressions, ordered by their first size.
+    Progressions: Progression list
+    /// The largest size the solver's checks reached (sizes beyond it follow the same closed form).
+    Limit: int
+}
 
 /// Solves for the valid (square) input sizes of a description without scanning sizes.
 ///
@@ -90,10 +88,11 @@ module ValidSizes =
                         else
                             "so its size can equal the skip input's at one size at most"
 
-                    Error
-                        { Path = p
-                          Reason =
-                            $"the skip body has {e} more up- than down-steps, {consequence}; the valid-size solver only takes skip bodies that do not up-sample overall" }
+                    Error {
+                        Path = p
+                        Reason =
+                            $"the skip body has {e} more up- than down-steps, {consequence}; the valid-size solver only takes skip bodies that do not up-sample overall"
+                    }
                 else
                     Ok(e, peak))
         | NSeq(_, items) ->
@@ -114,13 +113,15 @@ module ValidSizes =
             let d = downs net.Body
 
             if d > 12 then
-                Error
-                    { Path = "net"
-                      Reason = $"{d} down-steps; the valid-size solver handles at most 12" }
+                Error {
+                    Path = "net"
+                    Reason = $"{d} down-steps; the valid-size solver handles at most 12"
+                }
             elif peak > 10 then
-                Error
-                    { Path = "net"
-                      Reason = $"sizes grow by 2^{peak} inside the net; the valid-size solver handles at most 2^10" }
+                Error {
+                    Path = "net"
+                    Reason = $"sizes grow by 2^{peak} inside the net; the valid-size solver handles at most 2^10"
+                }
             else
                 let period = 1 <<< d
                 let limit = baseLimit >>> peak
@@ -134,22 +135,23 @@ module ValidSizes =
                     | Ok i -> i.Output.Height
                     | Error _ -> failwith $"unreachable: size {n} was checked valid"
 
-                let classes =
-                    [ for r in 0 .. period - 1 do
-                          let tMax = (limit - r) / period
+                let classes = [
+                    for r in 0 .. period - 1 do
+                        let tMax = (limit - r) / period
 
-                          if tMax >= 0 && valid (sizeAt r tMax) then
-                              // Smallest valid t: validity is monotone in t on this class.
-                              let mutable lo, hi = 0, tMax
+                        if tMax >= 0 && valid (sizeAt r tMax) then
+                            // Smallest valid t: validity is monotone in t on this class.
+                            let mutable lo, hi = 0, tMax
 
-                              while lo < hi do
-                                  let mid = lo + (hi - lo) / 2
-                                  if valid (sizeAt r mid) then hi <- mid else lo <- mid + 1
+                            while lo < hi do
+                                let mid = lo + (hi - lo) / 2
+                                if valid (sizeAt r mid) then hi <- mid else lo <- mid + 1
 
-                              let n0 = sizeAt r lo
-                              let o0 = outputAt n0
-                              let step = if lo < tMax then outputAt (sizeAt r (lo + 1)) - o0 else 0
-                              yield r, lo, tMax, n0, o0, step ]
+                            let n0 = sizeAt r lo
+                            let o0 = outputAt n0
+                            let step = if lo < tMax then outputAt (sizeAt r (lo + 1)) - o0 else 0
+                            yield r, lo, tMax, n0, o0, step
+                ]
 
                 let notAffine =
                     classes
@@ -157,10 +159,11 @@ module ValidSizes =
                         [ lo + 2; tMax ]
                         |> List.filter (fun t -> t <= tMax)
                         |> List.tryFind (fun t -> outputAt (sizeAt r t) <> o0 + step * (t - lo))
-                        |> Option.map (fun t ->
-                            { Path = "net"
-                              Reason =
-                                $"the output size is not affine on the sizes {n0} + {period}k (it differs at {sizeAt r t}); the valid-size solver cannot describe this net" }))
+                        |> Option.map (fun t -> {
+                            Path = "net"
+                            Reason =
+                                $"the output size is not affine on the sizes {n0} + {period}k (it differs at {sizeAt r t}); the valid-size solver cannot describe this net"
+                        }))
 
                 match notAffine with
                 | Some e -> Error e
@@ -169,33 +172,38 @@ module ValidSizes =
                     let worst =
                         // Probe each class near the paper's 572 and at the limit; on a tie the
                         // smaller size reads better in the message.
-                        [ for r in 0 .. period - 1 do
-                              for t in [ max 0 ((572 - r) / period); (limit - r) / period ] do
-                                  let n = sizeAt r t
+                        [
+                            for r in 0 .. period - 1 do
+                                for t in [ max 0 ((572 - r) / period); (limit - r) / period ] do
+                                    let n = sizeAt r t
 
-                                  match attempt n with
-                                  | Error(e, reached) -> yield reached, n, e
-                                  | Ok _ -> () ]
+                                    match attempt n with
+                                    | Error(e, reached) -> yield reached, n, e
+                                    | Ok _ -> ()
+                        ]
                         |> List.sortBy (fun (_, n, _) -> n)
                         |> List.maxBy (fun (reached, _, _) -> reached)
 
                     let _, n, e = worst
 
-                    Error
-                        { e with
-                            Reason = $"no input size works; at {n}x{n}: {e.Reason}" }
+                    Error {
+                        e with
+                            Reason = $"no input size works; at {n}x{n}: {e.Reason}"
+                    }
                 | None ->
-                    Ok
-                        { Period = period
-                          Limit = limit
-                          Progressions =
+                    Ok {
+                        Period = period
+                        Limit = limit
+                        Progressions =
                             classes
-                            |> List.map (fun (_, _, _, n0, o0, step) ->
-                                { First = n0
-                                  Period = period
-                                  FirstOutput = o0
-                                  OutputStep = step })
-                            |> List.sortBy (fun p -> p.First) })
+                            |> List.map (fun (_, _, _, n0, o0, step) -> {
+                                First = n0
+                                Period = period
+                                FirstOutput = o0
+                                OutputStep = step
+                            })
+                            |> List.sortBy (fun p -> p.First)
+                    })
 
     /// Whether `n` x `n` is a valid input.
     let contains (s: Solution) n =

@@ -15,9 +15,10 @@ let level width inner =
     --> skip concat (down --> inner --> bilinearUp width)
     --> withBatchNorm (sameBlock width)
 
-let net =
-    { InChannels = 3
-      Body = level 16 (level 32 (level 64 (withBatchNorm (sameBlock 128)))) --> head 2 }
+let net = {
+    InChannels = 3
+    Body = level 16 (level 32 (level 64 (withBatchNorm (sameBlock 128)))) --> head 2
+}
 
 match Summary.render net 128 with
 | Ok table -> printfn "%s" table

@@ -21,10 +21,7 @@ match ValidSizes.solve net with
     for p in sizes.Progressions do
         printfn "valid sizes: %O" p
 
-    printfn
-        "nearest to 500: %d; input for a 256 output: %A"
-        (ValidSizes.nearest sizes 500)
-        (ValidSizes.inputFor sizes 256)
+    printfn "nearest to 500: %d; input for a 256 output: %A" (ValidSizes.nearest sizes 500) (ValidSizes.inputFor sizes 256)
 | Error e -> failwith e.Message
 
 // Forward pass on a random tile (eval mode, no gradients, tensors freed by the scope).

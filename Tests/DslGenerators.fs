@@ -32,33 +32,32 @@ let genNet maxDepth : Gen<Net> =
         let! merges = Gen.listOfLength depth legalMerge
         let! residual = Gen.frequency [ 4, Gen.constant None; 1, Gen.choose (1, 4) |> Gen.map Some ]
 
-        let form =
-            { UNet.paperForm with
+        let form = {
+            UNet.paperForm with
                 InChannels = inChannels
                 Classes = classes
                 Padding = padding
                 Pool = pool
                 BatchNorm = batchNorm
-                BottomDropout = dropout }
+                BottomDropout = dropout
+        }
 
         let levels = List.zip3 (List.take depth widths) ups merges
         let bottom = Block(List.last widths, padding, batchNorm, dropout)
 
         let u =
-            List.foldBack
-                (fun (w, up, merge) inner -> UNet.level { form with Up = up; Merge = merge } w inner)
-                levels
-                bottom
+            List.foldBack (fun (w, up, merge) inner -> UNet.level { form with Up = up; Merge = merge } w inner) levels bottom
 
         let body =
             match residual with
             | None -> Seq [ u; Head classes ]
             | Some r ->
-                Seq
-                    [ Block(r, padding, batchNorm, 0.0)
-                      Skip(Merge.Add, Block(r, Padding.Same, batchNorm, 0.0))
-                      u
-                      Head classes ]
+                Seq [
+                    Block(r, padding, batchNorm, 0.0)
+                    Skip(Merge.Add, Block(r, Padding.Same, batchNorm, 0.0))
+                    u
+                    Head classes
+                ]
 
         return { InChannels = inChannels; Body = body }
     }

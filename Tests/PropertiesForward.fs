@@ -13,9 +13,10 @@ open CropCat.Tests.DslGenerators
 let forwardCases = 40
 let outputMapCases = 15
 
-let private config n =
-    { FsCheckConfig.defaultConfig with
-        maxTest = n }
+let private config n = {
+    FsCheckConfig.defaultConfig with
+        maxTest = n
+}
 
 /// Runs the built network (eval, no_grad, one dispose scope) on a random n x n input.
 let private forward (network: CropCat.Nets.Network) (inChannels: int) (n: int) (run: torch.Tensor -> torch.Tensor) =
@@ -61,30 +62,28 @@ let private agreesWithForward ((net: Net), n) =
 
 [<Tests>]
 let forwardProperties =
-    testList
-        "Properties.forward"
-        [ testPropertyWithConfig
-              (config forwardCases)
-              "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
-          <| Prop.forAll (arbNetAndSize 3 199) agreesWithForward
+    testList "Properties.forward" [
+        testPropertyWithConfig (config forwardCases) "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
+        <| Prop.forAll (arbNetAndSize 3 199) agreesWithForward
 
-          testPropertyWithConfig (config outputMapCases) "the solver's output map matches the forward pass"
-          <| Prop.forAll (arbNet 3) (fun net ->
-              match ValidSizes.solve net with
-              | Error _ -> true |> Prop.classify true "no sizes"
-              | Ok s ->
-                  let sizes = [ 1..199 ] |> List.filter (ValidSizes.contains s) |> List.truncate 2
+        testPropertyWithConfig (config outputMapCases) "the solver's output map matches the forward pass"
+        <| Prop.forAll (arbNet 3) (fun net ->
+            match ValidSizes.solve net with
+            | Error _ -> true |> Prop.classify true "no sizes"
+            | Ok s ->
+                let sizes = [ 1..199 ] |> List.filter (ValidSizes.contains s) |> List.truncate 2
 
-                  CropCat.Runtime.NativeRuntime.EnsureLoaded()
-                  use network = Build.buildOn (Some torch.CPU) net
-                  network.eval ()
+                CropCat.Runtime.NativeRuntime.EnsureLoaded()
+                use network = Build.buildOn (Some torch.CPU) net
+                network.eval ()
 
-                  sizes
-                  |> List.forall (fun n ->
-                      let shape = forward network net.InChannels n network.forward
-                      let out = int64 (ValidSizes.outputOf s n).Value
-                      shape[2] = out && shape[3] = out)
-                  |> Prop.classify (List.isEmpty sizes) "no size below 200") ]
+                sizes
+                |> List.forall (fun n ->
+                    let shape = forward network net.InChannels n network.forward
+                    let out = int64 (ValidSizes.outputOf s n).Value
+                    shape[2] = out && shape[3] = out)
+                |> Prop.classify (List.isEmpty sizes) "no size below 200")
+    ]
 
 /// Runs FsCheck on `prop` and returns the shrunk counterexample, if the property failed.
 let private shrunkCounterexample (arb: Arbitrary<Net>) (prop: Net -> bool) : Net option =
@@ -99,54 +98,57 @@ let private shrunkCounterexample (arb: Arbitrary<Net>) (prop: Net -> bool) : Net
             member _.OnFinished(_, result) =
                 match result with
                 | TestResult.Failed(_, _, args, _, _, _, _) -> shrunk <- args |> List.tryHead |> Option.map unbox<Net>
-                | _ -> () }
+                | _ -> ()
+        }
 
     Check.One(Config.Quick.WithRunner(runner).WithMaxTest(100), Prop.forAll arb prop)
     shrunk
 
 [<Tests>]
 let shrinker =
-    testList
-        "Properties.shrinker"
-        [ testCase "a failing case shrinks to a one-layer description"
-          <| fun () ->
-              // A false law: "every description keeps a 188 x 188 input at 188 x 188".
-              let keepsSize net =
-                  match Inference.output net 188 with
-                  | Ok o -> o.Height = 188
-                  | Error _ -> false
+    testList "Properties.shrinker" [
+        testCase "a failing case shrinks to a one-layer description"
+        <| fun () ->
+            // A false law: "every description keeps a 188 x 188 input at 188 x 188".
+            let keepsSize net =
+                match Inference.output net 188 with
+                | Ok o -> o.Height = 188
+                | Error _ -> false
 
-              match shrunkCounterexample (arbNet 5) keepsSize with
-              | None -> failtest "the false law passed"
-              | Some net ->
-                  Expect.isLessThanOrEqual (leaves net.Body) 1 $"shrunk to one layer, got %A{net}"
-                  Expect.equal net.InChannels 1 "input channels shrink to 1"
-                  Expect.isFalse (keepsSize net) "still a counterexample"
+            match shrunkCounterexample (arbNet 5) keepsSize with
+            | None -> failtest "the false law passed"
+            | Some net ->
+                Expect.isLessThanOrEqual (leaves net.Body) 1 $"shrunk to one layer, got %A{net}"
+                Expect.equal net.InChannels 1 "input channels shrink to 1"
+                Expect.isFalse (keepsSize net) "still a counterexample"
 
-          testCase "shrinking a paper-like net step by step keeps failing and ends small"
-          <| fun () ->
-              // Greedy shrinking, as FsCheck does it, from a depth-4 net with every option on.
-              let start =
-                  UNet.unet
-                      [ 4; 4; 4; 4; 4 ]
-                      { UNet.paperForm with
-                          InChannels = 3
-                          BatchNorm = true
-                          Up = UpMode.Bilinear }
+        testCase "shrinking a paper-like net step by step keeps failing and ends small"
+        <| fun () ->
+            // Greedy shrinking, as FsCheck does it, from a depth-4 net with every option on.
+            let start =
+                UNet.unet [ 4; 4; 4; 4; 4 ] {
+                    UNet.paperForm with
+                        InChannels = 3
+                        BatchNorm = true
+                        Up = UpMode.Bilinear
+                }
 
-              let fails net =
-                  Result.isError (Inference.infer net 101)
+            let fails net =
+                Result.isError (Inference.infer net 101)
 
-              Expect.isTrue (fails start) "101 is not valid for the start"
+            Expect.isTrue (fails start) "101 is not valid for the start"
 
-              let rec shrink net =
-                  match shrinkNet net |> Seq.tryFind fails with
-                  | Some smaller -> shrink smaller
-                  | None -> net
+            let rec shrink net =
+                match shrinkNet net |> Seq.tryFind fails with
+                | Some smaller -> shrink smaller
+                | None -> net
 
-              // The smallest reason an odd size fails: one strict pool.
-              Expect.equal
-                  (shrink start)
-                  { InChannels = 1
-                    Body = Down PoolMode.Strict }
-                  "shrunk to one pool" ]
+            // The smallest reason an odd size fails: one strict pool.
+            Expect.equal
+                (shrink start)
+                {
+                    InChannels = 1
+                    Body = Down PoolMode.Strict
+                }
+                "shrunk to one pool"
+    ]

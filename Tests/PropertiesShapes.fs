@@ -16,9 +16,10 @@ let solverCases = 40
 let cropCases = 100
 let upDownCases = 30
 
-let private config n =
-    { FsCheckConfig.defaultConfig with
-        maxTest = n }
+let private config n = {
+    FsCheckConfig.defaultConfig with
+        maxTest = n
+}
 
 /// Sound and complete up to 1024: the listed sizes are exactly those inference accepts, with the
 /// listed output size. The brute force is the test's, never the solver's.
@@ -44,24 +45,24 @@ let private solverMatchesBruteForce (net: Net) =
 
 [<Tests>]
 let solver =
-    testList
-        "Properties.valid sizes"
-        [ testPropertyWithConfig (config solverCases) "sound and complete up to 1024 (depth 1-5)"
-          <| Prop.forAll (arbNet 5) solverMatchesBruteForce
+    testList "Properties.valid sizes" [
+        testPropertyWithConfig (config solverCases) "sound and complete up to 1024 (depth 1-5)"
+        <| Prop.forAll (arbNet 5) solverMatchesBruteForce
 
-          testPropertyWithConfig (config solverCases) "nearest and inputFor agree with the listed sizes"
-          <| Prop.forAll (Arb.zip (arbNet 4, Arb.fromGen (Gen.choose (1, 1024)))) (fun (net, n) ->
-              match ValidSizes.solve net with
-              | Error _ -> true |> Prop.classify true "no sizes"
-              | Ok s ->
-                  let m = ValidSizes.nearest s n
-                  let valid = [ 1 .. 2 * 1024 ] |> List.filter (ValidSizes.contains s)
-                  let best = valid |> List.minBy (fun v -> abs (v - n), -v)
+        testPropertyWithConfig (config solverCases) "nearest and inputFor agree with the listed sizes"
+        <| Prop.forAll (Arb.zip (arbNet 4, Arb.fromGen (Gen.choose (1, 1024)))) (fun (net, n) ->
+            match ValidSizes.solve net with
+            | Error _ -> true |> Prop.classify true "no sizes"
+            | Ok s ->
+                let m = ValidSizes.nearest s n
+                let valid = [ 1 .. 2 * 1024 ] |> List.filter (ValidSizes.contains s)
+                let best = valid |> List.minBy (fun v -> abs (v - n), -v)
 
-                  let covering = valid |> List.tryFind (fun v -> (ValidSizes.outputOf s v).Value >= n)
+                let covering = valid |> List.tryFind (fun v -> (ValidSizes.outputOf s v).Value >= n)
 
-                  (m = best && ValidSizes.inputFor s n |> Option.map fst = covering)
-                  |> Prop.classify false "no sizes") ]
+                (m = best && ValidSizes.inputFor s n |> Option.map fst = covering)
+                |> Prop.classify false "no sizes")
+    ]
 
 [<Tests>]
 let centreCrop =
@@ -76,32 +77,32 @@ let centreCrop =
             return h, w, h1, w1, h2, w2
         }
 
-    testList
-        "Properties.centre crop"
-        [ testPropertyWithConfig (config cropCases) "target size, values at floor((H-h)/2), crop of a crop is one crop"
-          <| Prop.forAll (Arb.fromGen genCrop) (fun (h, w, h1, w1, h2, w2) ->
-              CropCat.Runtime.NativeRuntime.EnsureLoaded()
-              use _ = torch.NewDisposeScope()
-              let x = torch.rand ([| 1L; 2L; int64 h; int64 w |])
-              let c1 = Crop.Center(x, h1, w1)
+    testList "Properties.centre crop" [
+        testPropertyWithConfig (config cropCases) "target size, values at floor((H-h)/2), crop of a crop is one crop"
+        <| Prop.forAll (Arb.fromGen genCrop) (fun (h, w, h1, w1, h2, w2) ->
+            CropCat.Runtime.NativeRuntime.EnsureLoaded()
+            use _ = torch.NewDisposeScope()
+            let x = torch.rand ([| 1L; 2L; int64 h; int64 w |])
+            let c1 = Crop.Center(x, h1, w1)
 
-              let slice =
-                  x.narrow(2, int64 ((h - h1) / 2), int64 h1).narrow (3, int64 ((w - w1) / 2), int64 w1)
+            let slice =
+                x.narrow(2, int64 ((h - h1) / 2), int64 h1).narrow (3, int64 ((w - w1) / 2), int64 w1)
 
-              let twice = Crop.Center(c1, h2, w2)
-              // Two crops are one crop at the summed offsets; they equal the direct centre crop
-              // unless both margins on an axis are odd (floor offsets then drift by one pixel).
-              let oh = (h - h1) / 2 + (h1 - h2) / 2
-              let ow = (w - w1) / 2 + (w1 - w2) / 2
-              let once = x.narrow(2, int64 oh, int64 h2).narrow (3, int64 ow, int64 w2)
-              let bothOdd a b = a % 2 = 1 && b % 2 = 1
-              let direct = Crop.Center(x, h2, w2)
+            let twice = Crop.Center(c1, h2, w2)
+            // Two crops are one crop at the summed offsets; they equal the direct centre crop
+            // unless both margins on an axis are odd (floor offsets then drift by one pixel).
+            let oh = (h - h1) / 2 + (h1 - h2) / 2
+            let ow = (w - w1) / 2 + (w1 - w2) / 2
+            let once = x.narrow(2, int64 oh, int64 h2).narrow (3, int64 ow, int64 w2)
+            let bothOdd a b = a % 2 = 1 && b % 2 = 1
+            let direct = Crop.Center(x, h2, w2)
 
-              (c1.shape = [| 1L; 2L; int64 h1; int64 w1 |] |> Prop.label "target size")
-              .&. (same c1 slice |> Prop.label "values at the floor offset")
-              .&. (same twice once |> Prop.label "crop of a crop is one crop")
-              .&. ((bothOdd (h - h1) (h1 - h2) || bothOdd (w - w1) (w1 - w2) || same twice direct)
-                   |> Prop.label "equals the direct crop unless both margins are odd")) ]
+            (c1.shape = [| 1L; 2L; int64 h1; int64 w1 |] |> Prop.label "target size")
+            .&. (same c1 slice |> Prop.label "values at the floor offset")
+            .&. (same twice once |> Prop.label "crop of a crop is one crop")
+            .&. ((bothOdd (h - h1) (h1 - h2) || bothOdd (w - w1) (w1 - w2) || same twice direct)
+                 |> Prop.label "equals the direct crop unless both margins are odd"))
+    ]
 
 [<Tests>]
 let upDown =
@@ -114,30 +115,30 @@ let upDown =
             return half, c, c', mode
         }
 
-    testList
-        "Properties.up and down"
-        [ testPropertyWithConfig (config upDownCases) "up doubles, pool halves even sizes, up after down restores them"
-          <| Prop.forAll (Arb.fromGen genStep) (fun (half, c, c', mode) ->
-              CropCat.Runtime.NativeRuntime.EnsureLoaded()
-              let n = 2 * half
-              let up = Up("up", "up", c, c', mode)
-              let down = MaxPoolDown("down")
-              use _ = torch.NewDisposeScope()
-              use _ = torch.no_grad ()
-              let x = torch.rand ([| 1L; int64 c; int64 half; int64 half |])
-              let even = torch.rand ([| 1L; int64 c; int64 n; int64 n |])
-              let upped = up.Forward x
-              let pooled = down.Forward even
-              let back = up.Forward pooled
-              let rule = ShapeRules.Up2x(Shape(c, half, half), c, c')
+    testList "Properties.up and down" [
+        testPropertyWithConfig (config upDownCases) "up doubles, pool halves even sizes, up after down restores them"
+        <| Prop.forAll (Arb.fromGen genStep) (fun (half, c, c', mode) ->
+            CropCat.Runtime.NativeRuntime.EnsureLoaded()
+            let n = 2 * half
+            let up = Up("up", "up", c, c', mode)
+            let down = MaxPoolDown("down")
+            use _ = torch.NewDisposeScope()
+            use _ = torch.no_grad ()
+            let x = torch.rand ([| 1L; int64 c; int64 half; int64 half |])
+            let even = torch.rand ([| 1L; int64 c; int64 n; int64 n |])
+            let upped = up.Forward x
+            let pooled = down.Forward even
+            let back = up.Forward pooled
+            let rule = ShapeRules.Up2x(Shape(c, half, half), c, c')
 
-              (upped.shape = [| 1L; int64 c'; int64 n; int64 n |] |> Prop.label "up doubles")
-              .&. (rule.Value = Shape(c', n, n) |> Prop.label "the rule says the same")
-              .&. (pooled.shape = [| 1L; int64 c; int64 half; int64 half |]
-                   |> Prop.label "pool halves")
-              .&. (ShapeRules.MaxPool2x2(Shape(c, n, n), PoolMode.Strict).Value = Shape(c, half, half)
-                   |> Prop.label "pool rule")
-              .&. (back.shape = [| 1L; int64 c'; int64 n; int64 n |]
-                   |> Prop.label "up after down restores")
-              .&. (not (ShapeRules.MaxPool2x2(Shape(c, n + 1, n + 1), PoolMode.Strict).IsOk)
-                   |> Prop.label "odd refused")) ]
+            (upped.shape = [| 1L; int64 c'; int64 n; int64 n |] |> Prop.label "up doubles")
+            .&. (rule.Value = Shape(c', n, n) |> Prop.label "the rule says the same")
+            .&. (pooled.shape = [| 1L; int64 c; int64 half; int64 half |]
+                 |> Prop.label "pool halves")
+            .&. (ShapeRules.MaxPool2x2(Shape(c, n, n), PoolMode.Strict).Value = Shape(c, half, half)
+                 |> Prop.label "pool rule")
+            .&. (back.shape = [| 1L; int64 c'; int64 n; int64 n |]
+                 |> Prop.label "up after down restores")
+            .&. (not (ShapeRules.MaxPool2x2(Shape(c, n + 1, n + 1), PoolMode.Strict).IsOk)
+                 |> Prop.label "odd refused"))
+    ]
