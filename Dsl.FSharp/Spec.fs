@@ -83,7 +83,9 @@ module Combinators =
     let skip merge body = Skip(merge, body)
 
     /// Sequencing, left to right: `a --> b` runs a, then b. A chain `a --> b --> c` is one flat
-    /// Seq [a; b; c]; a Seq on the right stays one item, so `a --> (b --> c)` keeps its grouping.
+    /// Seq [a; b; c]: a Seq on the left is extended, a Seq on the right stays one item, so
+    /// `a --> (b --> c)` keeps its grouping. Sequencing is associative, so grouping never changes
+    /// what the net computes; it only changes how a free-form description is named (see Naming).
     let (-->) (first: Spec) (next: Spec) =
         match first with
         | Seq items -> Seq(items @ [ next ])
