@@ -16,11 +16,15 @@ type DemoArgs =
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Demo _ -> "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
+            | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
+            | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
 
 [<EntryPoint>]
 let main argv =
@@ -31,10 +35,15 @@ let main argv =
 
         match results.GetSubCommand() with
         | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0))
+        | Summary a -> Summary.run a
+        | Sizes a -> Sizes.run a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
         (if e.ErrorCode = ErrorCode.HelpText then 0 else 2)
+    | Summary.CliFailure(message, code) ->
+        eprintfn "%s" message
+        code
     | :? CropCat.Shapes.ShapeException as e ->
         eprintfn "cropcat: shape error at %s" e.Message
         3
