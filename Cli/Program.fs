@@ -6,6 +6,7 @@ type DemoArgs =
     | Out of dir: string
     | Seed of int
     | Minutes of float
+    | Threads of int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -13,6 +14,7 @@ type DemoArgs =
             | Out _ -> "output folder (default out/demo)"
             | Seed _ -> "random seed (default 42)"
             | Minutes _ -> "wall-time budget of the whole demo in minutes (default 6)"
+            | Threads _ -> "CPU threads for libtorch (default 1: the demo net is small, and on a shared machine two spin-waiting OpenMP threads were measured 10x slower than one)"
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -34,7 +36,7 @@ let main argv =
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
         match results.GetSubCommand() with
-        | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0))
+        | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0)) (a.GetResult(Threads, 1))
         | Summary a -> Summary.run a
         | Sizes a -> Sizes.run a
     with
