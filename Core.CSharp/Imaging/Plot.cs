@@ -21,7 +21,7 @@ public static class Plot
     public static Raster LineChart(string title, string xLabel, IReadOnlyList<Series> series, int width = 560, int height = 360)
     {
         var r = new Raster(width, height);
-        const int left = 64, right = 16, top = 36, bottom = 44;
+        const int left = 64, right = 16, top = 58, bottom = 44;
         int pw = width - left - right, ph = height - top - bottom;
         var all = series.SelectMany(s => s.Values).Where(double.IsFinite).ToArray();
         var n = Math.Max(2, series.Max(s => s.Values.Length));
@@ -64,15 +64,13 @@ public static class Plot
             if (s.Values.Length == 1 && double.IsFinite(s.Values[0]))
                 r.FillRect((int)X(1) - 3, (int)Y(s.Values[0]) - 3, 7, 7, s.Color);
         }
-        // Legend in the top-right corner of the plot area.
-        var ly = top + 8;
-        var lw = series.Max(s => Raster.TextWidth(s.Label, 2)) + 34;
-        r.FillRect(left + pw - lw - 8, ly - 6, lw + 4, series.Count * 18 + 6, (255, 255, 255));
+        // Legend in one row between the title and the plot, right-aligned, so it never hides a line.
+        var lx = left + pw - series.Sum(s => Raster.TextWidth(s.Label, 2) + 40);
         foreach (var s in series)
         {
-            r.FillRect(left + pw - lw - 2, ly + 2, 20, 5, s.Color);
-            r.Text(left + pw - lw + 24, ly, s.Label, Ink, 2);
-            ly += 18;
+            r.FillRect(lx, 38, 20, 5, s.Color);
+            r.Text(lx + 26, 35, s.Label, Ink, 2);
+            lx += Raster.TextWidth(s.Label, 2) + 40;
         }
         return r;
     }

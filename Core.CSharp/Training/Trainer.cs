@@ -100,6 +100,7 @@ public sealed class Trainer : IDisposable
         var steps = _o.StepsPerEpoch > 0 ? _o.StepsPerEpoch : Math.Max(1, trainSet.Count / _o.BatchSize);
         var history = new List<EpochRecord>();
         var clock = Stopwatch.StartNew();
+        _fitStartStep = Step;
         var stopped = false;
         var capped = _o.MaxSteps > 0 && Step >= _o.MaxSteps;
         while (Epoch < _o.Epochs && !stopped && !capped)
@@ -266,6 +267,7 @@ public sealed class Trainer : IDisposable
     }
 
     private DateTime _lastDraw;
+    private long _fitStartStep;
 
     private void Progress(int steps, int k, double meanLoss, double seconds)
     {
@@ -274,7 +276,7 @@ public sealed class Trainer : IDisposable
         if (k != steps && (now - _lastDraw).TotalMilliseconds < 250) return;
         _lastDraw = now;
         _o.Progress.Write(string.Create(CultureInfo.InvariantCulture,
-            $"\repoch {Epoch + 1}/{_o.Epochs}  step {k}/{steps} (total {Step})  loss {meanLoss:F4}  {Step / Math.Max(seconds, 1e-9):F2} steps/s   "));
+            $"\repoch {Epoch + 1}/{_o.Epochs}  step {k}/{steps} (total {Step})  loss {meanLoss:F4}  {(Step - _fitStartStep) / Math.Max(seconds, 1e-9):F2} steps/s   "));
         _o.Progress.Flush();
     }
 
