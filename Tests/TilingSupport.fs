@@ -56,5 +56,5 @@ let wholeImageLogits (net: Network) (image: torch.Tensor) =
 
 /// Largest absolute difference of two tensors.
 let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
-    use d = (a - b).abs().max()
-    d.item<float32> () |> float
+    use d = (a.to_type torch.ScalarType.Float64 - b.to_type torch.ScalarType.Float64).abs().max()
+    d.item<float> ()

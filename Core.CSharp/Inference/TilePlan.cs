@@ -34,7 +34,7 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
     /// below the smallest input walks up to it (at most <see cref="MaxProbes"/> probes in all).
     /// </summary>
     /// <exception cref="ArgumentException">No valid size in the probed range; the message carries the net's last reason.</exception>
-    public static (int Tile, Shape Output) ChooseTileSize(Network net, int requested, int minOutput = 1)
+    public static TileChoice ChooseTileSize(Network net, int requested, int minOutput = 1)
     {
         var start = Math.Max(1, requested);
         ShapeException? last = null;
@@ -43,7 +43,7 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
             try
             {
                 var o = net.Infer(t, t);
-                if (o.Height >= minOutput) return (t, o);
+                if (o.Height >= minOutput) return new TileChoice(t, o);
             }
             catch (ShapeException e) { last = e; }
         }
@@ -104,3 +104,8 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         return offsets.ToArray();
     }
 }
+
+/// <summary>A tile size chosen for a network: the input edge and the output it yields.</summary>
+/// <param name="Tile">Input tile edge, a valid input of the network.</param>
+/// <param name="Output">The network's output for a <paramref name="Tile"/> x <paramref name="Tile"/> input.</param>
+public readonly record struct TileChoice(int Tile, Shape Output);
