@@ -14,11 +14,13 @@ type DemoArgs =
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench_Tiling of ParseResults<BenchTiling.Args>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Demo _ -> "run the demo: build the paper net, print its summary, segment a tile, write pictures"
+            | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
 
 [<EntryPoint>]
 let main argv =
@@ -29,6 +31,7 @@ let main argv =
 
         match results.GetSubCommand() with
         | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42))
+        | Bench_Tiling a -> BenchTiling.runWith a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
