@@ -96,10 +96,11 @@ let private whole reps (name: string) (net: Network) (size: int) =
 let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
     NativeRuntime.EnsureLoaded()
     Allocator.KeepHeap() |> ignore
-    if reps < 1 then invalidArg "reps" (sprintf "--reps must be >= 1, got %d" reps)
+    if reps < 1 then raise (ArgumentException(sprintf "--reps must be >= 1, got %d" reps))
+    if size < 1 then raise (ArgumentException(sprintf "--size must be >= 1, got %d" size))
     let options = TileOptions(TileSize = tile, BatchSize = batch)
     let want n = nets = "all" || nets = n
-    if not (want "paper" || want "reduced") then invalidArg "net" (sprintf "--net must be paper, reduced or all, got '%s'" nets)
+    if not (want "paper" || want "reduced") then raise (ArgumentException(sprintf "--net must be paper, reduced or all, got '%s'" nets))
     torch.manual_seed 1L |> ignore
     let reduced = lazy (let n = UNet.Create reducedOptions in n.eval (); n)
     let paper = lazy (let n = UNet.Paper() in n.eval (); n)
@@ -124,5 +125,9 @@ let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets:
 
 /// Runs the benchmark with parsed command-line options.
 let runWith (a: ParseResults<Args>) =
-    run (a.GetResult(Size, 2048)) (a.GetResult(Whole_Size, 1024)) (a.GetResult(Reps, 3)) (a.GetResult(Tile, 572))
-        (a.GetResult(Batch, 1)) (a.GetResult(Net, "all"))
+    try
+        run (a.GetResult(Size, 2048)) (a.GetResult(Whole_Size, 1024)) (a.GetResult(Reps, 3)) (a.GetResult(Tile, 572))
+            (a.GetResult(Batch, 1)) (a.GetResult(Net, "all"))
+    with :? ArgumentException as e ->
+        eprintfn "cropcat bench-tiling: %s" e.Message
+        2
