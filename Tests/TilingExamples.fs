@@ -102,4 +102,14 @@ let tests =
             Expect.sequenceEqual seen ([ for i in 3..3..24 -> (i, 25) ] @ [ (25, 25) ]) "ceil(25 / 3) batches, the last one says all tiles are done"
             Expect.isTrue net.training "training mode restored"
         }
+
+        test "bilinear (align-corners) up-sampling breaks the law: its sampling positions depend on the map's size" {
+            // align_corners maps output pixel i to input position i (n - 1) / (2n - 1), which moves with n, so a
+            // tile's up-sampled map is not a crop of the whole image's. Exactness holds for transposed up only.
+            use scope = torch.NewDisposeScope()
+            let net = tinyNet 21 [ 2; 4 ] valid UpMode.Bilinear 1 2
+            torch.manual_seed 22L |> ignore
+            let image = torch.rand (1L, 40L, 40L)
+            Expect.isGreaterThan (gapOf net 24 image) 1e-3 "tiles differ from the whole image"
+        }
     ]
