@@ -112,4 +112,14 @@ let tests =
             let image = torch.rand (1L, 40L, 40L)
             Expect.isGreaterThan (gapOf net 24 image) 1e-3 "tiles differ from the whole image"
         }
+
+        test "WholeImage.Predict is the law's right-hand side" {
+            use scope = torch.NewDisposeScope()
+            let net = tinyNet 23 [ 2; 4; 8 ] valid UpMode.Transposed 2 2
+            let image = torch.rand (2L, 37L, 50L)
+            let one = WholeImage.Predict(net, image, TileOutput.Logits)
+            Expect.equal (maxAbsDiff one (wholeImageLogits net image)) 0.0 "same padding, same pass"
+            let tiled = OverlapTile(net, TileOptions(TileSize = 48)).Predict image
+            Expect.isLessThanOrEqual (maxAbsDiff tiled (WholeImage.Predict(net, image))) 1e-5 "probabilities agree too"
+        }
     ]
