@@ -14,12 +14,16 @@ type DemoArgs =
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench_Tiling of ParseResults<BenchTiling.Args>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Demo _ -> "run the demo: build the paper net, print its summary, segment a tile, write pictures"
+            | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
+            | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
             | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
 
 [<EntryPoint>]
@@ -31,11 +35,16 @@ let main argv =
 
         match results.GetSubCommand() with
         | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42))
+        | Summary a -> Summary.run a
+        | Sizes a -> Sizes.run a
         | Bench_Tiling a -> BenchTiling.runWith a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
         (if e.ErrorCode = ErrorCode.HelpText then 0 else 2)
+    | Summary.CliFailure(message, code) ->
+        eprintfn "%s" message
+        code
     | :? CropCat.Shapes.ShapeException as e ->
         eprintfn "cropcat: shape error at %s" e.Message
         3
