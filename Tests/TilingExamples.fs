@@ -13,7 +13,9 @@ let private valid = CropCat.Shapes.Padding.Valid
 
 /// Tiled logits of `image` and their gap to the whole-image reference.
 let private gapOf (net: Network) (tileSize: int) (image: torch.Tensor) =
-    let tiled = OverlapTile(net, TileOptions(TileSize = tileSize, Output = TileOutput.Logits)).Predict image
+    let tiled =
+        OverlapTile(net, TileOptions(TileSize = tileSize, Output = TileOutput.Logits)).Predict image
+
     let whole = wholeImageLogits net image
     Expect.sequenceEqual tiled.shape whole.shape "shape of the image"
     maxAbsDiff tiled whole
@@ -62,19 +64,25 @@ let tests =
             use scope = torch.NewDisposeScope()
             let net = tinyNet 7 [ 2; 4 ] valid UpMode.Transposed 1 3
             let image = torch.rand (30L, 41L)
-            let probs = OverlapTile(net, TileOptions(TileSize = 24, BatchSize = 4)).Predict image
+
+            let probs =
+                OverlapTile(net, TileOptions(TileSize = 24, BatchSize = 4)).Predict image
+
             Expect.sequenceEqual probs.shape [| 3L; 30L; 41L |] "(classes, H, W)"
             Expect.isLessThanOrEqual (maxAbsDiff (probs.sum 0L) (torch.ones (30L, 41L))) 1e-5 "softmax over classes"
             let map = OverlapTile.ClassMap probs
             Expect.sequenceEqual map.shape [| 30L; 41L |] "(H, W)"
             let whole = wholeImageLogits net (image.unsqueeze 0L)
-            Expect.equal (maxAbsDiff map (whole.argmax(0L, false))) 0.0 "argmax of the whole-image logits"
+            Expect.equal (maxAbsDiff map (whole.argmax (0L, false))) 0.0 "argmax of the whole-image logits"
         }
 
         test "a channel mismatch names both counts" {
             use scope = torch.NewDisposeScope()
             let net = tinyNet 8 [ 2; 4 ] valid UpMode.Transposed 1 2
-            let e = Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (3L, 20L, 20L)) |> ignore) id
+
+            let e =
+                Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (3L, 20L, 20L)) |> ignore) id
+
             Expect.isTrue (e :? ArgumentException) "an argument error"
             Expect.stringContains e.Message "3 channel(s)" "the image's channels"
             Expect.stringContains e.Message "expects 1" "the net's channels"
@@ -83,9 +91,15 @@ let tests =
         test "a wrong rank and an empty image are refused with a clear message" {
             use scope = torch.NewDisposeScope()
             let net = tinyNet 8 [ 2; 4 ] valid UpMode.Transposed 1 2
-            let rank = Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (1L, 1L, 20L, 20L)) |> ignore) id
+
+            let rank =
+                Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (1L, 1L, 20L, 20L)) |> ignore) id
+
             Expect.stringContains rank.Message "(C, H, W) or (H, W)" "rank"
-            let empty = Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (1L, 0L, 20L)) |> ignore) id
+
+            let empty =
+                Expect.throwsC (fun () -> OverlapTile(net).Predict(torch.rand (1L, 0L, 20L)) |> ignore) id
+
             Expect.stringContains empty.Message "empty image" "empty"
         }
 
@@ -94,12 +108,20 @@ let tests =
             let net = tinyNet 9 [ 2; 4 ] valid UpMode.Transposed 1 2
             net.train ()
             let seen = Collections.Generic.List<int * int>()
-            let options = TileOptions(TileSize = 24, BatchSize = 3, Progress = Action<int, int>(fun i n -> seen.Add((i, n))))
+
+            let options =
+                TileOptions(TileSize = 24, BatchSize = 3, Progress = Action<int, int>(fun i n -> seen.Add((i, n))))
+
             let tiler = OverlapTile(net, options)
             let plan = tiler.Plan(40, 40)
             tiler.Predict(torch.rand (1L, 40L, 40L)) |> ignore
             Expect.equal plan.Count 25 "5 x 5 tiles of output 8"
-            Expect.sequenceEqual seen ([ for i in 3..3..24 -> (i, 25) ] @ [ (25, 25) ]) "ceil(25 / 3) batches, the last one says all tiles are done"
+
+            Expect.sequenceEqual
+                seen
+                ([ for i in 3..3..24 -> (i, 25) ] @ [ (25, 25) ])
+                "ceil(25 / 3) batches, the last one says all tiles are done"
+
             Expect.isTrue net.training "training mode restored"
         }
 

@@ -10,17 +10,13 @@ open TorchSharp
 let tinyNet (seed: int) (widths: int list) (padding: CropCat.Shapes.Padding) (up: UpMode) (inChannels: int) (classes: int) =
     CropCat.Runtime.NativeRuntime.EnsureLoaded()
     torch.manual_seed (int64 seed) |> ignore
+
     let net =
         UNet.Create(
-            UNetOptions(
-                InChannels = inChannels,
-                Classes = classes,
-                Widths = Array.ofList widths,
-                Padding = padding,
-                Up = up
-            ),
+            UNetOptions(InChannels = inChannels, Classes = classes, Widths = Array.ofList widths, Padding = padding, Up = up),
             torch.CPU
         )
+
     net.eval ()
     net
 
@@ -31,7 +27,8 @@ let smallestValidAtLeast (net: Network) (n: int) =
         try
             net.Infer(t, t) |> ignore
             true
-        with :? ShapeException -> false)
+        with :? ShapeException ->
+            false)
 
 /// Pixels a valid net loses per side, from its smallest valid input.
 let marginOf (net: Network) =
@@ -51,10 +48,12 @@ let wholeImageLogits (net: Network) (image: torch.Tensor) =
     use scope = torch.NewDisposeScope()
     use _ = torch.no_grad ()
     let padded = Mirror.Pad(image, m, ph - h - m, m, pw - w - m)
-    let y = net.forward(padded.unsqueeze 0L).squeeze(0L)
+    let y = net.forward(padded.unsqueeze 0L).squeeze (0L)
     y.narrow(1L, 0L, int64 h).narrow(2L, 0L, int64 w).clone().MoveToOuterDisposeScope()
 
 /// Largest absolute difference of two tensors.
 let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
-    use d = (a.to_type torch.ScalarType.Float64 - b.to_type torch.ScalarType.Float64).abs().max()
+    use d =
+        (a.to_type torch.ScalarType.Float64 - b.to_type torch.ScalarType.Float64).abs().max ()
+
     d.item<float> ()
