@@ -20,6 +20,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench_Tiling of ParseResults<BenchTiling.Args>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -27,6 +28,7 @@ type Command =
             | Demo _ -> "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
             | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
+            | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
 
 [<EntryPoint>]
 let main argv =
@@ -39,6 +41,7 @@ let main argv =
         | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0)) (a.GetResult(Threads, 1))
         | Summary a -> Summary.run a
         | Sizes a -> Sizes.run a
+        | Bench_Tiling a -> BenchTiling.runWith a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

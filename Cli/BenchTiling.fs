@@ -1,0 +1,199 @@
+/// `cropcat bench-tiling`: throughput and peak memory of overlap-tile inference.
+module CropCat.Cli.BenchTiling
+
+open System
+open System.Diagnostics
+open System.IO
+open Argu
+open CropCat.Inference
+open CropCat.Nets
+open CropCat.Runtime
+open TorchSharp
+
+/// Command-line options of `cropcat bench-tiling`.
+type Args =
+    | Size of px: int
+    | Whole_Size of px: int
+    | Reps of int
+    | Tile of px: int
+    | Batch of int
+    | Net of string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Size _ -> "edge of the tiled image (default 2048)"
+            | Whole_Size _ -> "edge of the image for tiled vs whole-image time, reduced net (default 1024; 0 skips)"
+            | Reps _ -> "timed repetitions after the warm-up (default 3)"
+            | Tile _ -> "requested input tile edge (default 572)"
+            | Batch _ -> "tiles per forward pass (default 1)"
+            | Net _ -> "paper, reduced or all (default all)"
+
+/// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
+let reducedOptions = UNetOptions(Widths = [| 16; 32; 64; 128; 256 |])
+
+/// A kB figure from /proc/self/status ("VmHWM", "VmRSS") in MiB, or NaN off Linux.
+let private statusMiB (key: string) =
+    try
+        File.ReadAllLines "/proc/self/status"
+        |> Array.tryFind (fun l -> l.StartsWith(key + ":"))
+        |> Option.map (fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0)
+        |> Option.defaultValue nan
+    with _ ->
+        nan
+
+/// Resets the process's peak RSS to its current RSS (Linux >= 4.0); false where that is not possible.
+let private resetPeak () =
+    try
+        File.WriteAllText("/proc/self/clear_refs", "5")
+        true
+    with _ ->
+        false
+
+type private Row = {
+    Case: string
+    Net: string
+    Image: int
+    Tiles: string
+    Median: float
+    Peak: float
+}
+
+let private median (xs: float list) = (List.sort xs)[List.length xs / 2]
+
+/// Times `run` `reps` times after `warmUp`, each inside a dispose scope; returns the median seconds and peak RSS.
+let private measure (reps: int) (warmUp: unit -> unit) (run: unit -> unit) =
+    let peakReset = resetPeak ()
+
+    (use _ = torch.NewDisposeScope()
+     warmUp ())
+
+    let times = [
+        for _ in 1..reps ->
+            use _ = torch.NewDisposeScope()
+            let sw = Stopwatch.StartNew()
+            run ()
+            sw.Elapsed.TotalSeconds
+    ]
+
+    median times, (if peakReset then statusMiB "VmHWM" else nan)
+
+let private image (size: int) =
+    torch.manual_seed 7L |> ignore
+    torch.rand (1L, int64 size, int64 size)
+
+/// Tiled inference of a size x size image; the warm-up is one tile-sized image (same kernels, one tile).
+let private tiled reps (name: string) (net: Network) (options: TileOptions) (size: int) =
+    let tiler = OverlapTile(net, options)
+    let plan = tiler.Plan(size, size)
+    use img = image size
+    use warm = image plan.OutputSize
+
+    let t, peak =
+        measure reps (fun () -> tiler.Predict(warm).Dispose()) (fun () -> tiler.Predict(img).Dispose())
+
+    {
+        Case = "tiled"
+        Net = name
+        Image = size
+        Tiles = sprintf "%d x %d" plan.Count plan.TileSize
+        Median = t
+        Peak = peak
+    }
+
+/// One pass over the whole mirror-padded image; the warm-up is a full pass (its shape differs from any tile's).
+let private whole reps (name: string) (net: Network) (size: int) =
+    use img = image size
+
+    let t, peak =
+        measure reps (fun () -> WholeImage.Predict(net, img).Dispose()) (fun () -> WholeImage.Predict(net, img).Dispose())
+
+    {
+        Case = "whole image"
+        Net = name
+        Image = size
+        Tiles = "1 pass"
+        Median = t
+        Peak = peak
+    }
+
+/// Runs the benchmark and prints the table. `nets`: "paper", "reduced" or "all".
+let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
+    NativeRuntime.EnsureLoaded()
+    Allocator.KeepHeap() |> ignore
+
+    if reps < 1 then
+        raise (ArgumentException(sprintf "--reps must be >= 1, got %d" reps))
+
+    if size < 1 then
+        raise (ArgumentException(sprintf "--size must be >= 1, got %d" size))
+
+    let options = TileOptions(TileSize = tile, BatchSize = batch)
+    let want n = nets = "all" || nets = n
+
+    if not (want "paper" || want "reduced") then
+        raise (ArgumentException(sprintf "--net must be paper, reduced or all, got '%s'" nets))
+
+    torch.manual_seed 1L |> ignore
+
+    let reduced =
+        lazy
+            (let n = UNet.Create reducedOptions in
+             n.eval ()
+             n)
+
+    let paper =
+        lazy
+            (let n = UNet.Paper() in
+             n.eval ()
+             n)
+
+    printfn
+        "bench-tiling: %d thread(s), device %O, tile %d, batch %d, warm-up then median of %d, keep-heap %b"
+        (torch.get_num_threads ())
+        Devices.Default
+        tile
+        batch
+        reps
+        Allocator.HeapKept
+    // Cases run in order of growing memory: the kept heap of a case is reused, not added, by the next one.
+    let rows = [
+        if want "reduced" then
+            yield tiled reps "reduced" reduced.Value options size
+
+            if wholeSize > 0 then
+                yield tiled reps "reduced" reduced.Value options wholeSize
+        if want "paper" then
+            yield tiled reps "paper" paper.Value options size
+        if want "reduced" && wholeSize > 0 then
+            yield whole reps "reduced" reduced.Value wholeSize
+    ]
+
+    printfn ""
+    printfn "| case | net | image | tiles x edge | median s | MP/s | peak RSS MiB |"
+    printfn "|---|---|---|---|---|---|---|"
+
+    for r in rows do
+        let mp = float r.Image * float r.Image / 1e6
+        printfn "| %s | %s | %d^2 | %s | %.2f | %.3f | %.0f |" r.Case r.Net r.Image r.Tiles r.Median (mp / r.Median) r.Peak
+
+    printfn ""
+
+    printfn
+        "peak RSS: the process's high-water mark, reset before each case (so a case's figure includes heap kept from earlier cases); one case per process (--net, --whole-size 0) isolates it."
+
+    0
+
+/// Runs the benchmark with parsed command-line options.
+let runWith (a: ParseResults<Args>) =
+    try
+        run
+            (a.GetResult(Size, 2048))
+            (a.GetResult(Whole_Size, 1024))
+            (a.GetResult(Reps, 3))
+            (a.GetResult(Tile, 572))
+            (a.GetResult(Batch, 1))
+            (a.GetResult(Net, "all"))
+    with :? ArgumentException as e ->
+        eprintfn "cropcat bench-tiling: %s" e.Message
+        2
