@@ -21,6 +21,9 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench_Tiling of ParseResults<BenchTiling.Args>
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<Train.Args>
+    | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<Predict.Args>
+    | [<CliPrefix(CliPrefix.None)>] Synth of ParseResults<Synth.Args>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -29,6 +32,9 @@ type Command =
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
             | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
             | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
+            | Train _ -> "train a net on a folder of image/mask PNG pairs (DATA/images/NAME.png + DATA/masks/NAME.png); writes a checkpoint"
+            | Predict _ -> "segment a PNG file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
+            | Synth _ -> "write a dataset folder of synthetic touching cells (images/ and masks/) to try train and predict on"
 
 [<EntryPoint>]
 let main argv =
@@ -42,6 +48,9 @@ let main argv =
         | Summary a -> Summary.run a
         | Sizes a -> Sizes.run a
         | Bench_Tiling a -> BenchTiling.runWith a
+        | Train a -> Train.run a
+        | Predict a -> Predict.run a
+        | Synth a -> Synth.run a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

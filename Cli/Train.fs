@@ -1,0 +1,240 @@
+/// `cropcat train`: trains a net on a folder of image/mask PNG pairs and writes a checkpoint that
+/// `cropcat predict` can rebuild the net from.
+module CropCat.Cli.Train
+
+open System
+open System.IO
+open Argu
+open CropCat.Data
+open CropCat.Dsl
+open CropCat.IO
+open CropCat.Nets
+open CropCat.Training
+open CropCat.Cli.Summary
+
+/// Arguments of `cropcat train`.
+type Args =
+    | [<Mandatory>] Data of folder: string
+    | Preset of name: string
+    | Description of file: string
+    | Widths of list: string
+    | Label_Schema of json: string
+    | Epochs of int
+    | Steps_Per_Epoch of int
+    | Max_Steps of int
+    | Lr of float
+    | Momentum of float
+    | Optimizer of name: string
+    | Seed of int
+    | Tile of pixels: int
+    | Val_Fraction of float
+    | No_Border_Weights
+    | Out of dir: string
+    | Resume of checkpoint: string
+    | Threads of int
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Data _ ->
+                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray. Masks: values mapped by --label-schema"
+            | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large). Default: paper unless --widths or --description"
+            | Description _ -> "a JSON description of the net (cropcat's DSL form, see the README); stored in the checkpoint as given"
+            | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
+            | Label_Schema _ ->
+                "mask value -> class index, as JSON text or a JSON file, e.g. {\"0\":0,\"255\":1} (the default). Stored in the checkpoint; an unmapped mask value is an error naming the file and pixel"
+            | Epochs _ -> "epochs to train (a resumed run continues up to this number). Default 10"
+            | Steps_Per_Epoch _ -> "optimisation steps per epoch. Default: one pass over the training tiles"
+            | Max_Steps _ -> "stop after this many steps in all (0: no limit). Default 0"
+            | Lr _ -> "learning rate. Default 0.01 (sgd) or 0.001 (adam)"
+            | Momentum _ -> "SGD momentum. Default 0.99 (the paper)"
+            | Optimizer _ -> "sgd or adam. Default sgd"
+            | Seed _ -> "seed of the initial weights, validation split, sample order, augmentation and dropout. Default 0"
+            | Tile _ ->
+                "largest training tile edge; the tile is the largest valid input of the net at most this and at most the smallest image edge. Default 572"
+            | Val_Fraction _ -> "fraction of the images held out for validation (at least one image trains). Default 0.2"
+            | No_Border_Weights -> "weigh pixels by class balance only, without the paper's border term"
+            | Out _ -> "output folder; the checkpoint OUT/model.safetensors is written atomically after every epoch. Default out/train"
+            | Resume _ ->
+                "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
+            | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
+
+let private fail message = raise (CliFailure("cropcat train: " + message, 2))
+
+/// The label schema of --label-schema: JSON text, or a file holding it.
+let private labelSchema (value: string option) =
+    match value with
+    | None -> LabelSchema.Binary255
+    | Some v ->
+        let text = if File.Exists v then File.ReadAllText v else v
+
+        try
+            LabelSchema.FromJson text
+        with :? ArgumentException as e ->
+            fail $"bad --label-schema: {e.Message}"
+
+let private parseWidths (text: string) =
+    let parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+
+    match parts |> Array.map Int32.TryParse with
+    | ws when ws.Length >= 2 && ws |> Array.forall (fun (ok, w) -> ok && w > 0) -> ws |> Array.map snd
+    | _ -> fail $"--widths '{text}' must be at least two positive whole numbers separated by commas, e.g. 16,32,64"
+
+/// The net, its checkpoint description and the label schema, from the arguments (or the checkpoint to resume).
+let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription * LabelSchema * string * CheckpointInfo option =
+    let given =
+        [ Preset "", args.Contains Preset; Description "", args.Contains Description; Widths "", args.Contains Widths ]
+        |> List.filter snd
+
+    if given.Length > 1 then
+        fail "give at most one of --preset, --description and --widths"
+
+    match args.TryGetResult Resume with
+    | Some ckpt ->
+        if given.Length > 0 || args.Contains Label_Schema then
+            fail "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths and --label-schema"
+
+        let info =
+            try
+                Checkpoint.ReadInfo ckpt
+            with
+            | :? FileNotFoundException -> fail $"checkpoint {ckpt} does not exist"
+            | :? SafetensorsException as e -> fail $"cannot resume: {e.Message}"
+
+        let net =
+            try
+                Stored.build info.Architecture
+            with :? InvalidDataException as e ->
+                fail $"cannot resume from {ckpt}: {e.Message}"
+
+        net, info.Architecture, info.Labels, $"{info.Architecture.Kind} from {ckpt}", Some info
+    | None ->
+        let labels = labelSchema (args.TryGetResult Label_Schema)
+
+        let unet (o: UNetOptions) =
+            UNet.Create o, NetworkDescription.FromUNet o, labels
+
+        match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
+        | Some w, _, _ ->
+            let net, d, l = unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount))
+            net, d, l, $"U-Net widths {w}", None
+        | _, Some file, _ ->
+            let text =
+                try
+                    File.ReadAllText file
+                with
+                | :? FileNotFoundException
+                | :? DirectoryNotFoundException -> fail $"description {file} does not exist"
+
+            let description =
+                try
+                    Stored.ofJson text
+                with Json.JsonDescriptionException(where, problem) ->
+                    fail $"bad description {file}: {where}: {problem}"
+
+            let net =
+                try
+                    Stored.build description
+                with :? InvalidDataException as e ->
+                    fail $"description {file}: {e.Message}"
+
+            net, description, labels, file, None
+        | _, _, (None | Some "paper") ->
+            let net, d, l = unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount))
+            net, d, l, "paper", None
+        | _, _, Some other ->
+            fail $"preset '{other}' cannot be trained here (trainable: paper); carvana reads RGB and predicts one sigmoid class, while cropcat train reads gray images and trains softmax classes. Use --widths or --description for other nets"
+
+/// --optimizer, else the resumed checkpoint's optimizer, else sgd.
+let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo option) =
+    let stored =
+        resumed
+        |> Option.map (fun i -> i.Optimizer)
+        |> Option.filter (fun o -> o <> "")
+
+    match args.TryGetResult Optimizer |> Option.orElse stored |> Option.defaultValue "sgd" |> _.ToLowerInvariant() with
+    | "sgd" -> OptimizerKind.Sgd
+    | "adam" -> OptimizerKind.Adam
+    | other -> fail $"--optimizer '{other}' is not sgd or adam"
+
+/// Runs `cropcat train`; returns the exit code.
+let run (args: ParseResults<Args>) =
+    CropCat.Runtime.NativeRuntime.EnsureLoaded()
+    args.TryGetResult Threads |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+    // A resumed run continues with its stored seed and learning rate unless they are given again.
+    let resumed =
+        args.TryGetResult Resume
+        |> Option.bind (fun c ->
+            try
+                Some(Checkpoint.ReadInfo c)
+            with _ ->
+                None)
+
+    let stored key parse =
+        resumed |> Option.bind (fun i -> if i.Extra.ContainsKey key then Some(parse i.Extra[key]) else None)
+
+    let invariant = Globalization.CultureInfo.InvariantCulture
+
+    let seed =
+        args.TryGetResult Seed
+        |> Option.orElse (stored "seed" (fun s -> Int32.Parse(s, invariant)))
+        |> Option.defaultValue 0
+
+    TorchSharp.torch.manual_seed (int64 seed) |> ignore
+    let net, description, labels, name, resumed = chooseNet args
+    use net = net
+    let optimizer = optimizerKind args resumed
+
+    let learningRate =
+        args.TryGetResult Lr
+        |> Option.orElse (stored "learning_rate" (fun s -> Double.Parse(s, invariant)))
+        |> Option.defaultValue (if optimizer = OptimizerKind.Adam then 1e-3 else 1e-2)
+
+    let training =
+        TrainerOptions(
+            Epochs = args.GetResult(Epochs, 10),
+            StepsPerEpoch = args.GetResult(Steps_Per_Epoch, 0),
+            MaxSteps = int64 (args.GetResult(Max_Steps, 0)),
+            Optimizer = optimizer,
+            LearningRate = learningRate,
+            Momentum = args.GetResult(Momentum, 0.99),
+            Seed = seed,
+            WeightMap = (if args.Contains No_Border_Weights then WeightMapOptions(BorderTerm = false) else WeightMapOptions())
+        )
+
+    let folder =
+        FolderTrainingOptions(
+            DataFolder = args.GetResult Data,
+            Labels = labels,
+            MaxTileSize = args.GetResult(Tile, 572),
+            ValidationFraction = args.GetResult(Val_Fraction, 0.2),
+            OutputFolder = args.GetResult(Out, "out/train"),
+            ResumeFrom = Option.toObj (args.TryGetResult Resume)
+        )
+
+    eprintfn "cropcat train: net %s (%d parameters), labels %O, data %s" name net.ParameterCount labels folder.DataFolder
+
+    let result =
+        try
+            FolderTraining.Run(net, description, folder, training)
+        with
+        | :? ArgumentException as e -> fail e.Message
+        | :? DatasetException as e -> fail e.Message
+        | :? LabelSchemaException as e -> fail e.Message
+        | :? FolderTrainingException as e -> fail e.Message
+        | :? CheckpointMismatchException as e -> fail $"cannot resume: {e.Message}"
+        | :? TrainingDivergedException as e -> raise (CliFailure("cropcat train: " + e.Message, 6))
+
+    printfn
+        "trained on %d images (%d tiles of %dx%d), validated on %d images (%d tiles); at step %d after %.1f s; wrote %s"
+        result.TrainImages
+        result.TrainTiles
+        result.Tile
+        result.Tile
+        result.ValidationImages
+        result.ValidationTiles
+        result.Training.Steps
+        result.Training.Seconds
+        result.CheckpointPath
+
+    0

@@ -1,0 +1,227 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using CropCat.Data;
+using CropCat.Imaging;
+using CropCat.Nets;
+using CropCat.Runtime;
+using static TorchSharp.torch;
+
+namespace CropCat.Inference;
+
+/// <summary>An input image cannot be used (unreadable, wrong channel count); the message names the file.</summary>
+public sealed class InputImageException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public InputImageException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>One input that was not segmented, and why.</summary>
+/// <param name="File">The input file.</param>
+/// <param name="Reason">The message (it names the file).</param>
+public sealed record SkippedInput(string File, string Reason);
+
+/// <summary>What <see cref="FolderPredictor.Run"/> did.</summary>
+/// <param name="Written">The mask files written, one per segmented input.</param>
+/// <param name="Skipped">The inputs that were reported and skipped.</param>
+public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyList<SkippedInput> Skipped)
+{
+    /// <summary>The process exit code <c>cropcat predict</c> returns when an input was skipped.</summary>
+    public const int SkippedExitCode = 5;
+
+    /// <summary>0 when every input was segmented, <see cref="SkippedExitCode"/> otherwise.</summary>
+    public int ExitCode => Skipped.Count == 0 ? 0 : SkippedExitCode;
+}
+
+/// <summary>
+/// Segments PNG files with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
+/// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
+/// gray refused), standardised as <see cref="CropCat.Training.FolderTraining"/> standardises training images,
+/// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
+/// label schema (the smallest value of that class; 8-bit gray up to 255, 16-bit gray up to 65535, else RGB
+/// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
+/// as 16-bit gray, or one <c>NAME.classK.png</c> per non-background class when there are more than two.
+/// A bad input is reported by name and skipped; the others are still written. Every file is written atomically.
+/// </summary>
+public sealed class FolderPredictor
+{
+    private readonly TextWriter? _log;
+
+    /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says.</summary>
+    /// <param name="network">The net (stays owned by the caller).</param>
+    /// <param name="labels">The label schema stored with the net.</param>
+    /// <param name="tiles">Tiling settings (progress is set per image); defaults when null.</param>
+    /// <param name="probabilities">Also write the probability maps.</param>
+    /// <param name="log">Where skipped inputs and progress go (standard error in the CLI); null for silence.</param>
+    public FolderPredictor(Network network, LabelSchema labels, TileOptions? tiles = null, bool probabilities = false, TextWriter? log = null)
+    {
+        Network = network;
+        Labels = labels;
+        Tiles = tiles ?? new TileOptions();
+        Tiles.Validate();
+        Probabilities = probabilities;
+        _log = log;
+    }
+
+    /// <summary>The network.</summary>
+    public Network Network { get; }
+    /// <summary>The label schema.</summary>
+    public LabelSchema Labels { get; }
+    /// <summary>The tiling settings.</summary>
+    public TileOptions Tiles { get; }
+    /// <summary>Whether probability maps are written.</summary>
+    public bool Probabilities { get; }
+
+    /// <summary>The PNG files of <paramref name="input"/>: the file itself, or the folder's <c>*.png</c> sorted by name.</summary>
+    /// <exception cref="FileNotFoundException">Neither a file nor a folder, or a folder without PNGs.</exception>
+    public static IReadOnlyList<string> Inputs(string input)
+    {
+        if (File.Exists(input)) return [input];
+        if (!Directory.Exists(input)) throw new FileNotFoundException($"input {input} is neither a file nor a folder", input);
+        var files = Directory.GetFiles(input, "*.png").OrderBy(Path.GetFileName, StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) throw new FileNotFoundException($"input folder {input} holds no .png files", input);
+        return files;
+    }
+
+    /// <summary>Segments every PNG of <paramref name="input"/> (a file or a folder) into <paramref name="outputFolder"/>.</summary>
+    /// <exception cref="FileNotFoundException">No input.</exception>
+    /// <exception cref="ArgumentException">The output folder is the input folder (the masks would replace the images).</exception>
+    public PredictionReport Run(string input, string outputFolder)
+    {
+        var files = Inputs(input);
+        var outFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputFolder));
+        if (files.Any(f => Path.GetDirectoryName(Path.GetFullPath(f)) == outFull))
+            throw new ArgumentException($"the output folder {outputFolder} holds the inputs; the masks would replace the images, so choose another folder");
+        var written = new List<string>();
+        var skipped = new List<SkippedInput>();
+        for (var i = 0; i < files.Count; i++)
+        {
+            var file = files[i];
+            try
+            {
+                written.Add(PredictFile(file, outputFolder, $"[{i + 1}/{files.Count}] {Path.GetFileName(file)}"));
+            }
+            catch (InputImageException e)
+            {
+                skipped.Add(new SkippedInput(file, e.Message));
+                _log?.WriteLine($"skipped: {e.Message}");
+            }
+        }
+        return new PredictionReport(written, skipped);
+    }
+
+    /// <summary>Segments one file; returns the mask's path.</summary>
+    /// <exception cref="InputImageException">The file is unreadable or has the wrong channel count.</exception>
+    public string PredictFile(string file, string outputFolder, string? label = null)
+    {
+        var image = Read(file);
+        var name = Path.GetFileName(file);
+        using var x = InputTensor(image, Network.InChannels, file);
+        var plan = TilePlan.For(Network, image.Height, image.Width, Tiles);
+        // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
+        var options = Tiles with { Output = TileOutput.Probabilities };
+        if (plan.Count > 1 && _log is not null)
+        {
+            var lastDraw = DateTime.MinValue;
+            options = options with
+            {
+                // Redrawn at most 4 times a second, so a log file gets a few lines, not one per tile.
+                Progress = (done, all) =>
+                {
+                    var now = DateTime.UtcNow;
+                    if (done != all && (now - lastDraw).TotalMilliseconds < 250) return;
+                    lastDraw = now;
+                    _log.Write($"\r{label ?? name}: tile {done}/{all}   ");
+                    if (done == all) _log.WriteLine();
+                },
+            };
+        }
+        using var probabilities = new OverlapTile(Network, options).Predict(x);
+        var classes = ClassIndices(probabilities);
+        var mask = Path.Combine(outputFolder, name);
+        PngEncoder.Write(mask, MaskImage(classes, image.Width, image.Height));
+        if (Probabilities) WriteProbabilities(probabilities, Path.Combine(outputFolder, "probabilities"), name);
+        return mask;
+    }
+
+    /// <summary>
+    /// The (C, H, W) float input of <paramref name="image"/> for a net of <paramref name="channels"/> channels,
+    /// standardised over all its values.
+    /// </summary>
+    /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
+    public static Tensor InputTensor(PngImage image, int channels, string file)
+    {
+        int h = image.Height, w = image.Width, n = h * w;
+        float[] values;
+        if (channels == 1)
+            values = image.ToGray();
+        else if (channels == 3 && image.Channels >= 3)
+        {
+            values = new float[3 * n];
+            var scale = 1f / image.MaxValue;
+            for (var c = 0; c < 3; c++)
+                for (var i = 0; i < n; i++)
+                    values[c * n + i] = image.Samples[i * image.Channels + c] * scale;
+        }
+        else
+            throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({Describe(image.Channels)}) but the network reads {channels}; " +
+                                          (channels == 3 ? "give an RGB or RGBA image" : "no conversion to that many channels is known"));
+        // The channels stacked as one tall picture: Sample.Standardized is the one place the rule lives.
+        var z = new Sample(file, channels * h, w, values, new int[channels * n]).Standardized().Image;
+        return tensor(z, [channels, h, w]);
+    }
+
+    private static string Describe(int c) => c switch { 1 => "gray", 2 => "gray+alpha", 3 => "RGB", 4 => "RGBA", _ => "?" };
+
+    private static PngImage Read(string file)
+    {
+        try
+        {
+            return PngReader.Read(file);
+        }
+        catch (PngException e)
+        {
+            throw new InputImageException($"{file}: {e.Reason}", e);
+        }
+    }
+
+    private static int[] ClassIndices(Tensor probabilities)
+    {
+        using var am = OverlapTile.ClassMap(probabilities);
+        using var ints = am.to_type(ScalarType.Int32);
+        return ints.data<int>().ToArray();
+    }
+
+    /// <summary>The mask of class indices mapped back to mask values (smallest value of each class).</summary>
+    public PngImage MaskImage(int[] classes, int width, int height)
+    {
+        var valueOf = Labels.Map.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.Min(p => p.Key));
+        var values = classes.Select(c => valueOf[c]).ToArray();
+        var max = values.Max();
+        if (max <= 65535)
+            return new PngImage(width, height, 1, max > 255 ? 16 : 8, values.Select(v => (ushort)v).ToArray());
+        // Colour masks: the schema's values are 0xRRGGBB (see PngImage.ToLabelValues).
+        var rgb = new ushort[values.Length * 3];
+        for (var i = 0; i < values.Length; i++)
+        {
+            rgb[3 * i] = (ushort)((values[i] >> 16) & 0xFF);
+            rgb[3 * i + 1] = (ushort)((values[i] >> 8) & 0xFF);
+            rgb[3 * i + 2] = (ushort)(values[i] & 0xFF);
+        }
+        return new PngImage(width, height, 3, 8, rgb);
+    }
+
+    private static void WriteProbabilities(Tensor probabilities, string folder, string name)
+    {
+        var classes = (int)probabilities.shape[0];
+        int h = (int)probabilities.shape[1], w = (int)probabilities.shape[2];
+        for (var c = 1; c < classes; c++)
+        {
+            using var p = probabilities[c].mul(65535.0).round().clamp(0, 65535).to_type(ScalarType.Int32).contiguous();
+            var pixels = p.data<int>().Select(v => (ushort)v).ToArray();
+            var file = classes == 2 ? name : $"{Path.GetFileNameWithoutExtension(name)}.class{c}.png";
+            PngEncoder.WriteGray16(Path.Combine(folder, file), pixels, w, h);
+        }
+    }
+}
