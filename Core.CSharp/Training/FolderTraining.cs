@@ -73,7 +73,7 @@ public static class FolderTraining
         {
             var least = TilePlan.ChooseTileSize(net, 1).Tile;
             throw new FolderTrainingException(
-                $"the network needs square inputs of at least {least}x{least} px, but image {smallest.Name} in {options.DataFolder} is {smallest.Width}x{smallest.Height}" +
+                $"the network needs square inputs of at least {least}x{least} px, but image {Path.Combine(options.DataFolder, "images", smallest.Name)} is {smallest.Width}x{smallest.Height}" +
                 (options.MaxTileSize < least ? $" and the tile size is limited to {options.MaxTileSize}" : "") +
                 "; use a shallower net (fewer widths), padded convolutions, or larger images");
         }
