@@ -33,12 +33,16 @@ type Args =
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
 
-let private fail message = raise (CliFailure("cropcat predict: " + message, 2))
+let private fail message =
+    raise (CliFailure("cropcat predict: " + message, 2))
 
 /// Runs `cropcat predict`; returns 0, or 5 when an input was skipped.
 let run (args: ParseResults<Args>) =
     CropCat.Runtime.NativeRuntime.EnsureLoaded()
-    args.TryGetResult Threads |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+
+    args.TryGetResult Threads
+    |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+
     let model = args.GetResult Model
 
     let net, info =

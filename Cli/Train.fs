@@ -59,7 +59,8 @@ type Args =
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
 
-let private fail message = raise (CliFailure("cropcat train: " + message, 2))
+let private fail message =
+    raise (CliFailure("cropcat train: " + message, 2))
 
 /// The label schema of --label-schema: JSON text, or a file holding it.
 let private labelSchema (value: string option) =
@@ -74,7 +75,8 @@ let private labelSchema (value: string option) =
             fail $"bad --label-schema: {e.Message}"
 
 let private parseWidths (text: string) =
-    let parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    let parts =
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
 
     match parts |> Array.map Int32.TryParse with
     | ws when ws.Length >= 2 && ws |> Array.forall (fun (ok, w) -> ok && w > 0) -> ws |> Array.map snd
@@ -83,7 +85,11 @@ let private parseWidths (text: string) =
 /// The net, its checkpoint description and the label schema, from the arguments (or the checkpoint to resume).
 let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription * LabelSchema * string * CheckpointInfo option =
     let given =
-        [ Preset "", args.Contains Preset; Description "", args.Contains Description; Widths "", args.Contains Widths ]
+        [
+            Preset "", args.Contains Preset
+            Description "", args.Contains Description
+            Widths "", args.Contains Widths
+        ]
         |> List.filter snd
 
     if given.Length > 1 then
@@ -92,7 +98,8 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
     match args.TryGetResult Resume with
     | Some ckpt ->
         if given.Length > 0 || args.Contains Label_Schema then
-            fail "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths and --label-schema"
+            fail
+                "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths and --label-schema"
 
         let info =
             try
@@ -116,7 +123,9 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
 
         match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
         | Some w, _, _ ->
-            let net, d, l = unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount))
+            let net, d, l =
+                unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount))
+
             net, d, l, $"U-Net widths {w}", None
         | _, Some file, _ ->
             let text =
@@ -140,19 +149,25 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
 
             net, description, labels, file, None
         | _, _, (None | Some "paper") ->
-            let net, d, l = unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount))
+            let net, d, l =
+                unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount))
+
             net, d, l, "paper", None
         | _, _, Some other ->
-            fail $"preset '{other}' cannot be trained here (trainable: paper); carvana reads RGB and predicts one sigmoid class, while cropcat train reads gray images and trains softmax classes. Use --widths or --description for other nets"
+            fail
+                $"preset '{other}' cannot be trained here (trainable: paper); carvana reads RGB and predicts one sigmoid class, while cropcat train reads gray images and trains softmax classes. Use --widths or --description for other nets"
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.
 let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo option) =
     let stored =
-        resumed
-        |> Option.map (fun i -> i.Optimizer)
-        |> Option.filter (fun o -> o <> "")
+        resumed |> Option.map (fun i -> i.Optimizer) |> Option.filter (fun o -> o <> "")
 
-    match args.TryGetResult Optimizer |> Option.orElse stored |> Option.defaultValue "sgd" |> _.ToLowerInvariant() with
+    match
+        args.TryGetResult Optimizer
+        |> Option.orElse stored
+        |> Option.defaultValue "sgd"
+        |> _.ToLowerInvariant()
+    with
     | "sgd" -> OptimizerKind.Sgd
     | "adam" -> OptimizerKind.Adam
     | other -> fail $"--optimizer '{other}' is not sgd or adam"
@@ -160,7 +175,9 @@ let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo op
 /// Runs `cropcat train`; returns the exit code.
 let run (args: ParseResults<Args>) =
     CropCat.Runtime.NativeRuntime.EnsureLoaded()
-    args.TryGetResult Threads |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+
+    args.TryGetResult Threads
+    |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
     // A resumed run continues with its stored seed and learning rate unless they are given again.
     let resumed =
         args.TryGetResult Resume
@@ -171,7 +188,12 @@ let run (args: ParseResults<Args>) =
                 None)
 
     let stored key parse =
-        resumed |> Option.bind (fun i -> if i.Extra.ContainsKey key then Some(parse i.Extra[key]) else None)
+        resumed
+        |> Option.bind (fun i ->
+            if i.Extra.ContainsKey key then
+                Some(parse i.Extra[key])
+            else
+                None)
 
     let invariant = Globalization.CultureInfo.InvariantCulture
 
@@ -199,7 +221,11 @@ let run (args: ParseResults<Args>) =
             LearningRate = learningRate,
             Momentum = args.GetResult(Momentum, 0.99),
             Seed = seed,
-            WeightMap = (if args.Contains No_Border_Weights then WeightMapOptions(BorderTerm = false) else WeightMapOptions())
+            WeightMap =
+                (if args.Contains No_Border_Weights then
+                     WeightMapOptions(BorderTerm = false)
+                 else
+                     WeightMapOptions())
         )
 
     let folder =

@@ -29,10 +29,7 @@ module Stored =
             | NetworkDescription.UNetKind -> description.BuildUNet()
             | DslKind -> Json.parse description.Json |> Build.build
             | other ->
-                raise (
-                    System.IO.InvalidDataException
-                        $"unknown network kind '{other}' (known: {NetworkDescription.UNetKind}, {DslKind})"
-                )
+                raise (System.IO.InvalidDataException $"unknown network kind '{other}' (known: {NetworkDescription.UNetKind}, {DslKind})")
         with
         | Json.JsonDescriptionException(where, problem) ->
             raise (System.IO.InvalidDataException $"the stored {DslKind} description is malformed at {where}: {problem}")

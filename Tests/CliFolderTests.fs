@@ -29,7 +29,10 @@ let private tinyOptions = UNetOptions(Widths = [| 4; 8 |])
 /// A dataset folder of `n` synthetic 100 x 100 cell images with 0/255 masks.
 let private dataset n =
     let d = tempDir ()
-    let o = SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
+
+    let o =
+        SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
+
     FolderDataset.Save(d, Seq.init n (fun i -> SyntheticCells.Generate(500 + i, o)), LabelSchema.Binary255)
     d
 
@@ -179,7 +182,10 @@ let endToEnd =
             Expect.throwsT<SafetensorsException> (fun () -> Stored.load bad |> ignore) "truncated"
 
         testPropertyWithConfig
-            { FsCheckConfig.defaultConfig with maxTest = 50 }
+            {
+                FsCheckConfig.defaultConfig with
+                    maxTest = 50
+            }
             "training tiles cover every pixel and each equals its window"
         <| fun (h0: PositiveInt) (w0: PositiveInt) (t0: PositiveInt) ->
             let t = t0.Get % 20 + 1
@@ -201,6 +207,5 @@ let endToEnd =
 
                         covered[(y + r) * w + x + c] <- true
 
-            Array.forall id covered
-            && tiles.Length = ((h + t - 1) / t) * ((w + t - 1) / t)
+            Array.forall id covered && tiles.Length = ((h + t - 1) / t) * ((w + t - 1) / t)
     ]
