@@ -218,7 +218,8 @@ public sealed class FolderPredictor
         int h = (int)probabilities.shape[1], w = (int)probabilities.shape[2];
         for (var c = 1; c < classes; c++)
         {
-            using var p = probabilities[c].mul(65535.0).round().clamp(0, 65535).to_type(ScalarType.Int32).contiguous();
+            using var scope = NewDisposeScope();
+            var p = probabilities[c].mul(65535.0).round().clamp(0, 65535).to_type(ScalarType.Int32).contiguous();
             var pixels = p.data<int>().Select(v => (ushort)v).ToArray();
             var file = classes == 2 ? name : $"{Path.GetFileNameWithoutExtension(name)}.class{c}.png";
             PngEncoder.WriteGray16(Path.Combine(folder, file), pixels, w, h);
