@@ -24,10 +24,11 @@ type Args =
             match a with
             | Model _ -> "a checkpoint written by cropcat train (it holds the net's description, weights and label schema)"
             | Input _ ->
-                "a PNG file or a folder of *.png (8/16-bit gray, gray+alpha, RGB(A), palette). A 1-channel net reads colour as luma; a 3-channel net needs RGB(A)"
+                "a PNG file or a folder of *.png (8/16-bit gray, gray+alpha, RGB(A), palette), standardised per image as in training. A 1-channel net reads colour as luma; a 3-channel net needs RGB(A). An unreadable file or one with the wrong channel count is reported by name on stderr and skipped, the others are still written, and the exit code is 5 (2: missing or corrupt checkpoint, bad arguments)"
             | Output _ ->
                 "folder for OUTPUT/NAME.png: each pixel's class mapped back to its mask value by the stored label schema (e.g. 0/255). Must not be the input folder"
-            | Tile _ -> "requested input tile edge (the smallest valid size at least this is used). Default 572"
+            | Tile _ ->
+                "requested input tile edge (the smallest valid size at least this is used). Unpadded nets: exact overlap-tile (equals one whole-image pass); padded nets: Gaussian-blended overlapping tiles. Default 572"
             | Batch _ -> "tiles per forward pass (more is faster on a GPU, uses more memory). Default 1"
             | Probabilities ->
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"

@@ -37,7 +37,7 @@ type Args =
         member a.Usage =
             match a with
             | Data _ ->
-                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray. Masks: values mapped by --label-schema"
+                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
             | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (cropcat's DSL form, see the README); stored in the checkpoint as given"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
