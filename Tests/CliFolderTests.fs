@@ -77,7 +77,7 @@ let endToEnd =
             let input = tempDir ()
 
             for f in Directory.GetFiles(Path.Combine(data, "images")) do
-                File.Copy(f, Path.Combine(input, Path.GetFileName f))
+                File.Copy(f, Path.Combine(input, Path.GetFileName f |> string))
 
             let broken = Path.Combine(input, "broken.png")
             File.WriteAllText(broken, "not a png")
@@ -96,7 +96,7 @@ let endToEnd =
             Expect.equal report.ExitCode PredictionReport.SkippedExitCode "a skip gives the non-zero exit code"
 
             for f in Directory.GetFiles(Path.Combine(data, "images")) do
-                let name = Path.GetFileName f
+                let name = Path.GetFileName f |> string
                 let mask = PngReader.Read(Path.Combine(out, name))
                 Expect.equal (mask.Width, mask.Height, mask.Channels) (100, 100, 1) $"{name}: mask size"
                 Expect.isTrue (mask.Samples |> Array.forall (fun v -> v = 0us || v = 255us)) $"{name}: values in the schema"
