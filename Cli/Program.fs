@@ -14,11 +14,13 @@ type DemoArgs =
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Demo _ -> "run the demo: build the paper net, print its summary, segment a tile, write pictures"
+            | Bench _ -> "benchmark forward and training step against a hand-written TorchSharp net and PyTorch"
 
 [<EntryPoint>]
 let main argv =
@@ -29,6 +31,7 @@ let main argv =
 
         match results.GetSubCommand() with
         | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42))
+        | Bench a -> Bench.run a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
