@@ -44,12 +44,13 @@ let runCode (program: string) (arguments: string) (dir: string) =
 // ---------------------------------------------------------------------------
 let requiredGlibcxx = "GLIBCXX_3.4.32"
 
-let libstdcxxCandidates =
-    [ "/lib/x86_64-linux-gnu/libstdc++.so.6"
-      "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
-      "/usr/lib64/libstdc++.so.6"
-      "/lib64/libstdc++.so.6"
-      "/usr/lib/aarch64-linux-gnu/libstdc++.so.6" ]
+let libstdcxxCandidates = [
+    "/lib/x86_64-linux-gnu/libstdc++.so.6"
+    "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+    "/usr/lib64/libstdc++.so.6"
+    "/lib64/libstdc++.so.6"
+    "/usr/lib/aarch64-linux-gnu/libstdc++.so.6"
+]
 
 let fileContains (path: string) (needle: string) =
     let bytes = File.ReadAllBytes path
@@ -119,7 +120,9 @@ Target.create "Setup" (fun _ ->
 
 Target.create "Build" (fun _ -> run "dotnet" $"build \"{solution}\" -c Release --nologo -v q" root)
 
-let testDll = Path.Combine(root, "Tests", "bin", "Release", "net10.0", "CropCat.Tests.dll")
+let testDll =
+    Path.Combine(root, "Tests", "bin", "Release", "net10.0", "CropCat.Tests.dll")
+
 let cliDll = Path.Combine(root, "Cli", "bin", "Release", "net10.0", "cropcat.dll")
 
 Target.create "Test" (fun p ->
@@ -130,13 +133,27 @@ Target.create "Demo" (fun _ -> run "dotnet" $"\"{cliDll}\" demo --out out/demo" 
 
 Target.create "Bench" (fun _ -> run "dotnet" $"\"{cliDll}\" bench" root)
 
+// Fantomas 7 takes one folder or file per call.
+let fsharpSources = [ "Dsl.FSharp"; "Tests"; "Cli"; "Examples"; "build.fsx" ]
+
+let csharpProjects = [
+    "Core.CSharp/Core.CSharp.csproj"
+    "Examples/CSharpSummary/CSharpSummary.csproj"
+]
+
 Target.create "Format" (fun _ ->
-    run "dotnet" "fantomas Dsl.FSharp Tests Cli Examples build.fsx" root
-    run "dotnet" "format whitespace Core.CSharp/Core.CSharp.csproj" root)
+    for src in fsharpSources do
+        run "dotnet" $"fantomas {src}" root
+
+    for proj in csharpProjects do
+        run "dotnet" $"format whitespace {proj}" root)
 
 Target.create "CheckFormat" (fun _ ->
-    run "dotnet" "fantomas --check Dsl.FSharp Tests Cli Examples build.fsx" root
-    run "dotnet" "format whitespace Core.CSharp/Core.CSharp.csproj --verify-no-changes" root)
+    for src in fsharpSources do
+        run "dotnet" $"fantomas --check {src}" root
+
+    for proj in csharpProjects do
+        run "dotnet" $"format whitespace {proj} --verify-no-changes" root)
 
 Target.create "Pack" (fun _ ->
     for proj in [ "Core.CSharp/Core.CSharp.csproj"; "Dsl.FSharp/Dsl.FSharp.fsproj" ] do

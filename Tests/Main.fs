@@ -3,23 +3,42 @@ module CropCat.Tests.Main
 open Expecto
 open Expecto.Impl
 
-/// Expecto's own summary line is not the plain form CI reads, so print
-/// "N passed, N failed, N skipped" alone on a line after it.
-let private withPlainSummary (printers: TestPrinters) =
-    { printers with
+/// Counts from Expecto's summary, kept so the plain line can be printed after Expecto is done.
+let mutable private counts = None
+
+/// Expecto's own summary line is not the plain form CI reads: remember the counts so that main
+/// can print "N passed, N failed, N skipped" alone on the last line.
+let private recordingSummary (printers: TestPrinters) = {
+    printers with
         summary =
             fun config summary ->
                 async {
                     do! printers.summary config summary
-                    let failed = summary.failed.Length + summary.errored.Length
-                    stdout.Flush()
-                    printfn "%d passed, %d failed, %d skipped" summary.passed.Length failed summary.ignored.Length
-                } }
+                    counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length, summary.ignored.Length)
+                }
+}
 
 [<EntryPoint>]
 let main argv =
-    let config =
-        { defaultConfig with
-            printer = withPlainSummary defaultConfig.printer }
+    let printer = recordingSummary defaultConfig.printer
 
-    runTestsInAssemblyWithCLIArgs [ CLIArguments.Printer config.printer ] argv
+    // Sequenced: libtorch already uses both cores inside each op, and the memory tests read the
+    // process's RSS, which tests running beside them would disturb.
+    let code =
+        runTestsInAssemblyWithCLIArgs
+            [
+                CLIArguments.Printer printer
+                CLIArguments.Sequenced
+                CLIArguments.No_Spinner
+                CLIArguments.Colours 0
+            ]
+            argv
+
+    match counts with
+    | Some(passed, failed, skipped) ->
+        stdout.Flush()
+        stdout.Write(sprintf "\n%d passed, %d failed, %d skipped\n" passed failed skipped)
+        stdout.Flush()
+    | None -> ()
+
+    code

@@ -1,0 +1,27 @@
+/// Helpers shared by the test files.
+module CropCat.Tests.TestUtil
+
+open System
+open System.IO
+open TorchSharp
+open CropCat.Runtime
+
+/// Loads libtorch once and pins the CPU so tests are device-independent.
+let init () =
+    NativeRuntime.EnsureLoaded()
+    Devices.Default <- torch.CPU
+
+/// Peak-free current resident set size of this process, in MiB (Linux /proc).
+let rssMiB () =
+    File.ReadAllLines "/proc/self/status"
+    |> Array.tryFind (fun l -> l.StartsWith "VmRSS:")
+    |> Option.map (fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries).[1]) / 1024.0)
+    |> Option.defaultValue 0.0
+
+/// A random NCHW tensor.
+let randn (n: int) (c: int) (h: int) (w: int) =
+    torch.randn ([| int64 n; int64 c; int64 h; int64 w |])
+
+/// The (C, H, W) of an NCHW tensor.
+let chw (t: torch.Tensor) =
+    int t.shape.[1], int t.shape.[2], int t.shape.[3]
