@@ -1,0 +1,124 @@
+/// CropCat against PyTorch on a committed fixture (Tests/golden, written by make_fixture.py with
+/// Debian's PyTorch): the same weights give the same output and the same training step.
+module CropCat.Tests.InteropGoldenTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open TorchSharp
+open CropCat.Interop
+open CropCat.Nets
+open CropCat.Shapes
+open CropCat.Tests.TestUtil
+
+/// The folder of the committed fixture, found from the test program's folder or the working directory.
+let goldenDir () =
+    let rec up (d: DirectoryInfo) =
+        if isNull d then
+            failwith "Tests/golden not found above the test program or the working directory"
+        else
+            let p = Path.Combine(d.FullName, "Tests", "golden")
+            if File.Exists(Path.Combine(p, "expected.json")) then p else up d.Parent
+
+    try
+        up (DirectoryInfo AppContext.BaseDirectory)
+    with _ ->
+        up (DirectoryInfo Environment.CurrentDirectory)
+
+/// The expected tensors: raw little-endian float32 (expected.bin) indexed by expected.json.
+let expected () =
+    let dir = goldenDir ()
+    let root = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")))
+    let index = root["tensors"].AsObject()
+    let bytes = File.ReadAllBytes(Path.Combine(dir, "expected.bin"))
+
+    fun (name: string) ->
+        let e = index[name]
+        let shape = e["shape"].AsArray() |> Seq.map (fun n -> n.GetValue<int64>()) |> Array.ofSeq
+        let offset = e["offset"].GetValue<int>()
+        let count = shape |> Array.fold (*) 1L |> int
+        let data = Array.init count (fun i -> BitConverter.ToSingle(bytes, 4 * (offset + i)))
+        torch.tensor(data).reshape shape
+
+let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
+    use d = (a - b).abs().max()
+    d.item<float32> () |> float
+
+let readingGroupOptions = UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |])
+
+let carvanaOptions =
+    UNetOptions(InChannels = 1, Classes = 2, Widths = [| 2; 4; 8 |], Padding = Padding.Same, BatchNorm = true, Merge = Merge.Concat)
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList "Interop.Golden" [
+        test "reading-group .pt: CropCat's output matches PyTorch's within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let net = UNet.Create readingGroupOptions
+            let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+            Expect.equal layout StateDictLayout.ReadingGroup "layout recognised from the keys"
+            net.eval ()
+            use _ = torch.no_grad ()
+            let y = net.forward (get "rg.input")
+            let want = get "rg.output"
+            Expect.sequenceEqual y.shape want.shape "output shape"
+            Expect.isLessThan (maxAbsDiff y want) 1e-4 "max |CropCat - PyTorch|"
+        }
+
+        test "without the [up, skip] -> [skip, up] channel swap the output differs (the swap is what makes it match)" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let src = TorchCheckpoint.Read(Path.Combine(goldenDir (), "reading_group.pt"))
+            // Pre-swap the decoder conv1 weights, so the loader's swap undoes it: the net then sees [up, skip] weights.
+            for k in List.ofSeq src.Keys do
+                if k.StartsWith "decoder.dec_blocks." && k.EndsWith ".conv1.weight" then
+                    src[k] <- StateDictLoader.SwapInputHalves src[k]
+
+            let net = UNet.Create readingGroupOptions
+            StateDictLoader.LoadInto(net, src, StateDictLayout.ReadingGroup) |> ignore
+            net.eval ()
+            use _ = torch.no_grad ()
+            Expect.isGreaterThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-3 "unswapped weights give another function"
+        }
+
+        test "one training step (weighted cross-entropy, SGD momentum 0.99) matches PyTorch: loss and every updated weight" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let net = UNet.Create readingGroupOptions
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
+            net.train ()
+            let sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
+            sgd.zero_grad ()
+            let logits = net.forward (get "rg.input")
+            let target = (get "rg.target").to_type torch.int64
+            let ce = torch.nn.functional.cross_entropy (logits, target, reduction = torch.nn.Reduction.None)
+            let loss = (ce * get "rg.weight").mean ()
+            loss.backward ()
+            sgd.step () |> ignore
+            let wantLoss = (get "rg.loss").item<float32> () |> float
+            Expect.floatClose { absolute = 1e-4; relative = 1e-5 } (loss.item<float32> () |> float) wantLoss "loss"
+            let updated = StateDictLoader.Export(net, StateDictLayout.ReadingGroup)
+            Expect.equal updated.Count 26 "13 convolutions, weight and bias each"
+
+            for KeyValue(k, v) in updated do
+                Expect.isLessThan (maxAbsDiff v (get ("rg.step1." + k))) 1e-4 $"updated {k}"
+        }
+
+        test "Carvana .pt (padded, batch norm, eval): output matches PyTorch within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let net = UNet.Create carvanaOptions
+            let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "carvana.pt"))
+            Expect.equal layout StateDictLayout.Carvana "layout recognised from the keys"
+            net.eval ()
+            use _ = torch.no_grad ()
+            Expect.isLessThan (maxAbsDiff (net.forward (get "cv.input")) (get "cv.output")) 1e-4 "max |CropCat - PyTorch|"
+        }
+    ]
