@@ -26,6 +26,7 @@ type BenchArgs =
     | No_Memory
     | Python of path: string
     | Out of path: string
+    | [<Hidden>] Experiment of name: string
     | [<Hidden>] Serve
     | [<Hidden>] Probe of op: string * net: string * widths: string * size: int
 
@@ -42,6 +43,7 @@ type BenchArgs =
             | No_Memory -> "skip the peak-memory probes (fresh processes)"
             | Python _ -> "python with torch (default /usr/bin/python3, with OpenBLAS from /usr/lib/x86_64-linux-gnu/openblas-openmp)"
             | Out _ -> "also write the report (markdown) to this file"
+            | Experiment _ -> "A/B of the reference net against a variant: channels-last"
             | Serve -> "internal: serve the worker line protocol on stdin/stdout"
             | Probe _ -> "internal: peak memory of one forward in a fresh process"
 
@@ -172,7 +174,11 @@ let probe (op: string) (net: string) (widths: string) (size: int) (threads: int)
     Allocator.KeepHeap() |> ignore
     TorchSharp.torch.set_num_threads threads
     let s = spec (widths.Split(',') |> Array.map int) size
-    let kind = if net = "reference" then ReferenceNet else CropCatNet
+    let kind =
+        match net with
+        | "reference" -> ReferenceNet
+        | "reference-hold" -> ReferenceHoldNet
+        | _ -> CropCatNet
     let c = makeCase kind (if op = "train" then Train else Fwd) s
     let baseMib = Machine.RssMiB()
     c.RunOnce() |> ignore
@@ -253,15 +259,25 @@ let run (a: ParseResults<BenchArgs>) =
             | Some script -> pythonTorch python |> Result.map (fun v -> v, script)
 
     let columns = List<Column>()
-    columns.Add { Engine = InProcess("CropCat", CropCatNet); Heap = here; Side = "CropCat" }
-    columns.Add { Engine = InProcess("Reference", ReferenceNet); Heap = here; Side = "Reference" }
+    let experiment = a.TryGetResult Experiment
 
-    if both then
+    match experiment with
+    | Some "channels-last" ->
+        // Column "CropCat" holds the variant here, so the CC/Ref column reads variant / reference.
+        say "- EXPERIMENT: the CropCat column is the reference net in channels-last layout"
+        columns.Add { Engine = InProcess("Reference NHWC", ReferenceChannelsLastNet); Heap = here; Side = "CropCat" }
+        columns.Add { Engine = InProcess("Reference", ReferenceNet); Heap = here; Side = "Reference" }
+    | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: channels-last)" other
+    | None ->
+        columns.Add { Engine = InProcess("CropCat", CropCatNet); Heap = here; Side = "CropCat" }
+        columns.Add { Engine = InProcess("Reference", ReferenceNet); Heap = here; Side = "Reference" }
+
+    if both && experiment.IsNone then
         let psi = selfStart "bench --serve"
         psi.Environment["CROPCAT_KEEP_HEAP"] <- (if kept then "0" else "1")
         columns.Add { Engine = Worker($"CropCat ({other})", psi, threads); Heap = other; Side = "CropCat" }
 
-    match pyInfo with
+    match (if experiment.IsSome then Error "skipped in experiments" else pyInfo) with
     | Ok(version, script) ->
         say $"- PyTorch {version} ({python}, OpenBLAS: {Directory.Exists openBlas}), torch.set_num_threads({threads})"
 
@@ -370,8 +386,8 @@ let run (a: ParseResults<BenchArgs>) =
             say ""
             say "Peak resident memory of a forward (fresh process: build, 2 forwards), MiB, as peak (after build):"
             say ""
-            say "| net | CropCat kept | Reference kept | PyTorch kept | CropCat default | PyTorch default |"
-            say "|---|---|---|---|---|---|"
+            say "| net | CropCat kept | Reference kept | PyTorch kept | CropCat default | PyTorch default | Reference kept, no early free |"
+            say "|---|---|---|---|---|---|---|"
 
             for (label, s) in nets do
                 let ws = String.Join(',', s.Widths)
@@ -391,7 +407,8 @@ let run (a: ParseResults<BenchArgs>) =
                       "ref-kept", cc true "reference"
                       "pt-kept", py true
                       "cc-default", (if both || not kept then cc false "cropcat" else None)
-                      "pt-default", (if both || not kept then py false else None) ]
+                      "pt-default", (if both || not kept then py false else None)
+                      "ref-hold", cc true "reference-hold" ]
 
                 for (k, v) in cells do
                     memory[(label, k)] <- v

@@ -48,12 +48,18 @@ type Engine =
 type NetKind =
     | CropCatNet
     | ReferenceNet
+    /// The reference net keeping every intermediate until the end of the pass (the memory A/B).
+    | ReferenceHoldNet
+    /// The reference net in the channels-last memory layout (an experiment).
+    | ReferenceChannelsLastNet
 
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
     | CropCatNet -> UNet.Create spec.Options :> _
     | ReferenceNet ->
         ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
+    | ReferenceHoldNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout, freeEarly = false) :> _
+    | ReferenceChannelsLastNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout).ToChannelsLast() :> _
 
 let makeCase kind op (spec: NetSpec) =
     let net = build kind spec

@@ -20,10 +20,21 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     private readonly List<ConvTranspose2d> _up = new();
     private readonly Conv2d _bottom1, _bottom2, _head;
     private readonly Dropout? _dropout;
+    private readonly bool _freeEarly;
+    private bool _channelsLast;
 
     /// <summary>Builds the net for <paramref name="inChannels"/>, <paramref name="classes"/> and level widths top..bottom.</summary>
-    public ReferenceUNet(int inChannels, int classes, int[] widths, double bottomDropout = 0.0) : base("ReferenceUNet")
+    /// <param name="inChannels">Input channels.</param>
+    /// <param name="classes">Classes of the head.</param>
+    /// <param name="widths">Channels per level, top to bottom block.</param>
+    /// <param name="bottomDropout">Dropout after the bottom block; 0 for none.</param>
+    /// <param name="freeEarly">
+    /// Dispose every intermediate at its last use (true, as CropCat does). False keeps them all until the
+    /// caller's dispose scope ends — the memory A/B of "free at last use".
+    /// </param>
+    public ReferenceUNet(int inChannels, int classes, int[] widths, double bottomDropout = 0.0, bool freeEarly = true) : base("ReferenceUNet")
     {
+        _freeEarly = freeEarly;
         NativeRuntime.EnsureLoaded();
         var depth = widths.Length - 1;
         for (var k = 0; k < depth; k++)
@@ -54,11 +65,35 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Builds the net on <see cref="Devices.Default"/>.</summary>
-    public static ReferenceUNet Create(int inChannels, int classes, int[] widths, double bottomDropout = 0.0)
+    public static ReferenceUNet Create(int inChannels, int classes, int[] widths, double bottomDropout = 0.0, bool freeEarly = true)
     {
-        var net = new ReferenceUNet(inChannels, classes, widths, bottomDropout);
+        var net = new ReferenceUNet(inChannels, classes, widths, bottomDropout, freeEarly);
         net.to(Devices.Default);
         return net;
+    }
+
+    /// <summary>
+    /// Switches the net to the channels-last (NHWC) memory layout: every 4-D weight is re-strided and the
+    /// input is re-strided at the start of each forward, so libtorch's convolutions run without
+    /// NCHW-to-blocked reorders where its kernels support NHWC. An experiment of the benchmark.
+    /// </summary>
+    public ReferenceUNet ToChannelsLast()
+    {
+        using var _ = no_grad();
+        foreach (var p in parameters())
+            if (p.dim() == 4)
+                using (var cl = ChannelsLast(p))
+                    p.set_(cl);
+        _channelsLast = true;
+        return this;
+    }
+
+    /// <summary>The same values with NHWC strides (TorchSharp 0.107 has no memory_format argument).</summary>
+    public static Tensor ChannelsLast(Tensor t)
+    {
+        using var nhwc = t.permute(0, 2, 3, 1);
+        using var dense = nhwc.contiguous();
+        return dense.permute(0, 3, 1, 2);
     }
 
     /// <summary>
@@ -93,26 +128,26 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     {
         var depth = _up.Count;
         var skips = new Tensor[depth];
-        var x = input;
+        var x = _channelsLast ? ChannelsLast(input) : input;
         for (var k = 0; k < depth; k++)
         {
             var b = Block(_enc1[k], _enc2[k], x);
-            if (!ReferenceEquals(x, input)) x.Dispose();
+            if (!ReferenceEquals(x, input)) Free(x);
             skips[k] = b;
             x = nn.functional.max_pool2d(b, 2, 2);
         }
         var y = Block(_bottom1, _bottom2, x);
-        if (!ReferenceEquals(x, input)) x.Dispose();
+        if (!ReferenceEquals(x, input)) Free(x);
         if (_dropout is not null)
         {
             var d = _dropout.call(y);
-            if (!ReferenceEquals(d, y)) y.Dispose();
+            if (!ReferenceEquals(d, y)) Free(y);
             y = d;
         }
         for (var k = depth - 1; k >= 0; k--)
         {
             var u = _up[k].call(y);
-            y.Dispose();
+            Free(y);
             var s = skips[k];
             var h = u.shape[2];
             var w = u.shape[3];
@@ -122,21 +157,27 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
             using (var rows = s.narrow(2, oh, h))
             using (var crop = rows.narrow(3, ow, w))
                 merged = cat([crop, u], 1);
-            s.Dispose();
-            u.Dispose();
+            Free(s);
+            Free(u);
             y = Block(_dec1[k], _dec2[k], merged);
-            merged.Dispose();
+            Free(merged);
         }
         var logits = _head.call(y);
-        y.Dispose();
+        Free(y);
         return logits;
     }
 
-    private static Tensor Block(Conv2d c1, Conv2d c2, Tensor x)
+    private Tensor Block(Conv2d c1, Conv2d c2, Tensor x)
     {
         var a = c1.call(x).relu_();
         var b = c2.call(a).relu_();
-        a.Dispose();
+        Free(a);
         return b;
+    }
+
+    // Without early freeing the tensor stays in the caller's dispose scope until that scope ends.
+    private void Free(Tensor t)
+    {
+        if (_freeEarly) t.Dispose();
     }
 }
