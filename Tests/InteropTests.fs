@@ -176,17 +176,30 @@ let tests =
             Expect.stringContains ex.Message "enc1.conv1.weight -> enc1.conv1.weight: [3, 1, 3, 3] vs net [2, 1, 3, 3]" "shows both shapes"
         }
 
-        test "the bench's hand-written reference net computes CropCat's function" {
+        test "the bench counts the paper net's forward as 300.857 GFLOP and a training step as 3x less the first conv's input gradient" {
+            let trace = UNet.Paper().Trace(572, 572)
+            // Summed by hand over Fig. 1's shapes: 2*9*Cin*Cout*H*W per 3x3 conv, 2*Cin*Cout*H*W per up-conv and head.
+            Expect.floatClose Accuracy.veryHigh (Flops.Forward(trace, 1)) 300856848896.0 "forward FLOP"
+            Expect.floatClose Accuracy.veryHigh (Flops.TrainStep(trace, 1)) (3.0 * 300856848896.0 - 2.0 * 9.0 * 64.0 * 570.0 * 570.0) "train FLOP"
+        }
+
+        test "the bench's hand-written reference nets (freeing early, holding, channels-last) compute CropCat's function" {
             init ()
             use scope = torch.NewDisposeScope()
             let widths = [| 2; 4; 8 |]
             let net = UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = widths))
-            let reference = ReferenceUNet.Create(1, 2, widths)
-            reference.CopyFrom net
             net.eval ()
-            reference.eval ()
             use _ = torch.no_grad ()
             let x = randn 1 1 60 60
-            Expect.isTrue (torch.allclose (net.forward x, reference.forward x, 1e-6, 1e-6)) "same output"
+            let y = net.forward x
+
+            for name, reference in
+                [ "free early", ReferenceUNet.Create(1, 2, widths)
+                  "hold", ReferenceUNet.Create(1, 2, widths, freeEarly = false)
+                  "channels-last", ReferenceUNet.Create(1, 2, widths) ] do
+                reference.CopyFrom net
+                if name = "channels-last" then reference.ToChannelsLast() |> ignore
+                reference.eval ()
+                Expect.isTrue (torch.allclose (y, reference.forward x, 1e-5, 1e-6)) $"same output ({name})"
         }
     ]
