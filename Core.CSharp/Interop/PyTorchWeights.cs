@@ -13,15 +13,14 @@ namespace CropCat.Interop;
 /// </summary>
 public static class PyTorchWeights
 {
-    /// <summary>Reads every tensor of <paramref name="path"/> on the CPU: .pt/.pth/.bin through <see cref="TorchCheckpoint"/>, .safetensors otherwise.</summary>
+    /// <summary>Reads every tensor of <paramref name="path"/> (.pt/.pth/.bin/.ckpt) on the CPU through <see cref="TorchCheckpoint"/>.</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
         var ext = Path.GetExtension(path).ToLowerInvariant();
         return ext switch
         {
             ".pt" or ".pth" or ".bin" or ".ckpt" => TorchCheckpoint.Read(path),
-            ".safetensors" => ReadSafetensors(path),
-            _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .safetensors, .pt or .pth)"),
+            _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .pt or .pth)"),
         };
     }
 
@@ -38,7 +37,4 @@ public static class PyTorchWeights
             foreach (var t in tensors.Values) t.Dispose();
         }
     }
-
-    private static Dictionary<string, Tensor> ReadSafetensors(string path) =>
-        throw new NotSupportedException("safetensors reading lands with CropCat.IO.Safetensors");
 }

@@ -15,6 +15,11 @@ committed with its output; CI needs no Python):
    non-trivial running statistics: carvana.pt, an input (1x1x16x16) and its output.
 3. expected.json + expected.bin: every expected tensor as raw little-endian float32, with its shape
    and offset (in floats) in the json.
+
+With --check-export FILE.safetensors it instead loads a file that CropCat exported in the reading
+group's layout (PyTorchWeights.ExportSafetensors(net, path, StateDictLayout.ReadingGroup)) into the
+PyTorch module with load_state_dict(strict=True) and prints PyTorch's output on the fixture input next
+to the committed one: the check that PyTorch loads CropCat's export.
 """
 import json
 import os
@@ -221,5 +226,44 @@ def main():
     print("loss", loss.item(), "output", tuple(y.shape), "carvana", tuple(expected["cv.output"].shape))
 
 
+def read_safetensors(path):
+    """Reads F32 tensors of a safetensors file (no safetensors package needed)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = OrderedDict()
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        assert e["dtype"] == "F32", f"{name}: {e['dtype']}"
+        b, end = e["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[b:end]), dtype=torch.float32).reshape(e["shape"])
+    return out
+
+
+def check_export(path):
+    net = ReadingGroupUNet()
+    net.load_state_dict(read_safetensors(path), strict=True)
+    net.eval()
+    index = json.load(open(os.path.join(HERE, "expected.json")))["tensors"]
+    blob = open(os.path.join(HERE, "expected.bin"), "rb").read()
+
+    def get(name):
+        e = index[name]
+        count = 1
+        for d in e["shape"]:
+            count *= d
+        return torch.frombuffer(bytearray(blob[4 * e["offset"]:4 * (e["offset"] + count)]), dtype=torch.float32).reshape(e["shape"])
+
+    with torch.no_grad():
+        y = net(get("rg.input"))
+    print("max |PyTorch(CropCat export) - fixture output| =", (y - get("rg.output")).abs().max().item())
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-export":
+        check_export(sys.argv[2])
+    else:
+        main()
