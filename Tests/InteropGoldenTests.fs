@@ -110,6 +110,37 @@ let tests =
                 Expect.isLessThan (maxAbsDiff v (get ("rg.step1." + k))) 1e-4 $"updated {k}"
         }
 
+        test "reading-group .safetensors: CropCat's output matches PyTorch's within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let net = UNet.Create readingGroupOptions
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.safetensors")) |> ignore
+            net.eval ()
+            use _ = torch.no_grad ()
+            Expect.isLessThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-4 "max |CropCat - PyTorch|"
+        }
+
+        test "exporting the loaded net to safetensors in the reading group's layout gives back PyTorch's own tensors" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let net = UNet.Create readingGroupOptions
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
+            let path = Path.Combine(Path.GetTempPath(), $"cropcat-export-{Guid.NewGuid():N}.safetensors")
+
+            try
+                PyTorchWeights.ExportSafetensors(net, path, StateDictLayout.ReadingGroup)
+                let struct (mine, meta) = CropCat.IO.Safetensors.Read path
+                let struct (theirs, _) = CropCat.IO.Safetensors.Read(Path.Combine(goldenDir (), "reading_group.safetensors"))
+                Expect.sequenceEqual (Seq.sort mine.Keys) (Seq.sort theirs.Keys) "the names PyTorch's load_state_dict expects"
+                Expect.equal meta["cropcat.layout"] "ReadingGroup" "layout recorded in the metadata"
+
+                for KeyValue(k, v) in theirs do
+                    Expect.equal (maxAbsDiff mine[k] v) 0.0 $"{k} bit for bit (decoder conv1 swapped back to [up, skip])"
+            finally
+                File.Delete path
+        }
+
         test "Carvana .pt (padded, batch norm, eval): output matches PyTorch within 1e-4" {
             init ()
             use scope = torch.NewDisposeScope()

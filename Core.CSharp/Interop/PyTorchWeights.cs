@@ -13,14 +13,15 @@ namespace CropCat.Interop;
 /// </summary>
 public static class PyTorchWeights
 {
-    /// <summary>Reads every tensor of <paramref name="path"/> (.pt/.pth/.bin/.ckpt) on the CPU through <see cref="TorchCheckpoint"/>.</summary>
+    /// <summary>Reads every tensor of <paramref name="path"/> on the CPU: .pt/.pth/.bin through <see cref="TorchCheckpoint"/>, .safetensors otherwise.</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
         var ext = Path.GetExtension(path).ToLowerInvariant();
         return ext switch
         {
             ".pt" or ".pth" or ".bin" or ".ckpt" => TorchCheckpoint.Read(path),
-            _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .pt or .pth)"),
+            ".safetensors" => ReadSafetensors(path),
+            _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .safetensors, .pt or .pth)"),
         };
     }
 
@@ -31,6 +32,27 @@ public static class PyTorchWeights
         try
         {
             return StateDictLoader.LoadInto(net, tensors, layout, path);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    private static Dictionary<string, Tensor> ReadSafetensors(string path) => CropCat.IO.Safetensors.Read(path).Tensors;
+
+    /// <summary>
+    /// Writes the weights of <paramref name="net"/> named as in <paramref name="layout"/> to a
+    /// safetensors file, for <c>model.load_state_dict(safetensors.torch.load_file(path))</c> in the
+    /// PyTorch code of that layout (metadata: format "pt", cropcat.layout).
+    /// </summary>
+    public static void ExportSafetensors(Network net, string path, StateDictLayout layout = StateDictLayout.CropCat)
+    {
+        var tensors = StateDictLoader.Export(net, layout);
+        try
+        {
+            var metadata = new Dictionary<string, string> { ["format"] = "pt", ["cropcat.layout"] = layout.ToString() };
+            CropCat.IO.Safetensors.Write(path, tensors, metadata);
         }
         finally
         {

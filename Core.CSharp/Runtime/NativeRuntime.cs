@@ -49,6 +49,28 @@ public static class NativeRuntime
     }
 
     /// <summary>
+    /// F# scripts (dotnet fsi) and other hosts without the app's deps.json do not search
+    /// runtimes/&lt;rid&gt;/native next to TorchSharp.dll, so TorchSharp falls back to copying
+    /// libtorch out of the NuGet cache and then fails. Loading the two libraries by full path
+    /// first makes `#r` of an executable's bin folder work; in a normal app it loads the same
+    /// files the host would.
+    /// </summary>
+    private static void PreloadFromRuntimesFolder()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        var bin = System.IO.Path.GetDirectoryName(typeof(torch).Assembly.Location);
+        if (string.IsNullOrEmpty(bin)) return;
+        var native = System.IO.Path.Combine(bin, "runtimes", $"linux-{arch}", "native");
+        foreach (var lib in new[] { "libtorch_cpu.so", "libLibTorchSharp.so" })
+        {
+            var path = System.IO.Path.Combine(native, lib);
+            if (!File.Exists(path)) return;
+            System.Runtime.InteropServices.NativeLibrary.Load(path);
+        }
+    }
+
+    /// <summary>
     /// Checks the C++ runtime and initialises libtorch for the CPU (and CUDA when present).
     /// Safe to call many times; every CropCat entry point calls it before its first tensor.
     /// </summary>
@@ -66,6 +88,7 @@ public static class NativeRuntime
                     "on Debian 12, 'dotnet fsi build.fsx -t Setup' run as root installs it.");
             try
             {
+                PreloadFromRuntimesFolder();
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
             catch (Exception e)

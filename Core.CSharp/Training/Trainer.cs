@@ -1,0 +1,293 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using CropCat.Augment;
+using CropCat.Data;
+using CropCat.IO;
+using CropCat.Nets;
+using CropCat.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CropCat.Training;
+
+/// <summary>Scores of a network on held-out samples.</summary>
+/// <param name="Scores">Per-class IoU and Dice, pixel error, over all pixels of the predicted regions.</param>
+/// <param name="RandError">Mean ISBI 2012 Rand error over the samples with instance maps (NaN if none).</param>
+/// <param name="Loss">Mean loss with the trainer's loss and weights.</param>
+/// <param name="Predictions">The predicted class map of each sample (its output region, row-major).</param>
+public sealed record Evaluation(SegmentationScores Scores, double RandError, double Loss, IReadOnlyList<int[]> Predictions);
+
+/// <summary>
+/// Trains a CropCat <see cref="Network"/> the paper's way: one tile per step (by default), pixel-weighted
+/// softmax cross-entropy over the valid output region, SGD with momentum 0.99 (or Adam), elastic
+/// augmentation. Every random choice derives from (seed, epoch) or (seed, step), so a run is reproducible
+/// on the CPU and a run resumed from a checkpoint continues exactly as the uninterrupted run would.
+/// Each step runs in its own dispose scope; the parameters and optimizer state live outside it, so
+/// memory stays flat over any number of steps. Usable from C# and F#.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainerOptions _o;
+
+    /// <summary>Creates a trainer and its optimiser over <paramref name="network"/>'s parameters.</summary>
+    /// <param name="network">The net to train (it stays owned by the caller).</param>
+    /// <param name="architecture">The net's description, stored in checkpoints.</param>
+    /// <param name="labels">The label schema, stored in checkpoints; its class count must match the net's output.</param>
+    /// <param name="options">How to train.</param>
+    public Trainer(Network network, NetworkDescription architecture, LabelSchema labels, TrainerOptions options)
+    {
+        options.Validate();
+        NativeRuntime.EnsureLoaded();
+        Network = network;
+        Architecture = architecture;
+        Labels = labels;
+        _o = options;
+        Optimizer = options.Optimizer switch
+        {
+            OptimizerKind.Sgd => optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay),
+            OptimizerKind.Adam => optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
+        };
+    }
+
+    /// <summary>The network being trained.</summary>
+    public Network Network { get; }
+    /// <summary>Its description (stored in checkpoints).</summary>
+    public NetworkDescription Architecture { get; }
+    /// <summary>The label schema (stored in checkpoints).</summary>
+    public LabelSchema Labels { get; }
+    /// <summary>The TorchSharp optimiser.</summary>
+    public optim.Optimizer Optimizer { get; }
+    /// <summary>Completed epochs.</summary>
+    public int Epoch { get; private set; }
+    /// <summary>Completed optimisation steps.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Loads weights, optimiser state, epoch and step from a checkpoint written by this trainer kind.</summary>
+    /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the net or optimiser.</exception>
+    public CheckpointInfo Resume(string path)
+    {
+        var info = Checkpoint.Load(path, Network, Optimizer);
+        Epoch = info.Epoch;
+        Step = info.Step;
+        return info;
+    }
+
+    /// <summary>Writes a checkpoint of the current state (atomically).</summary>
+    public void SaveCheckpoint(string path) =>
+        Checkpoint.Save(path, Network, Optimizer, new CheckpointInfo(Architecture, Labels, Epoch, Step, "",
+            new Dictionary<string, string>
+            {
+                ["seed"] = _o.Seed.ToString(CultureInfo.InvariantCulture),
+                ["loss"] = _o.Loss.ToString(),
+                ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            }));
+
+    /// <summary>
+    /// Trains from the current epoch up to <see cref="TrainerOptions.Epochs"/>, validating (when
+    /// <paramref name="validation"/> is given) and checkpointing after every epoch.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    public TrainResult Fit(IReadOnlyList<Sample> train, IReadOnlyList<Sample>? validation = null)
+    {
+        if (train.Count == 0) throw new ArgumentException("no training samples");
+        Allocator.KeepHeap();
+        var trainSet = WithWeights(train);
+        var valSet = validation is null ? null : WithWeights(validation);
+        var steps = _o.StepsPerEpoch > 0 ? _o.StepsPerEpoch : Math.Max(1, trainSet.Count / _o.BatchSize);
+        var history = new List<EpochRecord>();
+        var clock = Stopwatch.StartNew();
+        _fitStartStep = Step;
+        var stopped = false;
+        var capped = _o.MaxSteps > 0 && Step >= _o.MaxSteps;
+        while (Epoch < _o.Epochs && !stopped && !capped)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var order = Permutation(trainSet.Count, Mix(_o.Seed, Epoch, 0x5eed));
+            double lossSum = 0;
+            var done = 0;
+            Network.train();
+            for (var k = 0; k < steps; k++)
+            {
+                var batch = Enumerable.Range(0, _o.BatchSize).Select(b => trainSet[order[(k * _o.BatchSize + b) % order.Length]]).ToArray();
+                lossSum += TrainStep(batch);
+                done++;
+                Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
+                if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) { stopped = true; break; }
+                if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) { capped = true; break; }
+            }
+            Epoch++;
+            var val = valSet is null ? null : Evaluate(valSet, keepPredictions: false);
+            var rec = new EpochRecord(Epoch, Step, lossSum / done, val?.Loss ?? double.NaN, val?.Scores.IoU ?? [], val?.Scores.PixelError ?? double.NaN, epochClock.Elapsed.TotalSeconds);
+            history.Add(rec);
+            EpochLine(rec, done);
+            if (_o.CheckpointPath is not null) SaveCheckpoint(_o.CheckpointPath);
+        }
+        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped);
+    }
+
+    /// <summary>
+    /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit"/> (weight maps are computed
+    /// for samples without one); returns the loss. Counts towards <see cref="Step"/>.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss is NaN or infinite; the weights are left as they were.</exception>
+    public double TrainOn(IReadOnlyList<Sample> batch)
+    {
+        Network.train();
+        return TrainStep(WithWeights(batch).ToArray());
+    }
+
+    /// <summary>One optimisation step on <paramref name="batch"/>; returns the loss.</summary>
+    private double TrainStep(Sample[] batch)
+    {
+        using var scope = NewDisposeScope();
+        // Dropout draws from torch's generator: seed it per step so a resumed run draws the same masks.
+        manual_seed(Mix(_o.Seed, (int)Step, 0xd20f));
+        var augmented = batch.Select((s, b) => Augmenter.Apply(s, (int)Mix(_o.Seed, (int)Step, b), _o.Augment)).ToArray();
+        var (x, target, weights) = ToTensors(augmented);
+        Optimizer.zero_grad();
+        var logits = Network.forward(x);
+        var loss = Losses.Compute(_o.Loss, logits, target, weights);
+        var value = loss.item<float>();
+        if (!float.IsFinite(value)) throw new TrainingDivergedException(Step + 1, Epoch + 1, value, _o.CheckpointPath);
+        loss.backward();
+        Optimizer.step();
+        Step++;
+        return value;
+    }
+
+    /// <summary>Predicts the class map of every sample's output region and scores it.</summary>
+    public Evaluation Evaluate(IReadOnlyList<Sample> samples, bool keepPredictions = true)
+    {
+        var set = WithWeights(samples);
+        var confusion = new ConfusionMatrix(Labels.ClassCount);
+        var predictions = new List<int[]>();
+        double lossSum = 0, randSum = 0;
+        var randCount = 0;
+        var wasTraining = Network.training;
+        Network.eval();
+        foreach (var s in set)
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var (x, target, weights) = ToTensors([s]);
+            using var logits = Network.forward(x);
+            lossSum += Losses.Compute(_o.Loss, logits, target, weights).item<float>();
+            var pred = ClassMap(logits);
+            var (oh, ow) = ((int)logits.shape[2], (int)logits.shape[3]);
+            confusion.Add(Crops.Center(s.Classes, s.Height, s.Width, oh, ow), pred);
+            if (s.Instances is not null)
+            {
+                randSum += Metrics.RandErrorOfClasses(Crops.Center(s.Instances, s.Height, s.Width, oh, ow), pred, oh, ow);
+                randCount++;
+            }
+            if (keepPredictions) predictions.Add(pred);
+        }
+        if (wasTraining) Network.train();
+        return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / set.Count, predictions);
+    }
+
+    /// <summary>The predicted class map (argmax over classes) of one image, for its output region.</summary>
+    public int[] Predict(Sample s)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var wasTraining = Network.training;
+        Network.eval();
+        using var x = tensor(s.Image, [1, 1, s.Height, s.Width], device: Devices.Default);
+        using var logits = Network.forward(x);
+        if (wasTraining) Network.train();
+        return ClassMap(logits);
+    }
+
+    private static int[] ClassMap(Tensor logits)
+    {
+        using var am = logits.argmax(1).squeeze(0).to_type(ScalarType.Int32).cpu();
+        return am.data<int>().ToArray();
+    }
+
+    /// <summary>Image (N,1,H,W), target (N,h,w) int64 and weights (N,h,w) for the net's output size h x w.</summary>
+    private (Tensor X, Tensor Target, Tensor? Weights) ToTensors(Sample[] batch)
+    {
+        int h = batch[0].Height, w = batch[0].Width;
+        if (batch.Any(s => s.Height != h || s.Width != w))
+            throw new ArgumentException($"a batch needs equal tile sizes, got {string.Join(", ", batch.Select(s => $"{s.Name} {s.Height}x{s.Width}"))}");
+        var outShape = Network.Infer(h, w);
+        int oh = outShape.Height, ow = outShape.Width;
+        var img = new float[batch.Length * h * w];
+        var tgt = new long[batch.Length * oh * ow];
+        var wts = _o.WeightMap is null ? null : new float[batch.Length * oh * ow];
+        for (var b = 0; b < batch.Length; b++)
+        {
+            var s = batch[b];
+            Array.Copy(s.Image, 0, img, b * h * w, h * w);
+            var c = Crops.Center(s.Classes, h, w, oh, ow);
+            for (var i = 0; i < c.Length; i++)
+            {
+                if ((uint)c[i] >= Labels.ClassCount)
+                    throw new ArgumentException($"sample {s.Name}: class {c[i]} is outside the schema's {Labels.ClassCount} classes");
+                tgt[b * oh * ow + i] = c[i];
+            }
+            if (wts is not null) Array.Copy(Crops.Center(s.Weights!, h, w, oh, ow), 0, wts, b * oh * ow, oh * ow);
+        }
+        var dev = Devices.Default;
+        return (tensor(img, [batch.Length, 1, h, w], device: dev),
+                tensor(tgt, [batch.Length, oh, ow], device: dev),
+                wts is null ? null : tensor(wts, [batch.Length, oh, ow], device: dev));
+    }
+
+    /// <summary>Computes the weight map of every sample that lacks one (instances from connected components if unknown).</summary>
+    private IReadOnlyList<Sample> WithWeights(IReadOnlyList<Sample> samples)
+    {
+        if (_o.WeightMap is null) return samples;
+        return samples.Select(s => s.Weights is not null ? s : s.WithWeights(WeightMap.Compute(s.Classes,
+            s.Instances ?? Components.OfClasses(s.Classes, s.Height, s.Width), s.Height, s.Width, _o.WeightMap))).ToList();
+    }
+
+    private static int[] Permutation(int n, long seed)
+    {
+        var p = Enumerable.Range(0, n).ToArray();
+        new Random((int)(seed & 0x7fffffff)).Shuffle(p);
+        return p;
+    }
+
+    /// <summary>A well-spread 63-bit seed from a few integers (splitmix64 finaliser).</summary>
+    internal static long Mix(int a, int b, int c)
+    {
+        unchecked
+        {
+            var z = (ulong)(uint)a * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)b * 0xC2B2AE3D27D4EB4FUL ^ (ulong)(uint)c * 0x165667B19E3779F9UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return (long)((z ^ (z >> 31)) >> 1);
+        }
+    }
+
+    private DateTime _lastDraw;
+    private long _fitStartStep;
+
+    private void Progress(int steps, int k, double meanLoss, double seconds)
+    {
+        if (_o.Progress is null) return;
+        var now = DateTime.UtcNow;
+        if (k != steps && (now - _lastDraw).TotalMilliseconds < 250) return;
+        _lastDraw = now;
+        _o.Progress.Write(string.Create(CultureInfo.InvariantCulture,
+            $"\repoch {Epoch + 1}/{_o.Epochs}  step {k}/{steps} (total {Step})  loss {meanLoss:F4}  {(Step - _fitStartStep) / Math.Max(seconds, 1e-9):F2} steps/s   "));
+        _o.Progress.Flush();
+    }
+
+    private void EpochLine(EpochRecord r, int done)
+    {
+        if (_o.Progress is null) return;
+        var iou = r.ValidationIoU.Length == 0 ? "" : $"  val loss {r.ValidationLoss:F4}  val IoU [{string.Join(", ", r.ValidationIoU.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}]  val pixel error {r.ValidationPixelError:F4}";
+        _o.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"\repoch {r.Epoch}/{_o.Epochs}  {done} steps  train loss {r.TrainLoss:F4}{iou}  {r.Seconds:F1} s                "));
+    }
+
+    /// <summary>Disposes the optimiser (the network stays with its owner).</summary>
+    public void Dispose() => Optimizer.Dispose();
+}

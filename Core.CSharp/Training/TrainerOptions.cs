@@ -1,0 +1,100 @@
+using System;
+using System.IO;
+using CropCat.Augment;
+
+namespace CropCat.Training;
+
+/// <summary>Which optimiser updates the weights.</summary>
+public enum OptimizerKind
+{
+    /// <summary>Stochastic gradient descent with momentum (the paper: momentum 0.99).</summary>
+    Sgd,
+    /// <summary>Adam (Kingma and Ba).</summary>
+    Adam,
+}
+
+/// <summary>How a <see cref="Trainer"/> trains. Defaults follow the paper where it says something.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Epochs to train (a resumed run continues up to this number).</summary>
+    public int Epochs { get; init; } = 10;
+    /// <summary>Optimisation steps per epoch; 0 means one pass over the training set.</summary>
+    public int StepsPerEpoch { get; init; }
+    /// <summary>Tiles per step (the paper: one large tile). Samples of a batch must have equal sizes.</summary>
+    public int BatchSize { get; init; } = 1;
+    /// <summary>The optimiser.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+    /// <summary>Learning rate.</summary>
+    public double LearningRate { get; init; } = 0.01;
+    /// <summary>SGD momentum (the paper: 0.99, so that many past samples shape each update).</summary>
+    public double Momentum { get; init; } = 0.99;
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>The loss.</summary>
+    public LossKind Loss { get; init; } = LossKind.WeightedCrossEntropy;
+    /// <summary>Pixel weights for the cross-entropy; null weighs every pixel 1.</summary>
+    public WeightMapOptions? WeightMap { get; init; } = new();
+    /// <summary>Augmentation of every training tile.</summary>
+    public AugmentOptions Augment { get; init; } = new();
+    /// <summary>Seed of everything random in training: the sample order, augmentation, dropout.</summary>
+    public int Seed { get; init; }
+    /// <summary>Where to write a checkpoint after every epoch (atomically); null for none.</summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>Stop after this many optimisation steps in all (then validate and checkpoint); 0 for no limit.</summary>
+    public long MaxSteps { get; init; }
+    /// <summary>Stop after the step during which this much time has passed (then validate and checkpoint); null for no limit.</summary>
+    public TimeSpan? TimeBudget { get; init; }
+    /// <summary>Where the redrawn progress line and the epoch lines go; null for silence. Default: standard error.</summary>
+    public TextWriter? Progress { get; init; } = Console.Error;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"TrainerOptions.Epochs must be >= 1, got {Epochs}");
+        if (StepsPerEpoch < 0) throw new ArgumentException($"TrainerOptions.StepsPerEpoch must be >= 0, got {StepsPerEpoch}");
+        if (MaxSteps < 0) throw new ArgumentException($"TrainerOptions.MaxSteps must be >= 0, got {MaxSteps}");
+        if (BatchSize < 1) throw new ArgumentException($"TrainerOptions.BatchSize must be >= 1, got {BatchSize}");
+        if (!(LearningRate > 0)) throw new ArgumentException($"TrainerOptions.LearningRate must be > 0, got {LearningRate}");
+        if (Momentum is < 0 or >= 1) throw new ArgumentException($"TrainerOptions.Momentum must be in [0, 1), got {Momentum}");
+    }
+}
+
+/// <summary>One finished epoch.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="Step">Optimisation steps done after this epoch.</param>
+/// <param name="TrainLoss">Mean training loss of the epoch.</param>
+/// <param name="ValidationLoss">Mean validation loss (NaN without validation data).</param>
+/// <param name="ValidationIoU">Per-class IoU on the validation data (empty without).</param>
+/// <param name="ValidationPixelError">Pixel error on the validation data (NaN without).</param>
+/// <param name="Seconds">Wall time of the epoch including validation.</param>
+public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double ValidationLoss, double[] ValidationIoU, double ValidationPixelError, double Seconds);
+
+/// <summary>What <see cref="Trainer.Fit"/> did.</summary>
+/// <param name="History">Every epoch of this call.</param>
+/// <param name="Steps">Total steps after the call.</param>
+/// <param name="Seconds">Wall time of the call.</param>
+/// <param name="StoppedByTimeBudget">True when the time budget ended training early.</param>
+/// <param name="StoppedByMaxSteps">True when <see cref="TrainerOptions.MaxSteps"/> ended training early.</param>
+public sealed record TrainResult(System.Collections.Generic.IReadOnlyList<EpochRecord> History, long Steps, double Seconds, bool StoppedByTimeBudget, bool StoppedByMaxSteps);
+
+/// <summary>Training stopped because the loss became NaN or infinite; the last good checkpoint is untouched.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public TrainingDivergedException(long step, int epoch, double loss, string? checkpoint)
+        : base($"training diverged: the loss is {loss} at step {step} (epoch {epoch}); weights were not updated with it. " +
+               (checkpoint is null ? "No checkpoint was being written." : $"The last good checkpoint {checkpoint} is untouched.") +
+               " Try a smaller learning rate.")
+    {
+        Step = step;
+        Epoch = epoch;
+        Loss = loss;
+    }
+
+    /// <summary>The step whose loss was not finite.</summary>
+    public long Step { get; }
+    /// <summary>The epoch of that step.</summary>
+    public int Epoch { get; }
+    /// <summary>The loss value.</summary>
+    public double Loss { get; }
+}

@@ -1,2 +1,0 @@
-module CropCat.Dsl.Placeholder
-let x = 1

@@ -1,0 +1,46 @@
+// A custom net with the CropCat DSL: depth 3, same padding, bilinear up, batch norm, written with -->.
+// Build first (dotnet build CropCat.slnx -c Release), then: dotnet fsi Examples/custom.fsx
+#r "../Cli/bin/Release/net10.0/TorchSharp.dll"
+#r "../Cli/bin/Release/net10.0/CropCat.Core.dll"
+#r "../Cli/bin/Release/net10.0/CropCat.Dsl.dll"
+
+open TorchSharp
+open CropCat.Dsl
+
+CropCat.Runtime.NativeRuntime.EnsureLoaded()
+
+// One level: encoder block, a skip around (down, inner, up), decoder block.
+let level width inner =
+    withBatchNorm (sameBlock width)
+    --> skip concat (down --> inner --> bilinearUp width)
+    --> withBatchNorm (sameBlock width)
+
+let net = {
+    InChannels = 3
+    Body = level 16 (level 32 (level 64 (withBatchNorm (sameBlock 128)))) --> head 2
+}
+
+match Summary.render net 128 with
+| Ok table -> printfn "%s" table
+| Error e -> failwith e.Message
+
+match ValidSizes.solve net with
+| Ok sizes -> sizes.Progressions |> List.iter (printfn "valid sizes: %O")
+| Error e -> failwith e.Message
+
+// 100 is not a multiple of 8: inference says where it breaks, before any tensor exists.
+match Inference.infer net 100 with
+| Ok _ -> ()
+| Error e -> printfn "100x100 refused: %s" e.Message
+
+let model = Build.build net
+model.eval ()
+
+do
+    use _ = torch.NewDisposeScope()
+    use _ = torch.no_grad ()
+
+    let y =
+        model.forward (torch.rand ([| 2L; 3L; 128L; 128L |], device = CropCat.Runtime.Devices.Default))
+
+    printfn "forward: 2x3x128x128 -> %A" y.shape

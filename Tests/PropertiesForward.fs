@@ -1,0 +1,154 @@
+/// Inference against the real TorchSharp forward pass of the built network, and the shrinker.
+module CropCat.Tests.PropertiesForward
+
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open CropCat.Dsl
+open CropCat.Shapes
+open CropCat.Tests.DslGenerators
+
+/// Case counts: each property's maxTest is its number of generated cases.
+let forwardCases = 40
+let outputMapCases = 15
+
+let private config n = {
+    FsCheckConfig.defaultConfig with
+        maxTest = n
+}
+
+/// Runs the built network (eval, no_grad, one dispose scope) on a random n x n input.
+let private forward (network: CropCat.Nets.Network) (inChannels: int) (n: int) (run: torch.Tensor -> torch.Tensor) =
+    use _ = torch.NewDisposeScope()
+    use _ = torch.no_grad ()
+    let x = torch.rand ([| 1L; int64 inChannels; int64 n; int64 n |])
+    (run x).shape
+
+/// Inference accepts exactly when the forward pass works and gives the same shape. When it refuses,
+/// the core's network refuses at the same layer, and the unchecked layers fail inside libtorch (or
+/// the crop) too, except for the strict-pool rule, which libtorch does not have (it floors).
+let private agreesWithForward ((net: Net), n) =
+    CropCat.Runtime.NativeRuntime.EnsureLoaded()
+    use network = Build.unchecked net
+    network.eval ()
+
+    match Inference.infer net n with
+    | Ok i ->
+        let shape = forward network net.InChannels n network.forward
+
+        shape = [| 1L; int64 i.Output.Channels; int64 i.Output.Height; int64 i.Output.Width |]
+        |> Prop.label $"forward gave %A{shape}, inference {i.Output}"
+    | Error e ->
+        let core =
+            try
+                forward network net.InChannels n network.forward |> ignore
+                None
+            with :? ShapeException as s ->
+                Some s.Path
+
+        let libtorchFails =
+            try
+                forward network net.InChannels n network.Root.Forward |> ignore
+                false
+            with _ ->
+                true
+
+        (core = Some e.Path
+         |> Prop.label $"core refused at %A{core}, inference at {e.Path}")
+        .&. ((libtorchFails || e.Reason.Contains "is odd")
+             |> Prop.label $"libtorch ran what inference refused: {e.Message}")
+        |> Prop.classify true "refused"
+
+[<Tests>]
+let forwardProperties =
+    testList "Properties.forward" [
+        testPropertyWithConfig (config forwardCases) "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
+        <| Prop.forAll (arbNetAndSize 3 199) agreesWithForward
+
+        testPropertyWithConfig (config outputMapCases) "the solver's output map matches the forward pass"
+        <| Prop.forAll (arbNet 3) (fun net ->
+            match ValidSizes.solve net with
+            | Error _ -> true |> Prop.classify true "no sizes"
+            | Ok s ->
+                let sizes = [ 1..199 ] |> List.filter (ValidSizes.contains s) |> List.truncate 2
+
+                CropCat.Runtime.NativeRuntime.EnsureLoaded()
+                use network = Build.buildOn (Some torch.CPU) net
+                network.eval ()
+
+                sizes
+                |> List.forall (fun n ->
+                    let shape = forward network net.InChannels n network.forward
+                    let out = int64 (ValidSizes.outputOf s n).Value
+                    shape[2] = out && shape[3] = out)
+                |> Prop.classify (List.isEmpty sizes) "no size below 200")
+    ]
+
+/// Runs FsCheck on `prop` and returns the shrunk counterexample, if the property failed.
+let private shrunkCounterexample (arb: Arbitrary<Net>) (prop: Net -> bool) : Net option =
+    let mutable shrunk = None
+
+    let runner =
+        { new IRunner with
+            member _.OnStartFixture _ = ()
+            member _.OnArguments(_, _, _) = ()
+            member _.OnShrink(_, _) = ()
+
+            member _.OnFinished(_, result) =
+                match result with
+                | TestResult.Failed(_, _, args, _, _, _, _) -> shrunk <- args |> List.tryHead |> Option.map unbox<Net>
+                | _ -> ()
+        }
+
+    Check.One(Config.Quick.WithRunner(runner).WithMaxTest(100), Prop.forAll arb prop)
+    shrunk
+
+[<Tests>]
+let shrinker =
+    testList "Properties.shrinker" [
+        testCase "a failing case shrinks to a one-layer description"
+        <| fun () ->
+            // A false law: "every description keeps a 188 x 188 input at 188 x 188".
+            let keepsSize net =
+                match Inference.output net 188 with
+                | Ok o -> o.Height = 188
+                | Error _ -> false
+
+            match shrunkCounterexample (arbNet 5) keepsSize with
+            | None -> failtest "the false law passed"
+            | Some net ->
+                Expect.isLessThanOrEqual (leaves net.Body) 1 $"shrunk to one layer, got %A{net}"
+                Expect.equal net.InChannels 1 "input channels shrink to 1"
+                Expect.isFalse (keepsSize net) "still a counterexample"
+
+        testCase "shrinking a paper-like net step by step keeps failing and ends small"
+        <| fun () ->
+            // Greedy shrinking, as FsCheck does it, from a depth-4 net with every option on.
+            let start =
+                UNet.unet [ 4; 4; 4; 4; 4 ] {
+                    UNet.paperForm with
+                        InChannels = 3
+                        BatchNorm = true
+                        Up = UpMode.Bilinear
+                }
+
+            let fails net =
+                Result.isError (Inference.infer net 101)
+
+            Expect.isTrue (fails start) "101 is not valid for the start"
+
+            let rec shrink net =
+                match shrinkNet net |> Seq.tryFind fails with
+                | Some smaller -> shrink smaller
+                | None -> net
+
+            // The smallest reason an odd size fails: one strict pool.
+            Expect.equal
+                (shrink start)
+                {
+                    InChannels = 1
+                    Body = Down PoolMode.Strict
+                }
+                "shrunk to one pool"
+    ]
