@@ -13,6 +13,14 @@ open CropCat.Shapes
 open CropCat.Tests.TestUtil
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
+
+/// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
+/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
+let private settle () =
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    GC.Collect()
+
 let goldenDir () =
     let rec up (d: DirectoryInfo) =
         if isNull d then
@@ -58,7 +66,7 @@ let tests =
             init ()
             use scope = torch.NewDisposeScope()
             let get = expected ()
-            let net = UNet.Create readingGroupOptions
+            use net = UNet.Create readingGroupOptions
             let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
             Expect.equal layout StateDictLayout.ReadingGroup "layout recognised from the keys"
             net.eval ()
@@ -67,6 +75,8 @@ let tests =
             let want = get "rg.output"
             Expect.sequenceEqual y.shape want.shape "output shape"
             Expect.isLessThan (maxAbsDiff y want) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
         }
 
         test "without the [up, skip] -> [skip, up] channel swap the output differs (the swap is what makes it match)" {
@@ -79,21 +89,23 @@ let tests =
                 if k.StartsWith "decoder.dec_blocks." && k.EndsWith ".conv1.weight" then
                     src[k] <- StateDictLoader.SwapInputHalves src[k]
 
-            let net = UNet.Create readingGroupOptions
+            use net = UNet.Create readingGroupOptions
             StateDictLoader.LoadInto(net, src, StateDictLayout.ReadingGroup) |> ignore
             net.eval ()
             use _ = torch.no_grad ()
             Expect.isGreaterThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-3 "unswapped weights give another function"
+
+            settle ()
         }
 
         test "one training step (weighted cross-entropy, SGD momentum 0.99) matches PyTorch: loss and every updated weight" {
             init ()
             use scope = torch.NewDisposeScope()
             let get = expected ()
-            let net = UNet.Create readingGroupOptions
+            use net = UNet.Create readingGroupOptions
             PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
             net.train ()
-            let sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
+            use sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
             sgd.zero_grad ()
             let logits = net.forward (get "rg.input")
             let target = (get "rg.target").to_type torch.int64
@@ -108,23 +120,27 @@ let tests =
 
             for KeyValue(k, v) in updated do
                 Expect.isLessThan (maxAbsDiff v (get ("rg.step1." + k))) 1e-4 $"updated {k}"
+
+            settle ()
         }
 
         test "reading-group .safetensors: CropCat's output matches PyTorch's within 1e-4" {
             init ()
             use scope = torch.NewDisposeScope()
             let get = expected ()
-            let net = UNet.Create readingGroupOptions
+            use net = UNet.Create readingGroupOptions
             PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.safetensors")) |> ignore
             net.eval ()
             use _ = torch.no_grad ()
             Expect.isLessThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
         }
 
         test "exporting the loaded net to safetensors in the reading group's layout gives back PyTorch's own tensors" {
             init ()
             use scope = torch.NewDisposeScope()
-            let net = UNet.Create readingGroupOptions
+            use net = UNet.Create readingGroupOptions
             PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
             let path = Path.Combine(Path.GetTempPath(), $"cropcat-export-{Guid.NewGuid():N}.safetensors")
 
@@ -139,17 +155,21 @@ let tests =
                     Expect.equal (maxAbsDiff mine[k] v) 0.0 $"{k} bit for bit (decoder conv1 swapped back to [up, skip])"
             finally
                 File.Delete path
+
+            settle ()
         }
 
         test "Carvana .pt (padded, batch norm, eval): output matches PyTorch within 1e-4" {
             init ()
             use scope = torch.NewDisposeScope()
             let get = expected ()
-            let net = UNet.Create carvanaOptions
+            use net = UNet.Create carvanaOptions
             let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "carvana.pt"))
             Expect.equal layout StateDictLayout.Carvana "layout recognised from the keys"
             net.eval ()
             use _ = torch.no_grad ()
             Expect.isLessThan (maxAbsDiff (net.forward (get "cv.input")) (get "cv.output")) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
         }
     ]

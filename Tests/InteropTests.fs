@@ -15,6 +15,14 @@ open CropCat.Nets
 open CropCat.Shapes
 open CropCat.Tests.TestUtil
 
+
+/// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
+/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
+let private settle () =
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    GC.Collect()
+
 let private config = { FsCheckConfig.defaultConfig with maxTest = 25 }
 
 /// Runs f and returns the exception of type 'e it throws; fails the test otherwise.
@@ -69,10 +77,13 @@ let private validSize (net: Network) =
 
 [<Tests>]
 let tests =
-    testList "Interop" [
+    testSequenced
+    <| testList "Interop" [
         test "the unpickler refuses a global that is not part of a state dict, naming it" {
             let ex = throws<PickleRefusedException>(fun () -> RestrictedUnpickler.Load(ReadOnlySpan evilPickle, "evil.pt") |> ignore)
             Expect.stringContains ex.Message "refused pickle global 'os.system'" "names the global"
+
+            settle ()
         }
 
         test "a .pt with a code-running pickle is refused with the file name and the global in the message" {
@@ -85,6 +96,8 @@ let tests =
                 Expect.stringContains ex.Message path "names the file"
             finally
                 File.Delete path
+
+            settle ()
         }
 
         test "a file that is not a zip is refused with a message about the legacy format" {
@@ -97,6 +110,8 @@ let tests =
                 Expect.stringContains ex.Message "not a zip-format" "says what is wrong"
             finally
                 File.Delete path
+
+            settle ()
         }
 
         testTheory "a pickle of plain data is read: OrderedDict, ints, floats, strings, memo (protocols 2 and 5)" [
@@ -120,7 +135,7 @@ let tests =
 
             Prop.forAll (Arb.fromGen genNet) (fun (depth, bn, widths) ->
                 use scope = torch.NewDisposeScope()
-                let net = UNet.Create(options widths bn)
+                use net = UNet.Create(options widths bn)
                 let layout = if bn then StateDictLayout.Carvana else StateDictLayout.ReadingGroup
 
                 net.state_dict().Keys
@@ -136,8 +151,8 @@ let tests =
             Prop.forAll (Arb.fromGen genNet) (fun (depth, bn, widths) ->
                 use scope = torch.NewDisposeScope()
                 let o = options widths bn
-                let a = UNet.Create o
-                let b = UNet.Create o
+                use a = UNet.Create o
+                use b = UNet.Create o
                 let layout = if bn then StateDictLayout.Carvana else StateDictLayout.ReadingGroup
                 let exported = StateDictLoader.Export(a, layout)
                 let used = StateDictLoader.LoadInto(b, exported)
@@ -155,12 +170,14 @@ let tests =
             let s = StateDictLoader.SwapInputHalves w
             Expect.equal (s.[0L, 0L, 0L, 0L].item<int64> ()) 6L "first input channel is the old third"
             Expect.isTrue ((StateDictLoader.SwapInputHalves s).eq(w).all().item<bool> ()) "involution"
+
+            settle ()
         }
 
         test "one error lists missing, unexpected and mis-shaped keys with the source name" {
             init ()
             use scope = torch.NewDisposeScope()
-            let net = UNet.Create(options [| 2; 4 |] false)
+            use net = UNet.Create(options [| 2; 4 |] false)
             let sd = StateDictLoader.Export(net, StateDictLayout.CropCat)
             sd.Remove "head.bias" |> ignore
             sd["extra.weight"] <- torch.zeros (1L)
@@ -174,20 +191,25 @@ let tests =
             Expect.equal ex.MisShaped.Count 1 "mis-shaped"
             Expect.stringContains ex.Message "w.pt" "names the source"
             Expect.stringContains ex.Message "enc1.conv1.weight -> enc1.conv1.weight: [3, 1, 3, 3] vs net [2, 1, 3, 3]" "shows both shapes"
+
+            settle ()
         }
 
         test "the bench counts the paper net's forward as 300.857 GFLOP and a training step as 3x less the first conv's input gradient" {
-            let trace = UNet.Paper().Trace(572, 572)
+            use paper = UNet.Paper()
+            let trace = paper.Trace(572, 572)
             // Summed by hand over Fig. 1's shapes: 2*9*Cin*Cout*H*W per 3x3 conv, 2*Cin*Cout*H*W per up-conv and head.
             Expect.floatClose Accuracy.veryHigh (Flops.Forward(trace, 1)) 300856848896.0 "forward FLOP"
             Expect.floatClose Accuracy.veryHigh (Flops.TrainStep(trace, 1)) (3.0 * 300856848896.0 - 2.0 * 9.0 * 64.0 * 570.0 * 570.0) "train FLOP"
+
+            settle ()
         }
 
         test "the bench's hand-written reference nets (freeing early, holding, channels-last) compute CropCat's function" {
             init ()
             use scope = torch.NewDisposeScope()
             let widths = [| 2; 4; 8 |]
-            let net = UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = widths))
+            use net = UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = widths))
             net.eval ()
             use _ = torch.no_grad ()
             let x = randn 1 1 60 60
@@ -201,6 +223,9 @@ let tests =
                 if name = "channels-last" then reference.ToChannelsLast() |> ignore
                 reference.eval ()
                 let d = (y - reference.forward x).abs().max().item<float32> ()
+                reference.Dispose()
                 Expect.isLessThan d 1e-5f $"same output ({name})"
+
+            settle ()
         }
     ]

@@ -102,7 +102,8 @@ public static class StateDictLoader
             var map = StateDictLayouts.FromCropCat(key, layout, depth);
             if (map is null)
                 throw new ArgumentException($"CropCat parameter '{key}' has no counterpart in the {layout} layout (does the net match that layout?)");
-            using var cpu = t.detach().cpu();
+            using var detached = t.detach();
+            using var cpu = detached.cpu();
             result[map.Target] = map.SwapInputHalves ? SwapInputHalves(cpu) : cpu.contiguous().clone();
         }
         return result;
