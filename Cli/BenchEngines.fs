@@ -13,10 +13,11 @@ open CropCat.Bench
 open CropCat.Nets
 
 /// A network of the benchmark: the paper's layout with other widths, at one input edge length.
-type NetSpec =
-    { Widths: int[]
-      Size: int
-      Dropout: float }
+type NetSpec = {
+    Widths: int[]
+    Size: int
+    Dropout: float
+} with
 
     member s.Options = UNetOptions(Widths = s.Widths, BottomDropout = s.Dropout)
 
@@ -56,8 +57,7 @@ type NetKind =
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
     | CropCatNet -> UNet.Create spec.Options :> _
-    | ReferenceNet ->
-        ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
+    | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
     | ReferenceHoldNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout, freeEarly = false) :> _
     | ReferenceChannelsLastNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout).ToChannelsLast() :> _
 
@@ -71,7 +71,9 @@ let makeCase kind op (spec: NetSpec) =
 /// An engine in this process.
 type InProcess(name: string, kind: NetKind) =
     let cases = Dictionary<string, BenchCase>()
-    let key (op: Op) (spec: NetSpec) = $"{op.Name}/{String.Join(',', spec.Widths)}/{spec.Size}"
+
+    let key (op: Op) (spec: NetSpec) =
+        $"{op.Name}/{String.Join(',', spec.Widths)}/{spec.Size}"
 
     interface Engine with
         member _.Name = name
@@ -143,6 +145,7 @@ type Worker(name: string, psi: ProcessStartInfo, threads: int) =
 
     interface Engine with
         member _.Name = name
+
         member _.Run(op, spec) =
             let r = ask (command op spec)
             r["s"].GetValue<float>()
@@ -163,7 +166,10 @@ type Worker(name: string, psi: ProcessStartInfo, threads: int) =
                 ()
 
 let private num (x: float) =
-    if Double.IsFinite x then x.ToString("R", CultureInfo.InvariantCulture) else "null"
+    if Double.IsFinite x then
+        x.ToString("R", CultureInfo.InvariantCulture)
+    else
+        "null"
 
 /// Serves the line protocol on stdin/stdout with CropCat's net (the `--serve` mode of `cropcat bench`).
 let serve () =
@@ -179,10 +185,11 @@ let serve () =
             let cmd = JsonNode.Parse line
             let op = cmd["op"].GetValue<string>()
 
-            let spec () =
-                { Widths = cmd["widths"].AsArray() |> Seq.map (fun n -> n.GetValue<int>()) |> Array.ofSeq
-                  Size = cmd["size"].GetValue<int>()
-                  Dropout = cmd["dropout"].GetValue<float>() }
+            let spec () = {
+                Widths = cmd["widths"].AsArray() |> Seq.map (fun n -> n.GetValue<int>()) |> Array.ofSeq
+                Size = cmd["size"].GetValue<int>()
+                Dropout = cmd["dropout"].GetValue<float>()
+            }
 
             let reply =
                 match op with

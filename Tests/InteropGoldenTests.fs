@@ -13,7 +13,6 @@ open CropCat.Shapes
 open CropCat.Tests.TestUtil
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
-
 /// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
 /// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
 let private settle () =
@@ -27,7 +26,11 @@ let goldenDir () =
             failwith "Tests/golden not found above the test program or the working directory"
         else
             let p = Path.Combine(d.FullName, "Tests", "golden")
-            if File.Exists(Path.Combine(p, "expected.json")) then p else up d.Parent
+
+            if File.Exists(Path.Combine(p, "expected.json")) then
+                p
+            else
+                up d.Parent
 
     try
         up (DirectoryInfo AppContext.BaseDirectory)
@@ -43,17 +46,24 @@ let expected () =
 
     fun (name: string) ->
         let e = index[name]
-        let shape = e["shape"].AsArray() |> Seq.map (fun n -> n.GetValue<int64>()) |> Array.ofSeq
+
+        let shape =
+            e["shape"].AsArray() |> Seq.map (fun n -> n.GetValue<int64>()) |> Array.ofSeq
+
         let offset = e["offset"].GetValue<int>()
         let count = shape |> Array.fold (*) 1L |> int
-        let data = Array.init count (fun i -> BitConverter.ToSingle(bytes, 4 * (offset + i)))
+
+        let data =
+            Array.init count (fun i -> BitConverter.ToSingle(bytes, 4 * (offset + i)))
+
         torch.tensor(data).reshape shape
 
 let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
-    use d = (a - b).abs().max()
+    use d = (a - b).abs().max ()
     d.item<float32> () |> float
 
-let readingGroupOptions = UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |])
+let readingGroupOptions =
+    UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |])
 
 let carvanaOptions =
     UNetOptions(InChannels = 1, Classes = 2, Widths = [| 2; 4; 8 |], Padding = Padding.Same, BatchNorm = true, Merge = Merge.Concat)
@@ -67,7 +77,10 @@ let tests =
             use scope = torch.NewDisposeScope()
             let get = expected ()
             use net = UNet.Create readingGroupOptions
-            let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+
+            let layout =
+                PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+
             Expect.equal layout StateDictLayout.ReadingGroup "layout recognised from the keys"
             net.eval ()
             use _ = torch.no_grad ()
@@ -93,7 +106,11 @@ let tests =
             StateDictLoader.LoadInto(net, src, StateDictLayout.ReadingGroup) |> ignore
             net.eval ()
             use _ = torch.no_grad ()
-            Expect.isGreaterThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-3 "unswapped weights give another function"
+
+            Expect.isGreaterThan
+                (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output"))
+                1e-3
+                "unswapped weights give another function"
 
             settle ()
         }
@@ -103,13 +120,19 @@ let tests =
             use scope = torch.NewDisposeScope()
             let get = expected ()
             use net = UNet.Create readingGroupOptions
-            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+            |> ignore
+
             net.train ()
             use sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
             sgd.zero_grad ()
             let logits = net.forward (get "rg.input")
             let target = (get "rg.target").to_type torch.int64
-            let ce = torch.nn.functional.cross_entropy (logits, target, reduction = torch.nn.Reduction.None)
+
+            let ce =
+                torch.nn.functional.cross_entropy (logits, target, reduction = torch.nn.Reduction.None)
+
             let loss = (ce * get "rg.weight").mean ()
             loss.backward ()
             sgd.step () |> ignore
@@ -129,7 +152,10 @@ let tests =
             use scope = torch.NewDisposeScope()
             let get = expected ()
             use net = UNet.Create readingGroupOptions
-            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.safetensors")) |> ignore
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.safetensors"))
+            |> ignore
+
             net.eval ()
             use _ = torch.no_grad ()
             Expect.isLessThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-4 "max |CropCat - PyTorch|"
@@ -141,13 +167,20 @@ let tests =
             init ()
             use scope = torch.NewDisposeScope()
             use net = UNet.Create readingGroupOptions
-            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt")) |> ignore
-            let path = Path.Combine(Path.GetTempPath(), $"cropcat-export-{Guid.NewGuid():N}.safetensors")
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+            |> ignore
+
+            let path =
+                Path.Combine(Path.GetTempPath(), $"cropcat-export-{Guid.NewGuid():N}.safetensors")
 
             try
                 PyTorchWeights.ExportSafetensors(net, path, StateDictLayout.ReadingGroup)
                 let struct (mine, meta) = CropCat.IO.Safetensors.Read path
-                let struct (theirs, _) = CropCat.IO.Safetensors.Read(Path.Combine(goldenDir (), "reading_group.safetensors"))
+
+                let struct (theirs, _) =
+                    CropCat.IO.Safetensors.Read(Path.Combine(goldenDir (), "reading_group.safetensors"))
+
                 Expect.sequenceEqual (Seq.sort mine.Keys) (Seq.sort theirs.Keys) "the names PyTorch's load_state_dict expects"
                 Expect.equal meta["cropcat.layout"] "ReadingGroup" "layout recorded in the metadata"
 

@@ -23,7 +23,10 @@ let private settle () =
     GC.WaitForPendingFinalizers()
     GC.Collect()
 
-let private config = { FsCheckConfig.defaultConfig with maxTest = 25 }
+let private config = {
+    FsCheckConfig.defaultConfig with
+        maxTest = 25
+}
 
 /// Runs f and returns the exception of type 'e it throws; fails the test otherwise.
 let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e =
@@ -44,7 +47,13 @@ let private ptWith (pickle: byte[]) =
 
 /// pickle.dumps(os.system, protocol 2) followed by a call: what a malicious .pt carries.
 let private evilPickle =
-    Array.concat [ [| 0x80uy; 2uy |]; "cos\nsystem\n"B; [| byte 'X'; 4uy; 0uy; 0uy; 0uy |]; "echo"B; [| 0x85uy; byte 'R'; byte '.' |] ]
+    Array.concat [
+        [| 0x80uy; 2uy |]
+        "cos\nsystem\n"B
+        [| byte 'X'; 4uy; 0uy; 0uy; 0uy |]
+        "echo"B
+        [| 0x85uy; byte 'R'; byte '.' |]
+    ]
 
 let private genNet =
     gen {
@@ -80,7 +89,9 @@ let tests =
     testSequenced
     <| testList "Interop" [
         test "the unpickler refuses a global that is not part of a state dict, naming it" {
-            let ex = throws<PickleRefusedException>(fun () -> RestrictedUnpickler.Load(ReadOnlySpan evilPickle, "evil.pt") |> ignore)
+            let ex =
+                throws<PickleRefusedException> (fun () -> RestrictedUnpickler.Load(ReadOnlySpan evilPickle, "evil.pt") |> ignore)
+
             Expect.stringContains ex.Message "refused pickle global 'os.system'" "names the global"
 
             settle ()
@@ -91,7 +102,9 @@ let tests =
             let path = ptWith evilPickle
 
             try
-                let ex = throws<PickleRefusedException>(fun () -> TorchCheckpoint.Read path |> ignore)
+                let ex =
+                    throws<PickleRefusedException> (fun () -> TorchCheckpoint.Read path |> ignore)
+
                 Expect.stringContains ex.Message "os.system" "names the refused global"
                 Expect.stringContains ex.Message path "names the file"
             finally
@@ -106,7 +119,9 @@ let tests =
             File.WriteAllBytes(path, [| 0x80uy; 2uy; byte 'N'; byte '.' |])
 
             try
-                let ex = throws<PickleRefusedException>(fun () -> TorchCheckpoint.Read path |> ignore)
+                let ex =
+                    throws<PickleRefusedException> (fun () -> TorchCheckpoint.Read path |> ignore)
+
                 Expect.stringContains ex.Message "not a zip-format" "says what is wrong"
             finally
                 File.Delete path
@@ -119,7 +134,8 @@ let tests =
             "800263636f6c6c656374696f6e730a4f726465726564446963740a7100295271012858010000006171024b0158010000006271034740040000000000005801000000787104867105752e"
             // the same with protocol 5 (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE)
             "8005953d000000000000008c0b636f6c6c656374696f6e73948c0b4f72646572656444696374949394295294288c0161944b018c0162944740040000000000008c0178948694752e"
-        ] <| fun (hex: string) ->
+        ]
+        <| fun (hex: string) ->
             let bytes = Convert.FromHexString hex
             let d = RestrictedUnpickler.Load(ReadOnlySpan bytes, "plain") :?> PickleDict
             Expect.equal d.Items.Count 2 "two entries"
@@ -136,7 +152,12 @@ let tests =
             Prop.forAll (Arb.fromGen genNet) (fun (depth, bn, widths) ->
                 use scope = torch.NewDisposeScope()
                 use net = UNet.Create(options widths bn)
-                let layout = if bn then StateDictLayout.Carvana else StateDictLayout.ReadingGroup
+
+                let layout =
+                    if bn then
+                        StateDictLayout.Carvana
+                    else
+                        StateDictLayout.ReadingGroup
 
                 net.state_dict().Keys
                 |> Seq.forall (fun k ->
@@ -153,7 +174,13 @@ let tests =
                 let o = options widths bn
                 use a = UNet.Create o
                 use b = UNet.Create o
-                let layout = if bn then StateDictLayout.Carvana else StateDictLayout.ReadingGroup
+
+                let layout =
+                    if bn then
+                        StateDictLayout.Carvana
+                    else
+                        StateDictLayout.ReadingGroup
+
                 let exported = StateDictLoader.Export(a, layout)
                 let used = StateDictLoader.LoadInto(b, exported)
                 a.eval ()
@@ -166,7 +193,7 @@ let tests =
         test "the channel swap is its own inverse and moves the halves" {
             init ()
             use scope = torch.NewDisposeScope()
-            let w = torch.arange(24L).reshape(2L, 4L, 1L, 3L)
+            let w = torch.arange(24L).reshape (2L, 4L, 1L, 3L)
             let s = StateDictLoader.SwapInputHalves w
             Expect.equal (s.[0L, 0L, 0L, 0L].item<int64> ()) 6L "first input channel is the old third"
             Expect.isTrue ((StateDictLoader.SwapInputHalves s).eq(w).all().item<bool> ()) "involution"
@@ -184,7 +211,7 @@ let tests =
             sd["enc1.conv1.weight"] <- torch.zeros (3L, 1L, 3L, 3L)
 
             let ex =
-                throws<StateDictMismatchException>(fun () -> StateDictLoader.LoadInto(net, sd, StateDictLayout.CropCat, "w.pt") |> ignore)
+                throws<StateDictMismatchException> (fun () -> StateDictLoader.LoadInto(net, sd, StateDictLayout.CropCat, "w.pt") |> ignore)
 
             Expect.sequenceEqual ex.Missing [ "head.bias" ] "missing"
             Expect.sequenceEqual ex.Unexpected [ "extra.weight" ] "unexpected"
@@ -200,7 +227,12 @@ let tests =
             let trace = paper.Trace(572, 572)
             // Summed by hand over Fig. 1's shapes: 2*9*Cin*Cout*H*W per 3x3 conv, 2*Cin*Cout*H*W per up-conv and head.
             Expect.floatClose Accuracy.veryHigh (Flops.Forward(trace, 1)) 300856848896.0 "forward FLOP"
-            Expect.floatClose Accuracy.veryHigh (Flops.TrainStep(trace, 1)) (3.0 * 300856848896.0 - 2.0 * 9.0 * 64.0 * 570.0 * 570.0) "train FLOP"
+
+            Expect.floatClose
+                Accuracy.veryHigh
+                (Flops.TrainStep(trace, 1))
+                (3.0 * 300856848896.0 - 2.0 * 9.0 * 64.0 * 570.0 * 570.0)
+                "train FLOP"
 
             settle ()
         }
@@ -216,11 +248,16 @@ let tests =
             let y = net.forward x
 
             for name, reference in
-                [ "free early", ReferenceUNet.Create(1, 2, widths)
-                  "hold", ReferenceUNet.Create(1, 2, widths, freeEarly = false)
-                  "channels-last", ReferenceUNet.Create(1, 2, widths) ] do
+                [
+                    "free early", ReferenceUNet.Create(1, 2, widths)
+                    "hold", ReferenceUNet.Create(1, 2, widths, freeEarly = false)
+                    "channels-last", ReferenceUNet.Create(1, 2, widths)
+                ] do
                 reference.CopyFrom net
-                if name = "channels-last" then reference.ToChannelsLast() |> ignore
+
+                if name = "channels-last" then
+                    reference.ToChannelsLast() |> ignore
+
                 reference.eval ()
                 let d = (y - reference.forward x).abs().max().item<float32> ()
                 reference.Dispose()
