@@ -368,9 +368,12 @@ let run (a: ParseResults<BenchArgs>) =
                 let reps = repsFor name
 
                 for r in 0 .. reps - 1 do
-                    // Rotate the starting engine every repetition so none always runs after the same neighbour.
-                    for j in 0 .. columns.Count - 1 do
-                        let i = (r + j) % columns.Count
+                    // A fresh random order every repetition (seeded, so reruns repeat it): no engine always
+                    // runs after the same neighbour, e.g. right after another process has cooled the caches.
+                    let order = Array.init columns.Count id
+                    Random(1000 * r + columns.Count).Shuffle order
+
+                    for i in order do
                         times[i].Add(columns[i].Engine.Run(op, s))
 
                 for c in columns do
