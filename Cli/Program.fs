@@ -24,6 +24,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<Train.Args>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<Predict.Args>
     | [<CliPrefix(CliPrefix.None)>] Synth of ParseResults<Synth.Args>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -35,6 +36,7 @@ type Command =
             | Train _ -> "train a net on a folder of image/mask PNG pairs (DATA/images/NAME.png + DATA/masks/NAME.png); writes a checkpoint"
             | Predict _ -> "segment a PNG file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
             | Synth _ -> "write a dataset folder of synthetic touching cells (images/ and masks/) to try train and predict on"
+            | Bench _ -> "benchmark forward and training step against a hand-written TorchSharp net and PyTorch"
 
 [<EntryPoint>]
 let main argv =
@@ -51,6 +53,7 @@ let main argv =
         | Train a -> Train.run a
         | Predict a -> Predict.run a
         | Synth a -> Synth.run a
+        | Bench a -> Bench.run a
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

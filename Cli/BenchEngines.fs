@@ -1,0 +1,217 @@
+/// The engines the benchmark interleaves: CropCat's net and the hand-written reference in this
+/// process, and workers in child processes (CropCat with the other allocator setting, PyTorch) that
+/// answer one JSON command per line, so every engine runs one repetition in turn.
+module CropCat.Cli.BenchEngines
+
+open System
+open System.Collections.Generic
+open System.Diagnostics
+open System.IO
+open System.Globalization
+open System.Text.Json.Nodes
+open CropCat.Bench
+open CropCat.Nets
+
+/// A network of the benchmark: the paper's layout with other widths, at one input edge length.
+type NetSpec = {
+    Widths: int[]
+    Size: int
+    Dropout: float
+} with
+
+    member s.Options = UNetOptions(Widths = s.Widths, BottomDropout = s.Dropout)
+
+    /// The output edge length, from the shape algebra.
+    member s.OutSize =
+        let net = UNet.Layers s.Options
+        net.Infer(CropCat.Shapes.Shape(1, s.Size, s.Size)).Height
+
+/// Forward (eval, no_grad) or one training step.
+type Op =
+    | Fwd
+    | Train
+
+    member o.Name =
+        match o with
+        | Fwd -> "fwd"
+        | Train -> "train"
+
+/// Something that runs one repetition of a case and says how long it took.
+type Engine =
+    abstract Name: string
+    /// Seconds of one repetition (the case is built on first use and kept until Drop).
+    abstract Run: Op * NetSpec -> float
+    /// Frees the case's network and tensors.
+    abstract Drop: Op * NetSpec -> unit
+    abstract Close: unit -> unit
+
+/// Which network an in-process engine builds.
+type NetKind =
+    | CropCatNet
+    | ReferenceNet
+    /// The reference net keeping every intermediate until the end of the pass (the memory A/B).
+    | ReferenceHoldNet
+    /// The reference net in the channels-last memory layout (an experiment).
+    | ReferenceChannelsLastNet
+
+let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
+    match kind with
+    | CropCatNet -> UNet.Create spec.Options :> _
+    | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
+    | ReferenceHoldNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout, freeEarly = false) :> _
+    | ReferenceChannelsLastNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout).ToChannelsLast() :> _
+
+let makeCase kind op (spec: NetSpec) =
+    let net = build kind spec
+
+    match op with
+    | Fwd -> BenchCase.Forward(net, 1, spec.Size)
+    | Train -> BenchCase.TrainStep(net, 1, spec.Size, spec.OutSize, 2)
+
+/// An engine in this process.
+type InProcess(name: string, kind: NetKind) =
+    let cases = Dictionary<string, BenchCase>()
+
+    let key (op: Op) (spec: NetSpec) =
+        $"{op.Name}/{String.Join(',', spec.Widths)}/{spec.Size}"
+
+    interface Engine with
+        member _.Name = name
+
+        member _.Run(op, spec) =
+            let k = key op spec
+
+            if not (cases.ContainsKey k) then
+                cases[k] <- makeCase kind op spec
+
+            cases[k].RunOnce()
+
+        member _.Drop(op, spec) =
+            let k = key op spec
+
+            match cases.TryGetValue k with
+            | true, c ->
+                c.Dispose()
+                cases.Remove k |> ignore
+                GC.Collect()
+                GC.WaitForPendingFinalizers()
+            | _ -> ()
+
+        member _.Close() =
+            for c in cases.Values do
+                c.Dispose()
+
+            cases.Clear()
+
+/// The JSON command for one repetition.
+let command (op: Op) (spec: NetSpec) =
+    let o = JsonObject()
+    o["op"] <- JsonValue.Create op.Name
+    o["widths"] <- JsonArray(spec.Widths |> Array.map (fun w -> JsonValue.Create w :> JsonNode))
+    o["size"] <- JsonValue.Create spec.Size
+    o["in"] <- JsonValue.Create 1
+    o["classes"] <- JsonValue.Create 2
+    o["dropout"] <- JsonValue.Create spec.Dropout
+    o.ToJsonString()
+
+/// An engine in a child process speaking the line protocol of bench/pytorch_unet.py.
+type Worker(name: string, psi: ProcessStartInfo, threads: int) =
+    do
+        psi.RedirectStandardInput <- true
+        psi.RedirectStandardOutput <- true
+        psi.UseShellExecute <- false
+
+    let proc = Process.Start psi
+
+    let ask (line: string) =
+        proc.StandardInput.WriteLine line
+        proc.StandardInput.Flush()
+        let reply = proc.StandardOutput.ReadLine()
+
+        if isNull reply then
+            failwithf "bench worker '%s' (%s %s) ended without answering '%s'" name psi.FileName psi.Arguments line
+
+        JsonNode.Parse reply
+
+    let hello = ask $"{{\"op\":\"setup\",\"threads\":{threads}}}"
+
+    /// The worker's answer to setup (versions, threads).
+    member _.Hello = hello.ToJsonString()
+
+    /// Peak and current resident memory of the worker in MiB.
+    member _.Rss() =
+        let r = ask "{\"op\":\"rss\"}"
+        r["peak_mib"].GetValue<float>(), r["rss_mib"].GetValue<float>()
+
+    interface Engine with
+        member _.Name = name
+
+        member _.Run(op, spec) =
+            let r = ask (command op spec)
+            r["s"].GetValue<float>()
+
+        member _.Drop(op, spec) =
+            let o = JsonNode.Parse(command op spec)
+            o["op"] <- JsonValue.Create("drop-" + op.Name)
+            ask (o.ToJsonString()) |> ignore
+
+        member _.Close() =
+            try
+                proc.StandardInput.WriteLine "{\"op\":\"quit\"}"
+                proc.StandardInput.Close()
+
+                if not (proc.WaitForExit 10000) then
+                    proc.Kill()
+            with _ ->
+                ()
+
+let private num (x: float) =
+    if Double.IsFinite x then
+        x.ToString("R", CultureInfo.InvariantCulture)
+    else
+        "null"
+
+/// Serves the line protocol on stdin/stdout with CropCat's net (the `--serve` mode of `cropcat bench`).
+let serve () =
+    let engine = InProcess("cropcat", CropCatNet) :> Engine
+    let mutable go = true
+
+    while go do
+        let line = Console.In.ReadLine()
+
+        if isNull line then
+            go <- false
+        else
+            let cmd = JsonNode.Parse line
+            let op = cmd["op"].GetValue<string>()
+
+            let spec () = {
+                Widths = cmd["widths"].AsArray() |> Seq.map (fun n -> n.GetValue<int>()) |> Array.ofSeq
+                Size = cmd["size"].GetValue<int>()
+                Dropout = cmd["dropout"].GetValue<float>()
+            }
+
+            let reply =
+                match op with
+                | "quit" ->
+                    go <- false
+                    null
+                | "setup" ->
+                    TorchSharp.torch.set_num_threads (cmd["threads"].GetValue<int>())
+                    $"{{\"torchsharp\":\"0.107.0\",\"threads\":{TorchSharp.torch.get_num_threads ()},\"heap_kept\":{(CropCat.Runtime.Allocator.HeapKept.ToString().ToLowerInvariant())}}}"
+                | "rss" -> $"{{\"peak_mib\":{num (Machine.PeakRssMiB())},\"rss_mib\":{num (Machine.RssMiB())}}}"
+                | "fwd" -> $"{{\"s\":{num (engine.Run(Fwd, spec ()))}}}"
+                | "train" -> $"{{\"s\":{num (engine.Run(Train, spec ()))}}}"
+                | "drop-fwd" ->
+                    engine.Drop(Fwd, spec ())
+                    "{}"
+                | "drop-train" ->
+                    engine.Drop(Train, spec ())
+                    "{}"
+                | other -> failwithf "bench worker: unknown op '%s'" other
+
+            if not (isNull reply) then
+                Console.Out.WriteLine reply
+                Console.Out.Flush()
+
+    engine.Close()

@@ -1,0 +1,109 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using CropCat.Shapes;
+using static TorchSharp.torch;
+
+namespace CropCat.Bench;
+
+/// <summary>What the machine can do and what a process holds: the fp32 matmul ceiling and peak memory.</summary>
+public static class Machine
+{
+    /// <summary>
+    /// The fp32 matmul ceiling through libtorch: a <paramref name="n"/> x <paramref name="n"/> GEMM
+    /// (2 n^3 FLOP), one untimed warm-up, then the median GFLOP/s of <paramref name="reps"/> runs.
+    /// Returns (median, best).
+    /// </summary>
+    public static (double Median, double Best) MatmulGflops(int n = 2048, int reps = 7)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(7);
+        var a = randn(new long[] { n, n }, generator: g);
+        var b = randn(new long[] { n, n }, generator: g);
+        a.mm(b).Dispose(); // warm-up: thread pool start, first touch of the output block
+        var rates = new List<double>();
+        for (var i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            a.mm(b).Dispose();
+            rates.Add(2.0 * n * n * n / sw.Elapsed.TotalSeconds / 1e9);
+        }
+        return (Stats.Median(rates), rates.Max());
+    }
+
+    /// <summary>Peak resident memory of this process (VmHWM) in MiB; NaN where /proc is missing.</summary>
+    public static double PeakRssMiB() => ReadStatusKiB("VmHWM:") / 1024.0;
+
+    /// <summary>Current resident memory of this process (VmRSS) in MiB; NaN where /proc is missing.</summary>
+    public static double RssMiB() => ReadStatusKiB("VmRSS:") / 1024.0;
+
+    private static double ReadStatusKiB(string key)
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return double.NaN;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
+        if (line is null) return double.NaN;
+        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Floating-point work of a network, counted from its shape trace (one multiply-add = 2 FLOP).</summary>
+public static class Flops
+{
+    /// <summary>
+    /// FLOP of one forward pass at batch 1: 3x3 conv 2*9*Cin*Cout*H*W per output pixel set, 2x2
+    /// stride-2 transposed conv 2*Cin*Cout*H*W (one tap per output pixel), 1x1 head 2*Cin*Cout*H*W;
+    /// pooling, ReLU, crop and concatenation are not counted. The input channels of each layer are the
+    /// output channels of the row before it in the trace (the trace is in execution order).
+    /// </summary>
+    public static double Forward(IReadOnlyList<ShapeTrace> trace, int inChannels)
+    {
+        double total = 0;
+        var cin = inChannels;
+        foreach (var r in trace)
+        {
+            var o = r.Output;
+            double pixels = (double)o.Height * o.Width;
+            total += r.Kind switch
+            {
+                "Conv3x3+ReLU" => 2.0 * 9 * cin * o.Channels * pixels,
+                "UpConv2x2" or "Head1x1" => 2.0 * cin * o.Channels * pixels,
+                "Bilinear2x+1x1" => 2.0 * cin * o.Channels * pixels,
+                _ => 0,
+            };
+            cin = o.Channels;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// FLOP of one training step: the forward, plus the backward's two products per layer (gradient of
+    /// the input and of the weights), each as large as the forward's, less the input gradient of the
+    /// first convolution, which autograd skips because the image needs no gradient.
+    /// </summary>
+    public static double TrainStep(IReadOnlyList<ShapeTrace> trace, int inChannels)
+    {
+        var fwd = Forward(trace, inChannels);
+        var first = trace.Count > 0 ? Forward(new[] { trace[0] }, inChannels) : 0;
+        return 3 * fwd - first;
+    }
+}
+
+/// <summary>Order statistics of repeated timings.</summary>
+public static class Stats
+{
+    /// <summary>The median (mean of the middle two for an even count).</summary>
+    public static double Median(IReadOnlyList<double> xs)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+    }
+
+    /// <summary>Spread as (max - min) / median, the relative range of the repetitions.</summary>
+    public static double RelativeRange(IReadOnlyList<double> xs) =>
+        xs.Count == 0 ? double.NaN : (xs.Max() - xs.Min()) / Median(xs);
+}

@@ -1,0 +1,62 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using CropCat.Nets;
+using static TorchSharp.torch;
+
+namespace CropCat.Interop;
+
+/// <summary>
+/// Reads PyTorch weights (a .pt/.pth state dict or a .safetensors file) into a CropCat network.
+/// Prefer .safetensors: it holds only tensors, while a .pt file is a pickle, read here through a
+/// restricted interpreter that refuses anything but a plain state dict.
+/// </summary>
+public static class PyTorchWeights
+{
+    /// <summary>Reads every tensor of <paramref name="path"/> on the CPU: .pt/.pth/.bin through <see cref="TorchCheckpoint"/>, .safetensors otherwise.</summary>
+    public static Dictionary<string, Tensor> Read(string path)
+    {
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        return ext switch
+        {
+            ".pt" or ".pth" or ".bin" or ".ckpt" => TorchCheckpoint.Read(path),
+            ".safetensors" => ReadSafetensors(path),
+            _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .safetensors, .pt or .pth)"),
+        };
+    }
+
+    /// <summary>Loads <paramref name="path"/> into <paramref name="net"/> (see <see cref="StateDictLoader.LoadInto"/>); returns the layout used.</summary>
+    public static StateDictLayout LoadInto(Network net, string path, StateDictLayout layout = StateDictLayout.Auto)
+    {
+        var tensors = Read(path);
+        try
+        {
+            return StateDictLoader.LoadInto(net, tensors, layout, path);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    private static Dictionary<string, Tensor> ReadSafetensors(string path) => CropCat.IO.Safetensors.Read(path).Tensors;
+
+    /// <summary>
+    /// Writes the weights of <paramref name="net"/> named as in <paramref name="layout"/> to a
+    /// safetensors file, for <c>model.load_state_dict(safetensors.torch.load_file(path))</c> in the
+    /// PyTorch code of that layout (metadata: format "pt", cropcat.layout).
+    /// </summary>
+    public static void ExportSafetensors(Network net, string path, StateDictLayout layout = StateDictLayout.CropCat)
+    {
+        var tensors = StateDictLoader.Export(net, layout);
+        try
+        {
+            var metadata = new Dictionary<string, string> { ["format"] = "pt", ["cropcat.layout"] = layout.ToString() };
+            CropCat.IO.Safetensors.Write(path, tensors, metadata);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using CropCat.Nets;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CropCat.Interop;
+
+/// <summary>A state dict does not fit a network; the message lists every missing, unexpected and mis-shaped key.</summary>
+public sealed class StateDictMismatchException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public StateDictMismatchException(string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> misShaped)
+        : base(message)
+    {
+        Missing = missing;
+        Unexpected = unexpected;
+        MisShaped = misShaped;
+    }
+
+    /// <summary>CropCat keys the state dict does not provide.</summary>
+    public IReadOnlyList<string> Missing { get; }
+    /// <summary>Source keys with no place in the network.</summary>
+    public IReadOnlyList<string> Unexpected { get; }
+    /// <summary>"source -> target: [shape] vs [shape]" for keys whose shapes differ.</summary>
+    public IReadOnlyList<string> MisShaped { get; }
+}
+
+/// <summary>Copies a (PyTorch) state dict into a CropCat network through a <see cref="StateDictLayout"/>.</summary>
+public static class StateDictLoader
+{
+    /// <summary>
+    /// Loads <paramref name="source"/> into <paramref name="net"/>: every parameter and buffer of the
+    /// net must be provided exactly once with its shape, and every source key must have a place;
+    /// otherwise nothing is changed and one <see cref="StateDictMismatchException"/> lists all problems.
+    /// Values are converted to the net's dtype and device. Returns the layout used.
+    /// </summary>
+    /// <param name="net">The network to fill.</param>
+    /// <param name="source">Tensors by name (from <see cref="TorchCheckpoint.Read"/> or a safetensors file).</param>
+    /// <param name="layout">The naming of <paramref name="source"/>; Auto recognises it.</param>
+    /// <param name="sourceName">Names the source in errors (the file name).</param>
+    public static StateDictLayout LoadInto(Network net, IReadOnlyDictionary<string, Tensor> source,
+        StateDictLayout layout = StateDictLayout.Auto, string sourceName = "state dict")
+    {
+        if (layout == StateDictLayout.Auto) layout = StateDictLayouts.Detect(source.Keys);
+        var target = net.state_dict();
+        var depth = StateDictLayouts.DepthOf(target.Keys);
+        var missing = new List<string>();
+        var unexpected = new List<string>();
+        var misShaped = new List<string>();
+        var plan = new List<(Tensor Dest, Tensor Src, bool Swap)>();
+        var covered = new HashSet<string>();
+        foreach (var (key, src) in source.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var map = StateDictLayouts.ToCropCat(key, layout, depth);
+            if (map is null || !target.TryGetValue(map.Target, out var dest) || !covered.Add(map.Target))
+            {
+                unexpected.Add(map is null || !target.ContainsKey(map.Target) ? key : $"{key} (second source for {map.Target})");
+                continue;
+            }
+            var shapeOk = src.shape.SequenceEqual(dest.shape) && (!map.SwapInputHalves || src.shape[1] % 2 == 0);
+            if (!shapeOk)
+            {
+                misShaped.Add($"{key} -> {map.Target}: [{string.Join(", ", src.shape)}] vs net [{string.Join(", ", dest.shape)}]");
+                continue;
+            }
+            plan.Add((dest, src, map.SwapInputHalves));
+        }
+        missing.AddRange(target.Keys.Where(k => !covered.Contains(k)).OrderBy(k => k, StringComparer.Ordinal));
+        // A mis-shaped key was covered by its source, so it is not also reported as missing.
+        if (missing.Count + unexpected.Count + misShaped.Count > 0)
+            throw new StateDictMismatchException(Describe(sourceName, layout, missing, unexpected, misShaped), missing, unexpected, misShaped);
+
+        using var _ = no_grad();
+        foreach (var (dest, src, swap) in plan)
+        {
+            if (swap)
+            {
+                using var swapped = SwapInputHalves(src);
+                dest.copy_(swapped);
+            }
+            else dest.copy_(src);
+        }
+        return layout;
+    }
+
+    /// <summary>
+    /// The weights of <paramref name="net"/> named as in <paramref name="layout"/> (decoder conv1 inputs
+    /// swapped back for the reading group's [up, skip] order): new CPU tensors the caller owns, ready for
+    /// a safetensors file that the PyTorch code of that layout loads with load_state_dict.
+    /// </summary>
+    public static Dictionary<string, Tensor> Export(Network net, StateDictLayout layout = StateDictLayout.CropCat)
+    {
+        var source = net.state_dict();
+        var depth = StateDictLayouts.DepthOf(source.Keys);
+        var result = new Dictionary<string, Tensor>();
+        using var _ = no_grad();
+        foreach (var (key, t) in source)
+        {
+            var map = StateDictLayouts.FromCropCat(key, layout, depth);
+            if (map is null)
+                throw new ArgumentException($"CropCat parameter '{key}' has no counterpart in the {layout} layout (does the net match that layout?)");
+            using var detached = t.detach();
+            using var cpu = detached.cpu();
+            result[map.Target] = map.SwapInputHalves ? SwapInputHalves(cpu) : cpu.contiguous().clone();
+        }
+        return result;
+    }
+
+    /// <summary>Swaps the two halves of dimension 1 of a conv weight: [up, skip] to [skip, up] and back.</summary>
+    public static Tensor SwapInputHalves(Tensor w)
+    {
+        var half = w.shape[1] / 2;
+        using var a = w.narrow(1, 0, half);
+        using var b = w.narrow(1, half, w.shape[1] - half);
+        return cat([b, a], 1);
+    }
+
+    private static string Describe(string source, StateDictLayout layout, List<string> missing, List<string> unexpected, List<string> misShaped)
+    {
+        const int Shown = 12;
+        var sb = new StringBuilder($"{source} does not fit the network (layout {layout}): ");
+        sb.Append($"{missing.Count} missing, {unexpected.Count} unexpected, {misShaped.Count} mis-shaped key(s).");
+        void List(string title, List<string> xs)
+        {
+            if (xs.Count == 0) return;
+            sb.Append($"\n  {title}: {string.Join(", ", xs.Take(Shown))}");
+            if (xs.Count > Shown) sb.Append($" … and {xs.Count - Shown} more");
+        }
+        List("missing", missing);
+        List("unexpected", unexpected);
+        List("mis-shaped", misShaped);
+        return sb.ToString();
+    }
+}

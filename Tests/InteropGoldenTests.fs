@@ -1,0 +1,208 @@
+/// CropCat against PyTorch on a committed fixture (Tests/golden, written by make_fixture.py with
+/// Debian's PyTorch): the same weights give the same output and the same training step.
+module CropCat.Tests.InteropGoldenTests
+
+open System
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open TorchSharp
+open CropCat.Interop
+open CropCat.Nets
+open CropCat.Shapes
+open CropCat.Tests.TestUtil
+
+/// The folder of the committed fixture, found from the test program's folder or the working directory.
+/// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
+/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
+let private settle () =
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    GC.Collect()
+
+let goldenDir () =
+    let rec up (d: DirectoryInfo) =
+        if isNull d then
+            failwith "Tests/golden not found above the test program or the working directory"
+        else
+            let p = Path.Combine(d.FullName, "Tests", "golden")
+
+            if File.Exists(Path.Combine(p, "expected.json")) then
+                p
+            else
+                up d.Parent
+
+    try
+        up (DirectoryInfo AppContext.BaseDirectory)
+    with _ ->
+        up (DirectoryInfo Environment.CurrentDirectory)
+
+/// The expected tensors: raw little-endian float32 (expected.bin) indexed by expected.json.
+let expected () =
+    let dir = goldenDir ()
+    let root = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")))
+    let index = root["tensors"].AsObject()
+    let bytes = File.ReadAllBytes(Path.Combine(dir, "expected.bin"))
+
+    fun (name: string) ->
+        let e = index[name]
+
+        let shape =
+            e["shape"].AsArray() |> Seq.map (fun n -> n.GetValue<int64>()) |> Array.ofSeq
+
+        let offset = e["offset"].GetValue<int>()
+        let count = shape |> Array.fold (*) 1L |> int
+
+        let data =
+            Array.init count (fun i -> BitConverter.ToSingle(bytes, 4 * (offset + i)))
+
+        torch.tensor(data).reshape shape
+
+let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
+    use d = (a - b).abs().max ()
+    d.item<float32> () |> float
+
+let readingGroupOptions =
+    UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |])
+
+let carvanaOptions =
+    UNetOptions(InChannels = 1, Classes = 2, Widths = [| 2; 4; 8 |], Padding = Padding.Same, BatchNorm = true, Merge = Merge.Concat)
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList "Interop.Golden" [
+        test "reading-group .pt: CropCat's output matches PyTorch's within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            use net = UNet.Create readingGroupOptions
+
+            let layout =
+                PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+
+            Expect.equal layout StateDictLayout.ReadingGroup "layout recognised from the keys"
+            net.eval ()
+            use _ = torch.no_grad ()
+            let y = net.forward (get "rg.input")
+            let want = get "rg.output"
+            Expect.sequenceEqual y.shape want.shape "output shape"
+            Expect.isLessThan (maxAbsDiff y want) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
+        }
+
+        test "without the [up, skip] -> [skip, up] channel swap the output differs (the swap is what makes it match)" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            let src = TorchCheckpoint.Read(Path.Combine(goldenDir (), "reading_group.pt"))
+            // Pre-swap the decoder conv1 weights, so the loader's swap undoes it: the net then sees [up, skip] weights.
+            for k in List.ofSeq src.Keys do
+                if k.StartsWith "decoder.dec_blocks." && k.EndsWith ".conv1.weight" then
+                    src[k] <- StateDictLoader.SwapInputHalves src[k]
+
+            use net = UNet.Create readingGroupOptions
+            StateDictLoader.LoadInto(net, src, StateDictLayout.ReadingGroup) |> ignore
+            net.eval ()
+            use _ = torch.no_grad ()
+
+            Expect.isGreaterThan
+                (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output"))
+                1e-3
+                "unswapped weights give another function"
+
+            settle ()
+        }
+
+        test "one training step (weighted cross-entropy, SGD momentum 0.99) matches PyTorch: loss and every updated weight" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            use net = UNet.Create readingGroupOptions
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+            |> ignore
+
+            net.train ()
+            use sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
+            sgd.zero_grad ()
+            let logits = net.forward (get "rg.input")
+            let target = (get "rg.target").to_type torch.int64
+
+            let ce =
+                torch.nn.functional.cross_entropy (logits, target, reduction = torch.nn.Reduction.None)
+
+            let loss = (ce * get "rg.weight").mean ()
+            loss.backward ()
+            sgd.step () |> ignore
+            let wantLoss = (get "rg.loss").item<float32> () |> float
+            Expect.floatClose { absolute = 1e-4; relative = 1e-5 } (loss.item<float32> () |> float) wantLoss "loss"
+            let updated = StateDictLoader.Export(net, StateDictLayout.ReadingGroup)
+            Expect.equal updated.Count 26 "13 convolutions, weight and bias each"
+
+            for KeyValue(k, v) in updated do
+                Expect.isLessThan (maxAbsDiff v (get ("rg.step1." + k))) 1e-4 $"updated {k}"
+
+            settle ()
+        }
+
+        test "reading-group .safetensors: CropCat's output matches PyTorch's within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            use net = UNet.Create readingGroupOptions
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.safetensors"))
+            |> ignore
+
+            net.eval ()
+            use _ = torch.no_grad ()
+            Expect.isLessThan (maxAbsDiff (net.forward (get "rg.input")) (get "rg.output")) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
+        }
+
+        test "exporting the loaded net to safetensors in the reading group's layout gives back PyTorch's own tensors" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            use net = UNet.Create readingGroupOptions
+
+            PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
+            |> ignore
+
+            let path =
+                Path.Combine(Path.GetTempPath(), $"cropcat-export-{Guid.NewGuid():N}.safetensors")
+
+            try
+                PyTorchWeights.ExportSafetensors(net, path, StateDictLayout.ReadingGroup)
+                let struct (mine, meta) = CropCat.IO.Safetensors.Read path
+
+                let struct (theirs, _) =
+                    CropCat.IO.Safetensors.Read(Path.Combine(goldenDir (), "reading_group.safetensors"))
+
+                Expect.sequenceEqual (Seq.sort mine.Keys) (Seq.sort theirs.Keys) "the names PyTorch's load_state_dict expects"
+                Expect.equal meta["cropcat.layout"] "ReadingGroup" "layout recorded in the metadata"
+
+                for KeyValue(k, v) in theirs do
+                    Expect.equal (maxAbsDiff mine[k] v) 0.0 $"{k} bit for bit (decoder conv1 swapped back to [up, skip])"
+            finally
+                File.Delete path
+
+            settle ()
+        }
+
+        test "Carvana .pt (padded, batch norm, eval): output matches PyTorch within 1e-4" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            use net = UNet.Create carvanaOptions
+            let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "carvana.pt"))
+            Expect.equal layout StateDictLayout.Carvana "layout recognised from the keys"
+            net.eval ()
+            use _ = torch.no_grad ()
+            Expect.isLessThan (maxAbsDiff (net.forward (get "cv.input")) (get "cv.output")) 1e-4 "max |CropCat - PyTorch|"
+
+            settle ()
+        }
+    ]
