@@ -131,7 +131,11 @@ Target.create "Test" (fun p ->
 
 Target.create "Demo" (fun _ -> run "dotnet" $"\"{cliDll}\" demo --out out/demo" root)
 
-Target.create "Bench" (fun _ -> run "dotnet" $"\"{cliDll}\" bench" root)
+// Arguments after the target go to `cropcat bench` (e.g. -t Bench -- --quick); the tiling bench follows.
+Target.create "Bench" (fun p ->
+    let extra = p.Context.Arguments |> String.concat " "
+    run "dotnet" $"\"{cliDll}\" bench {extra}" root
+    run "dotnet" $"\"{cliDll}\" bench-tiling" root)
 
 // Fantomas 7 takes one folder or file per call.
 let fsharpSources = [ "Dsl.FSharp"; "Tests"; "Cli"; "Examples"; "build.fsx" ]

@@ -14,7 +14,8 @@ type DemoArgs =
             | Out _ -> "output folder (default out/demo)"
             | Seed _ -> "random seed (default 42)"
             | Minutes _ -> "wall-time budget of the whole demo in minutes (default 6)"
-            | Threads _ -> "CPU threads for libtorch (default 1: the demo net is small, and on a shared machine two spin-waiting OpenMP threads were measured 10x slower than one)"
+            | Threads _ ->
+                "CPU threads for libtorch (default 1: the demo net is small, and on a shared machine two spin-waiting OpenMP threads were measured 10x slower than one)"
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -29,7 +30,8 @@ type Command =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Demo _ -> "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
+            | Demo _ ->
+                "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
             | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
             | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
