@@ -13,13 +13,6 @@ open CropCat.Shapes
 open CropCat.Tests.TestUtil
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
-/// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
-/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
-let private settle () =
-    GC.Collect()
-    GC.WaitForPendingFinalizers()
-    GC.Collect()
-
 let goldenDir () =
     let rec up (d: DirectoryInfo) =
         if isNull d then

@@ -16,13 +16,6 @@ open CropCat.Shapes
 open CropCat.Tests.TestUtil
 
 
-/// Finalizes the tensor handles this test left to the garbage collector now, so that they are not
-/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
-let private settle () =
-    GC.Collect()
-    GC.WaitForPendingFinalizers()
-    GC.Collect()
-
 let private config = {
     FsCheckConfig.defaultConfig with
         maxTest = 25

@@ -25,3 +25,10 @@ let randn (n: int) (c: int) (h: int) (w: int) =
 /// The (C, H, W) of an NCHW tensor.
 let chw (t: torch.Tensor) =
     int t.shape.[1], int t.shape.[2], int t.shape.[3]
+
+/// Finalizes the tensor handles a test left to the garbage collector now, so that they are not
+/// freed later in the middle of another test that counts live tensors (Tensor.TotalCount).
+let settle () =
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    GC.Collect()
