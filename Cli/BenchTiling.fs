@@ -32,16 +32,6 @@ type Args =
 /// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
 let reducedOptions = UNetOptions(Widths = [| 16; 32; 64; 128; 256 |])
 
-/// A kB figure from /proc/self/status ("VmHWM", "VmRSS") in MiB, or NaN off Linux.
-let private statusMiB (key: string) =
-    try
-        File.ReadAllLines "/proc/self/status"
-        |> Array.tryFind (fun l -> l.StartsWith(key + ":"))
-        |> Option.map (fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0)
-        |> Option.defaultValue nan
-    with _ ->
-        nan
-
 /// Resets the process's peak RSS to its current RSS (Linux >= 4.0); false where that is not possible.
 let private resetPeak () =
     try
@@ -76,7 +66,7 @@ let private measure (reps: int) (warmUp: unit -> unit) (run: unit -> unit) =
             sw.Elapsed.TotalSeconds
     ]
 
-    median times, (if peakReset then statusMiB "VmHWM" else nan)
+    median times, (if peakReset then CropCat.Bench.Machine.PeakRssMiB() else nan)
 
 let private image (size: int) =
     torch.manual_seed 7L |> ignore

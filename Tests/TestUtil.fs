@@ -11,12 +11,8 @@ let init () =
     NativeRuntime.EnsureLoaded()
     Devices.Default <- torch.CPU
 
-/// Peak-free current resident set size of this process, in MiB (Linux /proc).
-let rssMiB () =
-    File.ReadAllLines "/proc/self/status"
-    |> Array.tryFind (fun l -> l.StartsWith "VmRSS:")
-    |> Option.map (fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries).[1]) / 1024.0)
-    |> Option.defaultValue 0.0
+/// Current resident set size of this process, in MiB (Linux /proc; NaN elsewhere).
+let rssMiB () = CropCat.Bench.Machine.RssMiB()
 
 /// A random NCHW tensor.
 let randn (n: int) (c: int) (h: int) (w: int) =

@@ -6,14 +6,7 @@ namespace CropCat.Augment;
 public static class Interpolation
 {
     /// <summary>Mirrors index <paramref name="i"/> into 0..n-1 (reflect without repeating the edge: -1 -> 1).</summary>
-    public static int Mirror(int i, int n)
-    {
-        if (n == 1) return 0;
-        var period = 2 * (n - 1);
-        i %= period;
-        if (i < 0) i += period;
-        return i < n ? i : period - i;
-    }
+    public static int Mirror(int i, int n) => Inference.Mirror.Index(i, n);
 
     /// <summary>Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom), the usual "bicubic".</summary>
     public static double Cubic(double t)
