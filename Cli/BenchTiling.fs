@@ -66,7 +66,11 @@ let private measure (reps: int) (warmUp: unit -> unit) (run: unit -> unit) =
             sw.Elapsed.TotalSeconds
     ]
 
-    median times, (if peakReset then CropCat.Bench.Machine.PeakRssMiB() else nan)
+    median times,
+    (if peakReset then
+         CropCat.Bench.Machine.PeakRssMiB()
+     else
+         nan)
 
 let private image (size: int) =
     torch.manual_seed 7L |> ignore
