@@ -83,8 +83,16 @@ let keepHeapTunables =
 /// How to start this program again (as `dotnet cropcat.dll` or as the apphost).
 let private selfStart (args: string) =
     let psi = ProcessStartInfo()
-    let exe = Environment.ProcessPath
-    let dll = Reflection.Assembly.GetEntryAssembly().Location
+
+    let exe =
+        match Environment.ProcessPath with
+        | null -> failwith "cannot find the running program's path to start a bench worker"
+        | e -> e
+
+    let dll =
+        match Reflection.Assembly.GetEntryAssembly() with
+        | null -> failwith "cannot find the running program's assembly to start a bench worker"
+        | a -> a.Location
 
     if Path.GetFileNameWithoutExtension(exe) = "dotnet" then
         psi.FileName <- exe
@@ -96,10 +104,10 @@ let private selfStart (args: string) =
     psi
 
 let private findScript () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            None
-        else
+    let rec up (dir: DirectoryInfo | null) =
+        match dir with
+        | null -> None
+        | dir ->
             let p = Path.Combine(dir.FullName, "bench", "pytorch_unet.py")
             if File.Exists p then Some p else up dir.Parent
 
@@ -133,7 +141,7 @@ let private pythonTorch (python: string) =
         if Directory.Exists openBlas then
             psi.Environment["LD_LIBRARY_PATH"] <- openBlas
 
-        use p = Process.Start psi
+        use p = startProcess psi
         let out = p.StandardOutput.ReadToEnd()
         p.StandardError.ReadToEnd() |> ignore
         p.WaitForExit()
@@ -164,7 +172,7 @@ let private cpuModel () =
 let private probeMemory (psi: ProcessStartInfo) =
     psi.RedirectStandardOutput <- true
     psi.UseShellExecute <- false
-    use p = Process.Start psi
+    use p = startProcess psi
     let out = p.StandardOutput.ReadToEnd()
     p.WaitForExit()
 
@@ -174,8 +182,8 @@ let private probeMemory (psi: ProcessStartInfo) =
 
     match line with
     | Some l when p.ExitCode = 0 ->
-        let j = JsonNode.Parse l
-        Some(j["base_mib"].GetValue<float>(), j["peak_mib"].GetValue<float>())
+        let j = parseJson "memory probe" l
+        Some((field "base_mib" j).GetValue<float>(), (field "peak_mib" j).GetValue<float>())
     | _ -> None
 
 /// The `--probe` mode: build the net, run two forwards, print the memory before and at the peak.

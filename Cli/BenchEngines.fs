@@ -12,6 +12,25 @@ open System.Text.Json.Nodes
 open CropCat.Bench
 open CropCat.Nets
 
+/// Starts a child process; .NET answers null only when it reuses a running one, which a bench
+/// never asks for, so null is reported as a failure to start.
+let startProcess (psi: ProcessStartInfo) : Process =
+    match Process.Start psi with
+    | null -> failwithf "could not start '%s %s'" psi.FileName psi.Arguments
+    | p -> p
+
+/// Parses one line of the JSON line protocol; `what` names the sender in the error.
+let parseJson (what: string) (line: string) : JsonNode =
+    match JsonNode.Parse line with
+    | null -> failwithf "%s sent '%s', which is not a JSON object" what line
+    | j -> j
+
+/// A field that a protocol message must have.
+let field (name: string) (j: JsonNode) : JsonNode =
+    match j[name] with
+    | null -> failwithf "bench protocol: no field '%s' in %s" name (j.ToJsonString())
+    | v -> v
+
 /// A network of the benchmark: the paper's layout with other widths, at one input edge length.
 type NetSpec = {
     Widths: int[]
@@ -121,17 +140,16 @@ type Worker(name: string, psi: ProcessStartInfo, threads: int) =
         psi.RedirectStandardOutput <- true
         psi.UseShellExecute <- false
 
-    let proc = Process.Start psi
+    let proc = startProcess psi
 
     let ask (line: string) =
         proc.StandardInput.WriteLine line
         proc.StandardInput.Flush()
         let reply = proc.StandardOutput.ReadLine()
 
-        if isNull reply then
-            failwithf "bench worker '%s' (%s %s) ended without answering '%s'" name psi.FileName psi.Arguments line
-
-        JsonNode.Parse reply
+        match reply with
+        | null -> failwithf "bench worker '%s' (%s %s) ended without answering '%s'" name psi.FileName psi.Arguments line
+        | r -> parseJson $"bench worker '{name}'" r
 
     let hello = ask $"{{\"op\":\"setup\",\"threads\":{threads}}}"
 
@@ -141,17 +159,17 @@ type Worker(name: string, psi: ProcessStartInfo, threads: int) =
     /// Peak and current resident memory of the worker in MiB.
     member _.Rss() =
         let r = ask "{\"op\":\"rss\"}"
-        r["peak_mib"].GetValue<float>(), r["rss_mib"].GetValue<float>()
+        (field "peak_mib" r).GetValue<float>(), (field "rss_mib" r).GetValue<float>()
 
     interface Engine with
         member _.Name = name
 
         member _.Run(op, spec) =
             let r = ask (command op spec)
-            r["s"].GetValue<float>()
+            (field "s" r).GetValue<float>()
 
         member _.Drop(op, spec) =
-            let o = JsonNode.Parse(command op spec)
+            let o = parseJson "bench" (command op spec)
             o["op"] <- JsonValue.Create("drop-" + op.Name)
             ask (o.ToJsonString()) |> ignore
 
@@ -179,16 +197,19 @@ let serve () =
     while go do
         let line = Console.In.ReadLine()
 
-        if isNull line then
-            go <- false
-        else
-            let cmd = JsonNode.Parse line
-            let op = cmd["op"].GetValue<string>()
+        match line with
+        | null -> go <- false
+        | line ->
+            let cmd = parseJson "bench driver" line
+            let op = (field "op" cmd).GetValue<string>()
 
             let spec () = {
-                Widths = cmd["widths"].AsArray() |> Seq.map (fun n -> n.GetValue<int>()) |> Array.ofSeq
-                Size = cmd["size"].GetValue<int>()
-                Dropout = cmd["dropout"].GetValue<float>()
+                Widths =
+                    (field "widths" cmd).AsArray()
+                    |> Seq.map (fun n -> (nonNull n).GetValue<int>())
+                    |> Array.ofSeq
+                Size = (field "size" cmd).GetValue<int>()
+                Dropout = (field "dropout" cmd).GetValue<float>()
             }
 
             let reply =
@@ -197,7 +218,7 @@ let serve () =
                     go <- false
                     null
                 | "setup" ->
-                    TorchSharp.torch.set_num_threads (cmd["threads"].GetValue<int>())
+                    TorchSharp.torch.set_num_threads ((field "threads" cmd).GetValue<int>())
                     $"{{\"torchsharp\":\"0.107.0\",\"threads\":{TorchSharp.torch.get_num_threads ()},\"heap_kept\":{(CropCat.Runtime.Allocator.HeapKept.ToString().ToLowerInvariant())}}}"
                 | "rss" -> $"{{\"peak_mib\":{num (Machine.PeakRssMiB())},\"rss_mib\":{num (Machine.RssMiB())}}}"
                 | "fwd" -> $"{{\"s\":{num (engine.Run(Fwd, spec ()))}}}"

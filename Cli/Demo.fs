@@ -127,7 +127,13 @@ let private overlays (outDir: string) (testSet: Sample list) (runs: Run list) (c
     |> List.truncate count
     |> List.iteri (fun i s ->
         let image = Crops.Center(s.Image, s.Height, s.Width, oh, ow)
-        let truth = Crops.Center(s.Instances, s.Height, s.Width, oh, ow)
+
+        let instances =
+            match s.Instances with
+            | null -> failwithf "demo sample %s has no instance labels (synthetic cells always do)" s.Name
+            | a -> a
+
+        let truth = Crops.Center(instances, s.Height, s.Width, oh, ow)
 
         let panel caption (p: Raster) = Overlay.Captioned(p, caption, 2)
 

@@ -233,6 +233,7 @@ let tests =
         test "the bench's hand-written reference nets (freeing early, holding, channels-last) compute CropCat's function" {
             init ()
             use scope = torch.NewDisposeScope()
+            torch.manual_seed 11L |> ignore
             let widths = [| 2; 4; 8 |]
             use net = UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = widths))
             net.eval ()
@@ -254,7 +255,10 @@ let tests =
                 reference.eval ()
                 let d = (y - reference.forward x).abs().max().item<float32> ()
                 reference.Dispose()
-                Expect.isLessThan d 1e-5f $"same output ({name})"
+                // Channels-last runs other conv kernels that sum in another order, so the
+                // outputs agree to float32 rounding relative to their size, not bit for bit.
+                let scale = max 1.0f (y.abs().max().item<float32> ())
+                Expect.isLessThan d (1e-4f * scale) $"same output ({name}), scale {scale}"
 
             settle ()
         }
