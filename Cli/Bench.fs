@@ -45,7 +45,7 @@ type BenchArgs =
             | No_Memory -> "skip the peak-memory probes (fresh processes)"
             | Python _ -> "python with torch (default /usr/bin/python3, with OpenBLAS from /usr/lib/x86_64-linux-gnu/openblas-openmp)"
             | Out _ -> "also write the report (markdown) to this file"
-            | Experiment _ -> "A/B of the reference net against a variant: channels-last"
+            | Experiment _ -> "A/B of a variant: 'layout' (CropCat in its default layout vs NCHW-contiguous)"
             | Serve -> "internal: serve the worker line protocol on stdin/stdout"
             | Probe _ -> "internal: peak memory of one forward in a fresh process"
 
@@ -287,6 +287,14 @@ let run (a: ParseResults<BenchArgs>) =
             say
                 $"- allocator: this process keeps the heap = {kept} (CROPCAT_KEEP_HEAP={envKeep}); PyTorch 'kept' runs with GLIBC_TUNABLES={keepHeapTunables}"
 
+            let envLayout =
+                Environment.GetEnvironmentVariable "CROPCAT_LAYOUT"
+                |> Option.ofObj
+                |> Option.defaultValue "unset"
+
+            say
+                $"- memory layout of CropCat's and the hand-written net: {CropCat.Runtime.MemoryLayouts.Default} (CROPCAT_LAYOUT={envLayout}); PyTorch runs NCHW, its default"
+
             let struct (ceiling, ceilingBest) = Machine.MatmulGflops()
             say $"- fp32 matmul ceiling (2048x2048 GEMM through libtorch): median {f1 ceiling} GFLOP/s, best {f1 ceilingBest}"
 
@@ -304,22 +312,23 @@ let run (a: ParseResults<BenchArgs>) =
             let experiment = a.TryGetResult Experiment
 
             match experiment with
-            | Some "channels-last" ->
-                // Column "CropCat" holds the variant here, so the CC/Ref column reads variant / reference.
-                say "- EXPERIMENT: the CropCat column is the reference net in channels-last layout"
+            | Some "layout" ->
+                // Column "Reference" holds the variant here, so the CC/Ref column reads default / NCHW.
+                say
+                    $"- EXPERIMENT: the Reference column is CropCat's net in the NCHW-contiguous layout; the CropCat column uses {CropCat.Runtime.MemoryLayouts.Default}"
 
                 columns.Add {
-                    Engine = InProcess("Reference NHWC", ReferenceChannelsLastNet)
+                    Engine = InProcess("CropCat", CropCatNet)
                     Heap = here
                     Side = "CropCat"
                 }
 
                 columns.Add {
-                    Engine = InProcess("Reference", ReferenceNet)
+                    Engine = InProcess("CropCat NCHW", CropCatContiguousNet)
                     Heap = here
                     Side = "Reference"
                 }
-            | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: channels-last)" other
+            | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout)" other
             | None ->
                 columns.Add {
                     Engine = InProcess("CropCat", CropCatNet)

@@ -70,15 +70,18 @@ type NetKind =
     | ReferenceNet
     /// The reference net keeping every intermediate until the end of the pass (the memory A/B).
     | ReferenceHoldNet
-    /// The reference net in the channels-last memory layout (an experiment).
-    | ReferenceChannelsLastNet
+    /// CropCat's net in the NCHW layout whatever the default (the layout experiment).
+    | CropCatContiguousNet
 
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
     | CropCatNet -> UNet.Create spec.Options :> _
     | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
     | ReferenceHoldNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout, freeEarly = false) :> _
-    | ReferenceChannelsLastNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout).ToChannelsLast() :> _
+    | CropCatContiguousNet ->
+        let net = UNet.Create spec.Options
+        net.Layout <- CropCat.Runtime.MemoryLayout.Contiguous
+        net :> _
 
 let makeCase kind op (spec: NetSpec) =
     let net = build kind spec

@@ -301,7 +301,8 @@ let training =
             for i in 1..200 do
                 t.TrainOn(ResizeArray [ data[i % 2] ]) |> ignore
 
-            Expect.equal torch.Tensor.TotalCount live "live tensors after 200 more steps"
+            // A leak only adds tensors; the count may drop if the GC finalizes a handle left by another test.
+            Expect.isLessThanOrEqual torch.Tensor.TotalCount live "live tensors after 200 more steps"
         }
 
         test "training lowers the loss on held-out cells" {

@@ -21,7 +21,6 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     private readonly Conv2d _bottom1, _bottom2, _head;
     private readonly Dropout? _dropout;
     private readonly bool _freeEarly;
-    private bool _channelsLast;
 
     /// <summary>Builds the net for <paramref name="inChannels"/>, <paramref name="classes"/> and level widths top..bottom.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -64,36 +63,31 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
         if (_dropout is not null) register_module("dropout", _dropout);
     }
 
-    /// <summary>Builds the net on <see cref="Devices.Default"/>.</summary>
+    /// <summary>Builds the net on <see cref="Devices.Default"/> in <see cref="MemoryLayouts.Default"/>.</summary>
     public static ReferenceUNet Create(int inChannels, int classes, int[] widths, double bottomDropout = 0.0, bool freeEarly = true)
     {
         var net = new ReferenceUNet(inChannels, classes, widths, bottomDropout, freeEarly);
+        net.WithLayout(MemoryLayouts.Default);
         net.to(Devices.Default);
         return net;
     }
 
+    /// <summary>The memory layout of the weights and activations (as <see cref="Nets.Network.Layout"/>).</summary>
+    public MemoryLayout Layout { get; private set; } = MemoryLayout.Contiguous;
+
     /// <summary>
-    /// Switches the net to the channels-last (NHWC) memory layout: every 4-D weight is re-strided and the
-    /// input is re-strided at the start of each forward, so libtorch's convolutions run without
-    /// NCHW-to-blocked reorders where its kernels support NHWC. An experiment of the benchmark.
+    /// Re-strides every 4-D weight to <paramref name="layout"/>; each forward then re-strides its input
+    /// the same way and returns NCHW logits, exactly as CropCat's <see cref="Nets.Network"/> does.
     /// </summary>
-    public ReferenceUNet ToChannelsLast()
+    public ReferenceUNet WithLayout(MemoryLayout layout)
     {
         using var _ = no_grad();
         foreach (var p in parameters())
-            if (p.dim() == 4)
-                using (var cl = ChannelsLast(p))
-                    p.set_(cl);
-        _channelsLast = true;
+            if (p.dim() == 4 && !MemoryLayouts.Has(p, layout))
+                using (var restrided = MemoryLayouts.To(p, layout))
+                    p.set_(restrided);
+        Layout = layout;
         return this;
-    }
-
-    /// <summary>The same values with NHWC strides (TorchSharp 0.107 has no memory_format argument).</summary>
-    public static Tensor ChannelsLast(Tensor t)
-    {
-        using var nhwc = t.permute(0, 2, 3, 1);
-        using var dense = nhwc.contiguous();
-        return dense.permute(0, 3, 1, 2);
     }
 
     /// <summary>
@@ -128,13 +122,13 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     {
         var depth = _up.Count;
         var skips = new Tensor[depth];
-        var x = _channelsLast ? ChannelsLast(input) : input;
+        var x = Layout == MemoryLayout.Contiguous ? input : MemoryLayouts.To(input, Layout);
         for (var k = 0; k < depth; k++)
         {
             var b = Block(_enc1[k], _enc2[k], x);
             if (!ReferenceEquals(x, input)) Free(x);
             skips[k] = b;
-            x = nn.functional.max_pool2d(b, 2, 2);
+            x = Layers.MaxPoolDown.Pool2x2(b);
         }
         var y = Block(_bottom1, _bottom2, x);
         if (!ReferenceEquals(x, input)) Free(x);
@@ -164,7 +158,10 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
         }
         var logits = _head.call(y);
         Free(y);
-        return logits;
+        if (Layout == MemoryLayout.Contiguous) return logits;
+        var dense = logits.contiguous();
+        Free(logits);
+        return dense;
     }
 
     private Tensor Block(Conv2d c1, Conv2d c2, Tensor x)

@@ -45,7 +45,7 @@ public sealed record KeyMapping(string Target, bool SwapInputHalves);
 
 /// <summary>
 /// The documented key mappings between PyTorch U-Net layouts and CropCat's names, both ways.
-/// <paramref name="depth"/> in every function is the number of down-steps (4 for the paper's net).
+/// The <c>depth</c> argument of every function is the number of down-steps (4 for the paper's net).
 /// </summary>
 public static class StateDictLayouts
 {

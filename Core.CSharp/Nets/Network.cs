@@ -35,6 +35,28 @@ public sealed class Network : nn.Module<Tensor, Tensor>
                 if (local.Length == 0) register_module(scope, module);
                 else ScopeFor(scope).Add(local, module);
             }
+        Layout = MemoryLayouts.Default;
+    }
+
+    private MemoryLayout _layout = MemoryLayout.Contiguous;
+
+    /// <summary>
+    /// The memory layout of the 4-D weights and of the activations inside a forward pass
+    /// (<see cref="MemoryLayouts.Default"/> at construction: channels-last). Setting it re-strides the
+    /// weights in place: values, names, checkpoints and the NCHW output do not change, only speed.
+    /// </summary>
+    public MemoryLayout Layout
+    {
+        get => _layout;
+        set
+        {
+            using (no_grad())
+                foreach (var p in parameters())
+                    if (p.dim() == 4 && !MemoryLayouts.Has(p, value))
+                        using (var restrided = MemoryLayouts.To(p, value))
+                            p.set_(restrided);
+            _layout = value;
+        }
     }
 
     /// <summary>The layer tree.</summary>
@@ -62,13 +84,18 @@ public sealed class Network : nn.Module<Tensor, Tensor>
         return rows;
     }
 
-    /// <summary>Computes class logits for a batch (N, C, H, W) after checking the shape.</summary>
+    /// <summary>Computes class logits for a batch (N, C, H, W) after checking the shape; the result is NCHW-contiguous.</summary>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() != 4)
             throw new ArgumentException($"CropCat expects a 4-D batch (N, C, H, W), got shape [{string.Join(", ", x.shape)}]");
         Root.Infer(new Shape((int)x.shape[1], (int)x.shape[2], (int)x.shape[3]));
-        return Root.Forward(x);
+        if (_layout == MemoryLayout.Contiguous) return Root.Forward(x);
+        // The input is re-strided once so every layer runs the weights' layout; the logits are
+        // returned as plain NCHW because callers read them densely (argmax, data<T>(), PNG writers).
+        using var input = MemoryLayouts.To(x, _layout);
+        using var y = Root.Forward(input);
+        return y.contiguous();
     }
 
     private Scope ScopeFor(string dotted)

@@ -1,0 +1,65 @@
+using System;
+using static TorchSharp.torch;
+
+namespace CropCat.Runtime;
+
+/// <summary>How a network stores its 4-D weights and activations in memory.</summary>
+public enum MemoryLayout
+{
+    /// <summary>NCHW, PyTorch's default strides.</summary>
+    Contiguous,
+
+    /// <summary>
+    /// NHWC strides ("channels last"). libtorch's oneDNN convolutions, transposed convolutions and
+    /// max-pooling run this layout without per-call reorders; measured on the paper net (2-core Xeon):
+    /// forward 0.86x and training step 0.90-0.94x the time of NCHW, max-pool 2x2 ~20x faster.
+    /// </summary>
+    ChannelsLast,
+}
+
+/// <summary>The process-wide default layout and the re-striding helper.</summary>
+public static class MemoryLayouts
+{
+    /// <summary>
+    /// The layout new networks start with: ChannelsLast, unless the environment variable
+    /// CROPCAT_LAYOUT is "contiguous" (or "nchw"). Settable in code.
+    /// </summary>
+    public static MemoryLayout Default { get; set; } = FromEnvironment();
+
+    private static MemoryLayout FromEnvironment()
+    {
+        var v = Environment.GetEnvironmentVariable("CROPCAT_LAYOUT");
+        if (v is null || v.Length == 0) return MemoryLayout.ChannelsLast;
+        return v.ToLowerInvariant() switch
+        {
+            "contiguous" or "nchw" => MemoryLayout.Contiguous,
+            "channels-last" or "channels_last" or "nhwc" => MemoryLayout.ChannelsLast,
+            _ => throw new ArgumentException($"CROPCAT_LAYOUT='{v}' is not a layout; use 'channels-last' or 'contiguous'"),
+        };
+    }
+
+    /// <summary>Whether a 4-D tensor already has the strides of <paramref name="layout"/>.</summary>
+    public static bool Has(Tensor t, MemoryLayout layout)
+    {
+        if (t.dim() != 4) return true;
+        if (layout == MemoryLayout.Contiguous) return t.is_contiguous();
+        // NHWC strides: dense when viewed as (N, H, W, C). Like libtorch, this ignores the strides of
+        // size-1 dimensions, so a 1-channel tensor is in both layouts at once.
+        using var nhwc = t.permute(0, 2, 3, 1);
+        return nhwc.is_contiguous();
+    }
+
+    /// <summary>
+    /// The same values with the strides of <paramref name="layout"/>: a new tensor (a copy, or
+    /// an alias when the strides already match). TorchSharp 0.107 has no memory_format argument,
+    /// so NHWC is made by permuting, copying densely and permuting back.
+    /// </summary>
+    public static Tensor To(Tensor t, MemoryLayout layout)
+    {
+        if (Has(t, layout)) return t.alias();
+        if (layout == MemoryLayout.Contiguous) return t.contiguous();
+        using var nhwc = t.permute(0, 2, 3, 1);
+        using var dense = nhwc.contiguous();
+        return dense.permute(0, 3, 1, 2);
+    }
+}
