@@ -10,6 +10,7 @@ type Args =
     | Count of int
     | Size of pixels: int
     | Seed of int
+    | Rgb
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -18,6 +19,7 @@ type Args =
             | Count _ -> "number of image/mask pairs. Default 8"
             | Size _ -> "image edge in pixels. Default 188"
             | Seed _ -> "seed; the same seed writes the same images. Default 0"
+            | Rgb -> "write 16-bit RGB images (stained cells: each channel a different tint of the same cells) instead of gray"
 
 /// Runs `cropcat synth`; returns the exit code.
 let run (args: ParseResults<Args>) =
@@ -31,8 +33,11 @@ let run (args: ParseResults<Args>) =
     let options = SyntheticCellsOptions(Height = size, Width = size)
 
     let samples =
-        Seq.init count (fun i -> SyntheticCells.Generate(args.GetResult(Seed, 0) * 100000 + i, options))
+        Seq.init count (fun i ->
+            let s = SyntheticCells.Generate(args.GetResult(Seed, 0) * 100000 + i, options)
+            if args.Contains Rgb then SyntheticCells.Stained s else s)
 
     FolderDataset.Save(out, samples, LabelSchema.Binary255)
-    printfn "wrote %d synthetic %dx%d image/mask pairs to %s/images and %s/masks" count size size out out
+    let kind = if args.Contains Rgb then "RGB" else "gray"
+    printfn "wrote %d synthetic %dx%d %s image/mask pairs to %s/images and %s/masks" count size size kind out out
     0

@@ -18,6 +18,7 @@ type Args =
     | Preset of name: string
     | Description of file: string
     | Widths of list: string
+    | In_Channels of int
     | Label_Schema of json: string
     | Epochs of int
     | Steps_Per_Epoch of int
@@ -37,10 +38,11 @@ type Args =
         member a.Usage =
             match a with
             | Data _ ->
-                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
+                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
             | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (cropcat's DSL form, see the README); stored in the checkpoint as given"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
+            | In_Channels _ -> "image channels of a --preset or --widths net: 1 (gray) or 3 (RGB). Default 1"
             | Label_Schema _ ->
                 "mask value -> class index, as JSON text or a JSON file, e.g. {\"0\":0,\"255\":1} (the default). Stored in the checkpoint; an unmapped mask value is an error naming the file and pixel"
             | Epochs _ -> "epochs to train (a resumed run continues up to this number). Default 10"
@@ -97,9 +99,9 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
 
     match args.TryGetResult Resume with
     | Some ckpt ->
-        if given.Length > 0 || args.Contains Label_Schema then
+        if given.Length > 0 || args.Contains Label_Schema || args.Contains In_Channels then
             fail
-                "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths and --label-schema"
+                "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths, --in-channels and --label-schema"
 
         let info =
             try
@@ -117,6 +119,13 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
         net, info.Architecture, info.Labels, $"{info.Architecture.Kind} from {ckpt}", Some info
     | None ->
         let labels = labelSchema (args.TryGetResult Label_Schema)
+        let inChannels = args.GetResult(In_Channels, 1)
+
+        if inChannels <> 1 && inChannels <> 3 then
+            fail $"--in-channels must be 1 (gray) or 3 (RGB), got {inChannels}"
+
+        if args.Contains In_Channels && args.Contains Description then
+            fail "a --description sets its own input channels; leave out --in-channels"
 
         let unet (o: UNetOptions) =
             UNet.Create o, NetworkDescription.FromUNet o, labels
@@ -124,7 +133,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
         match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
         | Some w, _, _ ->
             let net, d, l =
-                unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount))
+                unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount, InChannels = inChannels))
 
             net, d, l, $"U-Net widths {w}", None
         | _, Some file, _ ->
@@ -150,12 +159,12 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
             net, description, labels, file, None
         | _, _, (None | Some "paper") ->
             let net, d, l =
-                unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount))
+                unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount, InChannels = inChannels))
 
             net, d, l, "paper", None
         | _, _, Some other ->
             fail
-                $"preset '{other}' cannot be trained here (trainable: paper); carvana reads RGB and predicts one sigmoid class, while cropcat train reads gray images and trains softmax classes. Use --widths or --description for other nets"
+                $"preset '{other}' cannot be trained here (trainable: paper); carvana predicts one sigmoid class, while cropcat train trains softmax classes over the label schema. Use --widths (with --in-channels 3 for RGB) or --description for other nets"
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.
 let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo option) =

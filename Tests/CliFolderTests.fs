@@ -194,12 +194,14 @@ let endToEnd =
                 FsCheckConfig.defaultConfig with
                     maxTest = 50
             }
-            "training tiles cover every pixel and each equals its window"
-        <| fun (h0: PositiveInt) (w0: PositiveInt) (t0: PositiveInt) ->
+            "training tiles cover every pixel and each equals its window, in every channel"
+        <| fun (h0: PositiveInt) (w0: PositiveInt) (t0: PositiveInt) (rgb: bool) ->
             let t = t0.Get % 20 + 1
             let h, w = t + h0.Get % 40, t + w0.Get % 40
-            let image = Array.init (h * w) float32
-            let s = Sample("s", h, w, image, Array.zeroCreate (h * w))
+            let channels = if rgb then 3 else 1
+            // Every value is its own index in the planar image, so a tile shows where it came from.
+            let image = Array.init (channels * h * w) float32
+            let s = Sample("s", h, w, image, Array.zeroCreate (h * w), channels = channels)
             let tiles = FolderTraining.Tiles(s, t) |> List.ofSeq
             let covered = Array.zeroCreate (h * w)
 
@@ -208,12 +210,15 @@ let endToEnd =
                 let first = int tile.Image[0]
                 let y, x = first / w, first % w
 
-                for r in 0 .. t - 1 do
-                    for c in 0 .. t - 1 do
-                        if tile.Image[r * t + c] <> float32 ((y + r) * w + x + c) then
-                            failwith "tile differs from its window"
+                for p in 0 .. channels - 1 do
+                    for r in 0 .. t - 1 do
+                        for c in 0 .. t - 1 do
+                            if tile.Image[p * t * t + r * t + c] <> float32 (p * h * w + (y + r) * w + x + c) then
+                                failwith "tile differs from its window"
 
-                        covered[(y + r) * w + x + c] <- true
+                            covered[(y + r) * w + x + c] <- true
 
-            Array.forall id covered && tiles.Length = ((h + t - 1) / t) * ((w + t - 1) / t)
+            tiles |> List.forall (fun tile -> tile.Channels = channels)
+            && Array.forall id covered
+            && tiles.Length = ((h + t - 1) / t) * ((w + t - 1) / t)
     ]

@@ -49,7 +49,9 @@ public static class Augmenter
         var rh = turns % 2 == 1 ? w : h;
         var rw = turns % 2 == 1 ? h : w;
 
-        var image = new float[rh * rw];
+        var channels = s.Channels;
+        var plane = h * w;
+        var image = new float[channels * rh * rw];
         var classes = new int[rh * rw];
         var instances = s.Instances is null ? null : new int[rh * rw];
         var weights = s.Weights is null ? null : new float[rh * rw];
@@ -67,13 +69,17 @@ public static class Augmenter
                     py += dy![sy * w + sx];
                 }
                 var i = y * rw + x;
-                image[i] = dx is null ? s.Image[sy * w + sx] : Interpolation.Bicubic(s.Image, h, w, px, py);
+                for (var c = 0; c < channels; c++)
+                {
+                    // Every channel moves with the same field; the jitter scales them alike.
+                    var v = dx is null ? s.Image[c * plane + sy * w + sx] : Interpolation.Bicubic(s.Image, c * plane, h, w, px, py);
+                    image[c * rh * rw + i] = (float)(v * contrast + brightness);
+                }
                 classes[i] = Interpolation.Nearest(s.Classes, h, w, px, py);
                 if (instances is not null) instances[i] = Interpolation.Nearest(s.Instances!, h, w, px, py);
                 if (weights is not null) weights[i] = dx is null ? s.Weights![sy * w + sx] : Interpolation.Bilinear(s.Weights!, h, w, px, py);
-                image[i] = (float)(image[i] * contrast + brightness);
             }
-        return new Sample(s.Name, rh, rw, image, classes, instances, weights);
+        return new Sample(s.Name, rh, rw, image, classes, instances, weights, channels);
     }
 
     /// <summary>The source pixel of output pixel (x, y) after <paramref name="turns"/> counter-clockwise quarter turns.</summary>

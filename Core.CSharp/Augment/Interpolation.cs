@@ -18,7 +18,10 @@ public static class Interpolation
     }
 
     /// <summary>Bicubic sample of <paramref name="img"/> at (x, y).</summary>
-    public static float Bicubic(float[] img, int height, int width, double x, double y)
+    public static float Bicubic(float[] img, int height, int width, double x, double y) => Bicubic(img, 0, height, width, x, y);
+
+    /// <summary>Bicubic sample at (x, y) of the height x width plane that starts at <paramref name="offset"/> in <paramref name="img"/>.</summary>
+    public static float Bicubic(float[] img, int offset, int height, int width, double x, double y)
     {
         int ix = (int)Math.Floor(x), iy = (int)Math.Floor(y);
         double fx = x - ix, fy = y - iy;
@@ -27,7 +30,7 @@ public static class Interpolation
         {
             var wy = Cubic(m - fy);
             if (wy == 0) continue;
-            var row = Mirror(iy + m, height) * width;
+            var row = offset + Mirror(iy + m, height) * width;
             double acc = 0;
             for (var k = -1; k <= 2; k++)
                 acc += Cubic(k - fx) * img[row + Mirror(ix + k, width)];

@@ -8,13 +8,18 @@ namespace CropCat.Data;
 /// </summary>
 public sealed class Sample
 {
-    /// <summary>Creates a sample; every array holds <paramref name="height"/> * <paramref name="width"/> values.</summary>
+    /// <summary>
+    /// Creates a sample; the maps hold <paramref name="height"/> * <paramref name="width"/> values and the
+    /// image <paramref name="channels"/> times as many (channel-major planes).
+    /// </summary>
     /// <exception cref="ArgumentException">An array has the wrong length.</exception>
-    public Sample(string name, int height, int width, float[] image, int[] classes, int[]? instances = null, float[]? weights = null)
+    public Sample(string name, int height, int width, float[] image, int[] classes, int[]? instances = null, float[]? weights = null, int channels = 1)
     {
         var n = height * width;
         if (height < 1 || width < 1) throw new ArgumentException($"sample {name}: size {height}x{width} is empty");
-        if (image.Length != n) throw new ArgumentException($"sample {name}: image has {image.Length} values, expected {n}");
+        if (channels < 1) throw new ArgumentException($"sample {name}: {channels} image channels");
+        if (image.Length != channels * n)
+            throw new ArgumentException($"sample {name}: image has {image.Length} values, expected {channels * n} ({channels} channel(s) of {height}x{width})");
         if (classes.Length != n) throw new ArgumentException($"sample {name}: class map has {classes.Length} values, expected {n}");
         if (instances is not null && instances.Length != n) throw new ArgumentException($"sample {name}: instance map has {instances.Length} values, expected {n}");
         if (weights is not null && weights.Length != n) throw new ArgumentException($"sample {name}: weight map has {weights.Length} values, expected {n}");
@@ -25,6 +30,7 @@ public sealed class Sample
         Classes = classes;
         Instances = instances;
         Weights = weights;
+        Channels = channels;
     }
 
     /// <summary>Where the sample came from (file name or "synthetic 17").</summary>
@@ -33,7 +39,9 @@ public sealed class Sample
     public int Height { get; }
     /// <summary>Width in pixels.</summary>
     public int Width { get; }
-    /// <summary>Gray intensities, roughly in [0, 1].</summary>
+    /// <summary>Image channels (1 gray, 3 RGB).</summary>
+    public int Channels { get; }
+    /// <summary>Intensities, roughly in [0, 1]: <see cref="Channels"/> planes of Height x Width, channel-major.</summary>
     public float[] Image { get; }
     /// <summary>Class index per pixel (0 = background).</summary>
     public int[] Classes { get; }
@@ -43,8 +51,9 @@ public sealed class Sample
     public float[]? Weights { get; }
 
     /// <summary>
-    /// A copy whose image has zero mean and unit standard deviation: microscopes differ in exposure and bit depth,
-    /// and a standardised input lets the same learning rate work for all of them.
+    /// A copy whose image has zero mean and unit standard deviation (one mean and spread over all channels,
+    /// so colour balance is kept): microscopes differ in exposure and bit depth, and a standardised input
+    /// lets the same learning rate work for all of them.
     /// </summary>
     public Sample Standardized()
     {
@@ -56,9 +65,9 @@ public sealed class Sample
         var scale = sd > 1e-12 ? 1 / sd : 1;
         var image = new float[Image.Length];
         for (var i = 0; i < image.Length; i++) image[i] = (float)((Image[i] - mean) * scale);
-        return new Sample(Name, Height, Width, image, Classes, Instances, Weights);
+        return new Sample(Name, Height, Width, image, Classes, Instances, Weights, Channels);
     }
 
     /// <summary>A copy with the weight map set.</summary>
-    public Sample WithWeights(float[] weights) => new(Name, Height, Width, Image, Classes, Instances, weights);
+    public Sample WithWeights(float[] weights) => new(Name, Height, Width, Image, Classes, Instances, weights, Channels);
 }

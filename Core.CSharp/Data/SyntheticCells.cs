@@ -82,6 +82,22 @@ public static class SyntheticCells
         return new Sample($"synthetic {seed}", h, w, image, classes, Relabel(instances));
     }
 
+    /// <summary>
+    /// An RGB copy of a gray sample, as if stained: each channel is its own affine tint of the gray
+    /// values (red falls where green rises), clamped to [0, 1]; labels are shared.
+    /// </summary>
+    public static Sample Stained(Sample gray)
+    {
+        if (gray.Channels != 1) throw new ArgumentException($"sample {gray.Name}: Stained needs a gray sample, got {gray.Channels} channels");
+        (float Offset, float Slope)[] tints = [(0.85f, -0.45f), (0.35f, 0.55f), (0.6f, 0.3f)];
+        var n = gray.Height * gray.Width;
+        var rgb = new float[3 * n];
+        for (var c = 0; c < 3; c++)
+            for (var i = 0; i < n; i++)
+                rgb[c * n + i] = Math.Clamp(tints[c].Offset + tints[c].Slope * gray.Image[i], 0f, 1f);
+        return new Sample(gray.Name, gray.Height, gray.Width, rgb, gray.Classes, gray.Instances, gray.Weights, 3);
+    }
+
     private static bool IsContact(int[] owner, int w, int h, int x, int y, int a, int borderWidth)
     {
         Span<(int, int)> n = [(1, 0), (-1, 0), (0, 1), (0, -1)];

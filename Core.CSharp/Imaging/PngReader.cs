@@ -56,6 +56,27 @@ public sealed record PngImage(int Width, int Height, int Channels, int BitDepth,
     }
 
     /// <summary>
+    /// The image as <paramref name="channels"/> planes of intensities in [0, 1] (channel-major, each plane
+    /// row-major): 1 = <see cref="ToGray"/>; 3 = R, G, B of a colour image (alpha ignored). Null when the
+    /// image cannot give that many channels (a gray image for 3, or any other count).
+    /// </summary>
+    public float[]? ToPlanes(int channels)
+    {
+        if (channels == 1) return ToGray();
+        if (channels != 3 || Channels < 3) return null;
+        var n = Width * Height;
+        var values = new float[3 * n];
+        var scale = 1f / MaxValue;
+        for (var c = 0; c < 3; c++)
+            for (var i = 0; i < n; i++)
+                values[c * n + i] = Samples[i * Channels + c] * scale;
+        return values;
+    }
+
+    /// <summary>What the channels are, in words ("gray", "RGB", ...).</summary>
+    public string ChannelsInWords => Channels switch { 1 => "gray", 2 => "gray+alpha", 3 => "RGB", 4 => "RGBA", _ => $"{Channels} channels" };
+
+    /// <summary>
     /// One label value per pixel, for masks: the gray value for gray images, 0xRRGGBB for colour
     /// images (8-bit; 16-bit colour keeps the high byte of each sample); alpha is ignored.
     /// </summary>

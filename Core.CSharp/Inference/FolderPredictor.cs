@@ -153,26 +153,14 @@ public sealed class FolderPredictor
     public static Tensor InputTensor(PngImage image, int channels, string file)
     {
         int h = image.Height, w = image.Width, n = h * w;
-        float[] values;
-        if (channels == 1)
-            values = image.ToGray();
-        else if (channels == 3 && image.Channels >= 3)
-        {
-            values = new float[3 * n];
-            var scale = 1f / image.MaxValue;
-            for (var c = 0; c < 3; c++)
-                for (var i = 0; i < n; i++)
-                    values[c * n + i] = image.Samples[i * image.Channels + c] * scale;
-        }
-        else
-            throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({Describe(image.Channels)}) but the network reads {channels}; " +
-                                          (channels == 3 ? "give an RGB or RGBA image" : "no conversion to that many channels is known"));
-        // The channels stacked as one tall picture: Sample.Standardized is the one place the rule lives.
-        var z = new Sample(file, channels * h, w, values, new int[channels * n]).Standardized().Image;
+        var values = image.ToPlanes(channels)
+            ?? throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({image.ChannelsInWords}) but the network reads {channels}; " +
+                                             (channels == 3 ? "give an RGB or RGBA image" : "no conversion to that many channels is known"));
+        // Sample.Standardized is the one place the rule lives (one mean and spread over all channels).
+        var z = new Sample(file, h, w, values, new int[n], channels: channels).Standardized().Image;
         return tensor(z, [channels, h, w]);
     }
 
-    private static string Describe(int c) => c switch { 1 => "gray", 2 => "gray+alpha", 3 => "RGB", 4 => "RGBA", _ => "?" };
 
     private static PngImage Read(string file)
     {

@@ -57,16 +57,16 @@ public static class FolderTraining
     public const string CheckpointFile = "model.safetensors";
 
     /// <summary>Loads, checks, tiles and trains; see the class summary.</summary>
-    /// <exception cref="FolderTrainingException">The net reads more than one channel, has another class count than the schema, or no valid input fits the smallest image.</exception>
+    /// <exception cref="FolderTrainingException">The net reads neither 1 nor 3 channels, has another class count than the schema, or no valid input fits the smallest image.</exception>
     /// <exception cref="DatasetException">The folder is inconsistent (the message names the file).</exception>
     /// <exception cref="LabelSchemaException">A mask holds a value outside the schema.</exception>
     public static FolderTrainingResult Run(Network net, NetworkDescription description, FolderTrainingOptions options, TrainerOptions training)
     {
         if (options.MaxTileSize < 1) throw new ArgumentException($"the largest tile size must be >= 1, got {options.MaxTileSize}");
         if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"the validation fraction must be in [0, 1), got {options.ValidationFraction}");
-        if (net.InChannels != 1)
-            throw new FolderTrainingException($"the network reads {net.InChannels} channels, but training reads every image as one gray channel; describe a net with 1 input channel");
-        var samples = FolderDataset.Load(options.DataFolder, options.Labels);
+        if (net.InChannels is not (1 or 3))
+            throw new FolderTrainingException($"the network reads {net.InChannels} channels; folder training reads images as 1 (gray) or 3 (RGB) channels");
+        var samples = FolderDataset.Load(options.DataFolder, options.Labels, channels: net.InChannels);
         var smallest = samples.MinBy(s => Math.Min(s.Height, s.Width))!;
         var tile = LargestValidSize(net, Math.Min(options.MaxTileSize, Math.Min(smallest.Height, smallest.Width)));
         if (tile is null)
@@ -144,14 +144,17 @@ public static class FolderTraining
 
     private static Sample Cut(Sample s, int y, int x, int tile)
     {
-        T[]? Window<T>(T[]? a)
+        T[]? Window<T>(T[]? a, int planes = 1)
         {
             if (a is null) return null;
-            var r = new T[tile * tile];
-            for (var row = 0; row < tile; row++) Array.Copy(a, (y + row) * s.Width + x, r, row * tile, tile);
+            var r = new T[planes * tile * tile];
+            for (var p = 0; p < planes; p++)
+                for (var row = 0; row < tile; row++)
+                    Array.Copy(a, p * s.Height * s.Width + (y + row) * s.Width + x, r, p * tile * tile + row * tile, tile);
             return r;
         }
-        return new Sample($"{s.Name}@{x},{y}", tile, tile, Window(s.Image)!, Window(s.Classes)!, Window(s.Instances), Window(s.Weights));
+        return new Sample($"{s.Name}@{x},{y}", tile, tile, Window(s.Image, s.Channels)!, Window(s.Classes)!, Window(s.Instances),
+            Window(s.Weights), s.Channels);
     }
 
     // Weights on the whole image: a cell cut by a tile border keeps its true neighbours and distances.

@@ -197,7 +197,8 @@ public sealed class Trainer : IDisposable
         using var _ = no_grad();
         var wasTraining = Network.training;
         Network.eval();
-        using var x = tensor(s.Image, [1, 1, s.Height, s.Width], device: Devices.Default);
+        CheckChannels(s);
+        using var x = tensor(s.Image, [1, s.Channels, s.Height, s.Width], device: Devices.Default);
         using var logits = Network.forward(x);
         if (wasTraining) Network.train();
         return ClassMap(logits);
@@ -209,21 +210,28 @@ public sealed class Trainer : IDisposable
         return am.data<int>().ToArray();
     }
 
-    /// <summary>Image (N,1,H,W), target (N,h,w) int64 and weights (N,h,w) for the net's output size h x w.</summary>
+    private void CheckChannels(Sample s)
+    {
+        if (s.Channels != Network.InChannels)
+            throw new ArgumentException($"sample {s.Name} has {s.Channels} image channel(s) but the network reads {Network.InChannels}");
+    }
+
+    /// <summary>Image (N,C,H,W), target (N,h,w) int64 and weights (N,h,w) for the net's output size h x w.</summary>
     private (Tensor X, Tensor Target, Tensor? Weights) ToTensors(Sample[] batch)
     {
-        int h = batch[0].Height, w = batch[0].Width;
+        foreach (var s in batch) CheckChannels(s);
+        int h = batch[0].Height, w = batch[0].Width, channels = Network.InChannels;
         if (batch.Any(s => s.Height != h || s.Width != w))
             throw new ArgumentException($"a batch needs equal tile sizes, got {string.Join(", ", batch.Select(s => $"{s.Name} {s.Height}x{s.Width}"))}");
         var outShape = Network.Infer(h, w);
         int oh = outShape.Height, ow = outShape.Width;
-        var img = new float[batch.Length * h * w];
+        var img = new float[batch.Length * channels * h * w];
         var tgt = new long[batch.Length * oh * ow];
         var wts = _o.WeightMap is null ? null : new float[batch.Length * oh * ow];
         for (var b = 0; b < batch.Length; b++)
         {
             var s = batch[b];
-            Array.Copy(s.Image, 0, img, b * h * w, h * w);
+            Array.Copy(s.Image, 0, img, b * channels * h * w, channels * h * w);
             var c = Crops.Center(s.Classes, h, w, oh, ow);
             for (var i = 0; i < c.Length; i++)
             {
@@ -234,7 +242,7 @@ public sealed class Trainer : IDisposable
             if (wts is not null) Array.Copy(Crops.Center(s.Weights!, h, w, oh, ow), 0, wts, b * oh * ow, oh * ow);
         }
         var dev = Devices.Default;
-        return (tensor(img, [batch.Length, 1, h, w], device: dev),
+        return (tensor(img, [batch.Length, channels, h, w], device: dev),
                 tensor(tgt, [batch.Length, oh, ow], device: dev),
                 wts is null ? null : tensor(wts, [batch.Length, oh, ow], device: dev));
     }
