@@ -13,13 +13,8 @@ open CropCat.IO
 open CropCat.Nets
 open CropCat.Training
 open TorchSharp
+open CropCat.Tests.TestUtil
 
-let private tempDir () =
-    let d =
-        Path.Combine(Path.GetTempPath(), "cropcat-tests-" + Guid.NewGuid().ToString("N"))
-
-    Directory.CreateDirectory d |> ignore
-    d
 
 let private cellOptions =
     SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
@@ -34,12 +29,6 @@ let private rgbDataset n =
     FolderDataset.Save(d, samples, LabelSchema.Binary255)
     d
 
-let private messageOf<'E when 'E :> exn> (f: unit -> unit) =
-    try
-        f ()
-        failtest $"expected {typeof<'E>.Name}"
-    with :? 'E as e ->
-        e.Message
 
 [<Tests>]
 let tests =

@@ -17,13 +17,8 @@ open CropCat.IO
 open CropCat.Nets
 open CropCat.Training
 open TorchSharp
+open CropCat.Tests.TestUtil
 
-let private tempDir () =
-    let d =
-        Path.Combine(Path.GetTempPath(), "cropcat-tests-" + Guid.NewGuid().ToString("N"))
-
-    Directory.CreateDirectory d |> ignore
-    d
 
 /// Depth 1, widths [4; 8]: 100 px is a valid input (84 px out).
 let private tinyOptions = UNetOptions(Widths = [| 4; 8 |])
@@ -54,13 +49,6 @@ let private trainTiny data =
 
 let private pixels (file: string) = (PngReader.Read file).Samples
 
-/// The message of the `'E` that `f` throws; fails the test when it throws nothing.
-let private messageOf<'E when 'E :> exn> (f: unit -> unit) =
-    try
-        f ()
-        failtest $"expected {typeof<'E>.Name}"
-    with :? 'E as e ->
-        e.Message
 
 [<Tests>]
 let endToEnd =

@@ -9,13 +9,8 @@ open FsCheck.FSharp
 open CropCat.Augment
 open CropCat.Data
 open CropCat.Imaging
+open CropCat.Tests.TestUtil
 
-let private tempDir () =
-    let d =
-        Path.Combine(Path.GetTempPath(), "cropcat-tests-" + Guid.NewGuid().ToString("N"))
-
-    Directory.CreateDirectory d |> ignore
-    d
 
 /// CRC-32 as PNG uses it, so tests can build deliberately odd but well-formed files.
 let private crc (bytes: byte[]) =

@@ -82,7 +82,8 @@ let tests =
                 let ya = a.forward x
                 let yb = b.forward x
                 Expect.isTrue (ya.is_contiguous ()) "channels-last net returns NCHW logits"
-                Expect.isLessThan (relGap ya yb) 1e-5f $"same function (widths {widths})"
+                // Other kernels sum in another order: equal to float32 rounding relative to the logits' size.
+                Expect.isLessThan (relGap ya yb) 1e-4f $"same function (widths {widths})"
 
             settle ()
         }

@@ -28,3 +28,19 @@ let settle () =
     GC.Collect()
     GC.WaitForPendingFinalizers()
     GC.Collect()
+
+/// A fresh, empty folder under the system's temp directory.
+let tempDir () =
+    let d =
+        Path.Combine(Path.GetTempPath(), "cropcat-tests-" + Guid.NewGuid().ToString("N"))
+
+    Directory.CreateDirectory d |> ignore
+    d
+
+/// The message of the `'E` that `f` throws; fails the test when it throws nothing.
+let messageOf<'E when 'E :> exn> (f: unit -> unit) =
+    try
+        f ()
+        Expecto.Tests.failtest $"expected {typeof<'E>.Name}"
+    with :? 'E as e ->
+        e.Message
