@@ -24,7 +24,14 @@ public static class MemoryLayouts
     /// The layout new networks start with: ChannelsLast, unless the environment variable
     /// CROPCAT_LAYOUT is "contiguous" (or "nchw"). Settable in code.
     /// </summary>
-    public static MemoryLayout Default { get; set; } = FromEnvironment();
+    /// <exception cref="ArgumentException">CROPCAT_LAYOUT names no layout (raised on first use, not at type load).</exception>
+    public static MemoryLayout Default
+    {
+        get => _default ??= FromEnvironment();
+        set => _default = value;
+    }
+
+    private static MemoryLayout? _default;
 
     private static MemoryLayout FromEnvironment()
     {
