@@ -81,11 +81,9 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     /// </summary>
     public ReferenceUNet WithLayout(MemoryLayout layout)
     {
-        using var _ = no_grad();
         foreach (var p in parameters())
-            if (p.dim() == 4 && !MemoryLayouts.Has(p, layout))
-                using (var restrided = MemoryLayouts.To(p, layout))
-                    p.set_(restrided);
+            if (p.dim() == 4)
+                MemoryLayouts.Restride(p, layout);
         Layout = layout;
         return this;
     }

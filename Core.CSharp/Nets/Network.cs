@@ -50,11 +50,9 @@ public sealed class Network : nn.Module<Tensor, Tensor>
         get => _layout;
         set
         {
-            using (no_grad())
-                foreach (var p in parameters())
-                    if (p.dim() == 4 && !MemoryLayouts.Has(p, value))
-                        using (var restrided = MemoryLayouts.To(p, value))
-                            p.set_(restrided);
+            foreach (var p in parameters())
+                if (p.dim() == 4)
+                    MemoryLayouts.Restride(p, value);
             _layout = value;
         }
     }
