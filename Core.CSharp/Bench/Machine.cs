@@ -8,6 +8,41 @@ using static TorchSharp.torch;
 
 namespace CropCat.Bench;
 
+/// <summary>
+/// One fp32 GEMM at a time on fixed operands, to interleave with the cases of a benchmark: a machine
+/// whose speed drifts (shared cores, clock changes) is then compared with itself at the same moment.
+/// </summary>
+public sealed class MatmulProbe : IDisposable
+{
+    private readonly Tensor _a, _b;
+    private readonly int _n;
+
+    /// <summary>Allocates two <paramref name="n"/> x <paramref name="n"/> operands and runs one untimed warm-up.</summary>
+    public MatmulProbe(int n = 2048)
+    {
+        _n = n;
+        using var g = new Generator(7);
+        _a = randn(new long[] { n, n }, generator: g);
+        _b = randn(new long[] { n, n }, generator: g);
+        _a.mm(_b).Dispose();
+    }
+
+    /// <summary>Runs one GEMM and returns its rate in GFLOP/s (2 n^3 FLOP).</summary>
+    public double Gflops()
+    {
+        var sw = Stopwatch.StartNew();
+        _a.mm(_b).Dispose();
+        return 2.0 * _n * _n * _n / sw.Elapsed.TotalSeconds / 1e9;
+    }
+
+    /// <summary>Frees the operands.</summary>
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+}
+
 /// <summary>What the machine can do and what a process holds: the fp32 matmul ceiling and peak memory.</summary>
 public static class Machine
 {
