@@ -53,7 +53,7 @@ let private trainer (net: Network) o =
 
 let private weights (net: Network) =
     net.named_parameters ()
-    |> Seq.map (fun struct (n, p) -> n, p.detach().cpu().data<float32>().ToArray())
+    |> Seq.map (fun struct (n, p) -> n, p.detach().cpu().contiguous().data<float32>().ToArray())
     |> List.ofSeq
 
 [<Tests>]
