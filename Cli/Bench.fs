@@ -279,18 +279,16 @@ let run (a: ParseResults<BenchArgs>) =
             say $"- command: `cropcat {cmdline}`"
             say $"- load average at start: {loadAvg ()}"
 
-            let envKeep =
-                Environment.GetEnvironmentVariable "CROPCAT_KEEP_HEAP"
+            // An environment variable's value as the report shows it.
+            let env name =
+                Environment.GetEnvironmentVariable name
                 |> Option.ofObj
                 |> Option.defaultValue "unset"
+
+            let envKeep, envLayout = env "CROPCAT_KEEP_HEAP", env "CROPCAT_LAYOUT"
 
             say
                 $"- allocator: this process keeps the heap = {kept} (CROPCAT_KEEP_HEAP={envKeep}); PyTorch 'kept' runs with GLIBC_TUNABLES={keepHeapTunables}"
-
-            let envLayout =
-                Environment.GetEnvironmentVariable "CROPCAT_LAYOUT"
-                |> Option.ofObj
-                |> Option.defaultValue "unset"
 
             say
                 $"- memory layout of CropCat's and the hand-written net: {CropCat.Runtime.MemoryLayouts.Default} (CROPCAT_LAYOUT={envLayout}); PyTorch runs NCHW, its default"
@@ -311,36 +309,29 @@ let run (a: ParseResults<BenchArgs>) =
             let columns = List<Column>()
             let experiment = a.TryGetResult Experiment
 
-            match experiment with
-            | Some "layout" ->
-                // Column "Reference" holds the variant here, so the CC/Ref column reads default / NCHW.
-                say
-                    $"- EXPERIMENT: the Reference column is CropCat's net in the NCHW-contiguous layout; the CropCat column uses {CropCat.Runtime.MemoryLayouts.Default}"
+            // The second in-process column: the hand-written reference, or the experiment's variant.
+            let second =
+                match experiment with
+                | Some "layout" ->
+                    // Column "Reference" holds the variant here, so the CC/Ref column reads default / NCHW.
+                    say
+                        $"- EXPERIMENT: the Reference column is CropCat's net in the NCHW-contiguous layout; the CropCat column uses {CropCat.Runtime.MemoryLayouts.Default}"
 
-                columns.Add {
-                    Engine = InProcess("CropCat", CropCatNet)
-                    Heap = here
-                    Side = "CropCat"
-                }
+                    InProcess("CropCat NCHW", CropCatContiguousNet)
+                | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout)" other
+                | None -> InProcess("Reference", ReferenceNet)
 
-                columns.Add {
-                    Engine = InProcess("CropCat NCHW", CropCatContiguousNet)
-                    Heap = here
-                    Side = "Reference"
-                }
-            | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout)" other
-            | None ->
-                columns.Add {
-                    Engine = InProcess("CropCat", CropCatNet)
-                    Heap = here
-                    Side = "CropCat"
-                }
+            columns.Add {
+                Engine = InProcess("CropCat", CropCatNet)
+                Heap = here
+                Side = "CropCat"
+            }
 
-                columns.Add {
-                    Engine = InProcess("Reference", ReferenceNet)
-                    Heap = here
-                    Side = "Reference"
-                }
+            columns.Add {
+                Engine = second
+                Heap = here
+                Side = "Reference"
+            }
 
             if both && experiment.IsNone then
                 let psi = selfStart "bench --serve"

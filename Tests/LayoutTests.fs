@@ -22,11 +22,7 @@ let private config = {
         maxTest = 30
 }
 
-/// Parameter values in logical (N, C, H, W) order, whatever the strides.
-let private values (net: Network) =
-    net.named_parameters ()
-    |> Seq.map (fun struct (n, p) -> n, p.detach().contiguous().data<float32>().ToArray())
-    |> List.ofSeq
+let private values (net: Network) = parameterValues net
 
 let private net seed (widths: int[]) layout =
     torch.manual_seed (int64 seed) |> ignore

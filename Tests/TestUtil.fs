@@ -44,3 +44,10 @@ let messageOf<'E when 'E :> exn> (f: unit -> unit) =
         Expecto.Tests.failtest $"expected {typeof<'E>.Name}"
     with :? 'E as e ->
         e.Message
+
+/// Every parameter's name and values in logical (N, C, H, W) order, whatever its strides: data<T>()
+/// reads storage order, which differs for channels-last weights.
+let parameterValues (net: CropCat.Nets.Network) =
+    net.named_parameters ()
+    |> Seq.map (fun struct (n, p) -> n, p.detach().cpu().contiguous().data<float32>().ToArray())
+    |> List.ofSeq

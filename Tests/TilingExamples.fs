@@ -13,12 +13,7 @@ let private valid = CropCat.Shapes.Padding.Valid
 
 /// Tiled logits of `image` and their gap to the whole-image reference.
 let private gapOf (net: Network) (tileSize: int) (image: torch.Tensor) =
-    let tiled =
-        OverlapTile(net, TileOptions(TileSize = tileSize, Output = TileOutput.Logits)).Predict image
-
-    let whole = wholeImageLogits net image
-    Expect.sequenceEqual tiled.shape whole.shape "shape of the image"
-    maxAbsDiff tiled whole
+    tiledGap net (TileOptions(TileSize = tileSize, Output = TileOutput.Logits)) image
 
 [<Tests>]
 let tests =

@@ -57,3 +57,10 @@ let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
         (a.to_type torch.ScalarType.Float64 - b.to_type torch.ScalarType.Float64).abs().max ()
 
     d.item<float> ()
+
+/// Tiled logits minus whole-image logits, largest absolute value; checks first that both have the image's shape.
+let tiledGap (net: Network) (options: TileOptions) (image: torch.Tensor) =
+    let tiled = OverlapTile(net, options).Predict image
+    let whole = wholeImageLogits net image
+    Expecto.Expect.sequenceEqual tiled.shape whole.shape "tiled and whole-image outputs have the image's shape"
+    maxAbsDiff tiled whole

@@ -51,10 +51,7 @@ let private options (opt: OptimizerKind) (epochs: int) (checkpoint: string) =
 let private trainer (net: Network) o =
     new Trainer(net, NetworkDescription.FromUNet tinyOptions, LabelSchema.Binary255, o)
 
-let private weights (net: Network) =
-    net.named_parameters ()
-    |> Seq.map (fun struct (n, p) -> n, p.detach().cpu().contiguous().data<float32>().ToArray())
-    |> List.ofSeq
+let private weights (net: Network) = TestUtil.parameterValues net
 
 [<Tests>]
 let safetensors =

@@ -81,9 +81,7 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
     /// </summary>
     public ReferenceUNet WithLayout(MemoryLayout layout)
     {
-        foreach (var p in parameters())
-            if (p.dim() == 4)
-                MemoryLayouts.Restride(p, layout);
+        MemoryLayouts.Restride(this, layout);
         Layout = layout;
         return this;
     }

@@ -50,9 +50,7 @@ public sealed class Network : nn.Module<Tensor, Tensor>
         get => _layout;
         set
         {
-            foreach (var p in parameters())
-                if (p.dim() == 4)
-                    MemoryLayouts.Restride(p, value);
+            MemoryLayouts.Restride(this, value);
             _layout = value;
         }
     }

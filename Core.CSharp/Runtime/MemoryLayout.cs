@@ -86,4 +86,12 @@ public static class MemoryLayouts
         own.copy_(values);
         p.set_(own);
     }
+
+    /// <summary>Re-strides every 4-D parameter of <paramref name="module"/> (see <see cref="Restride(Tensor, MemoryLayout)"/>).</summary>
+    public static void Restride(TorchSharp.torch.nn.Module module, MemoryLayout layout)
+    {
+        foreach (var p in module.parameters())
+            if (p.dim() == 4)
+                Restride(p, layout);
+    }
 }
