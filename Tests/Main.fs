@@ -18,8 +18,7 @@ let private recordingSummary (printers: TestPrinters) = {
                 }
 }
 
-[<EntryPoint>]
-let main argv =
+let private runTests argv =
     let printer = recordingSummary defaultConfig.printer
 
     // Sequenced: libtorch already uses both cores inside each op, and the memory tests read the
@@ -42,3 +41,9 @@ let main argv =
     | None -> ()
 
     code
+
+[<EntryPoint>]
+let main argv =
+    match List.ofArray argv with
+    | flag :: rest when flag = QuietTests.childFlag -> QuietTests.childForward rest
+    | _ -> runTests argv

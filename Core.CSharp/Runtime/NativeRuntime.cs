@@ -90,6 +90,8 @@ public static class NativeRuntime
             {
                 PreloadFromRuntimesFolder();
                 torch.InitializeDeviceType(DeviceType.CPU);
+                // NNPACK is never needed and floods stderr on CPUs it does not support.
+                LibTorchQuiet.SetNnpack(false);
             }
             catch (Exception e)
             {
