@@ -53,6 +53,66 @@ let private trainer (net: Network) o =
 
 let private weights (net: Network) = TestUtil.parameterValues net
 
+/// A stream that fails like a full disk once `limit` bytes have been written through it.
+type private FullDisk(inner: Stream, limit: int64) =
+    inherit Stream()
+    let mutable written = 0L
+    override _.CanRead = false
+    override _.CanSeek = false
+    override _.CanWrite = true
+    override _.Length = written
+
+    override _.Position
+        with get () = written
+        and set _ = raise (NotSupportedException())
+
+    override _.Flush() = inner.Flush()
+    override _.Read(_, _, _) = raise (NotSupportedException())
+    override _.Seek(_, _) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())
+
+    override _.Write(buffer: byte[], offset: int, count: int) =
+        if written + int64 count > limit then
+            raise (IOException "No space left on device (injected)")
+
+        inner.Write(buffer, offset, count)
+        written <- written + int64 count
+
+/// Batch norm and dropout on: running statistics and dropout masks must survive a resume too.
+let private normOptions =
+    UNetOptions(Widths = [| 2; 4 |], BatchNorm = true, BottomDropout = 0.5)
+
+let private tinyNormNet seed =
+    NativeRuntime.EnsureLoaded()
+    torch.manual_seed (int64 seed) |> ignore
+    UNet.Create(normOptions, torch.CPU)
+
+let private normTrainer (net: Network) o =
+    new Trainer(net, NetworkDescription.FromUNet normOptions, LabelSchema.Binary255, o)
+
+/// Three epochs of three steps, with the knobs the resume tests turn.
+type private Mid =
+    static member Options(opt: OptimizerKind, ?maxSteps: int64, ?budget: TimeSpan, ?path: string, ?seed: int, ?batch: int, ?steps: int) =
+        TrainerOptions(
+            Epochs = 3,
+            StepsPerEpoch = defaultArg steps 3,
+            BatchSize = defaultArg batch 1,
+            Optimizer = opt,
+            LearningRate = (if opt = OptimizerKind.Sgd then 0.01 else 1e-3),
+            Loss = LossKind.WeightedCrossEntropyPlusDice,
+            Seed = defaultArg seed 3,
+            MaxSteps = defaultArg maxSteps 0L,
+            TimeBudget = Option.toNullable budget,
+            CheckpointPath = Option.toObj path,
+            Progress = null
+        )
+
+/// Every tensor of the net's state (parameters and buffers such as batch-norm statistics), in logical order.
+let private stateOf (net: Network) =
+    net.state_dict ()
+    |> Seq.map (fun kv -> kv.Key, kv.Value.detach().cpu().contiguous().to_type(torch.ScalarType.Float64).data<float>().ToArray())
+    |> List.ofSeq
+
 [<Tests>]
 let safetensors =
     testList "IO.Safetensors" [
@@ -132,6 +192,28 @@ let checkpoints =
             let b = tinyNet 2
             Checkpoint.Load(path, b) |> ignore
             Expect.equal (weights b) (weights a) "weights"
+        }
+
+        test "a checkpoint write that fails midway leaves the previous checkpoint intact and no temporary file" {
+            let path = tempFile "atomic.safetensors"
+            let net = tinyNet 1
+            use t = trainer net (options OptimizerKind.Sgd 1 null)
+            t.TrainOn(cells 1) |> ignore
+            t.SaveCheckpoint path
+            let good = File.ReadAllBytes path
+            t.TrainOn(cells 1) |> ignore // new weights: a complete write would change the file
+            CropCat.Imaging.AtomicFile.FaultInjection <- Func<Stream, Stream>(fun s -> new FullDisk(s, 4096L))
+
+            try
+                let e = Expect.throwsC (fun () -> t.SaveCheckpoint path) id
+                Expect.stringContains e.Message "No space left" "the disk error surfaces"
+            finally
+                CropCat.Imaging.AtomicFile.FaultInjection <- null
+
+            Expect.equal (File.ReadAllBytes path) good "previous checkpoint intact"
+            Expect.equal (Directory.GetFiles(Path.GetDirectoryName path)) [| path |] "no temporary file left"
+            t.SaveCheckpoint path
+            Expect.notEqual (File.ReadAllBytes path) good "without the fault the write goes through"
         }
 
         test "loading into another net lists missing, unexpected and mis-shaped keys" {
@@ -254,52 +336,192 @@ let training =
                     Expect.sequenceEqual y x $"{n} after resume"
             }
 
-        test "a NaN loss stops with the step and the value, and leaves the last checkpoint untouched" {
-            let path = tempFile "nan.safetensors"
-            let net = tinyNet 7
-            let good = cells 2
-            use t = trainer net (options OptimizerKind.Sgd 1 path)
-            t.Fit(good) |> ignore
-            let before = File.ReadAllBytes path
-            let w = weights net
-            let s = good[0]
+            // Batch norm (running statistics are state) and dropout (masks are random) on, 3 epochs of 3 steps.
+            test $"a run stopped mid-epoch by a step limit resumes exactly, batch norm and dropout on ({opt})" {
+                let data = cells 4
+                let o = Mid.Options opt
+                let whole = tinyNormNet 5
+                use t1 = normTrainer whole o
+                let full = t1.Fit(data)
+                Expect.equal full.Steps 9L "uninterrupted steps"
 
-            let poisoned =
-                Sample("poisoned", s.Height, s.Width, Array.create s.Image.Length nanf, s.Classes, s.Instances)
+                let path = tempFile "mid.safetensors"
+                let first = tinyNormNet 5
+                use t2 = normTrainer first (Mid.Options(opt, maxSteps = 4L, path = path))
+                let part = t2.Fit(data)
+                Expect.isTrue part.StoppedByMaxSteps "stopped by the limit"
+                let info = Checkpoint.ReadInfo path
+                Expect.equal (info.Epoch, info.EpochStep, info.Step) (1, 1, 4L) "stopped after step 1 of epoch 2"
+                Expect.isFalse (Seq.last part.History).Complete "the last record is a partial epoch"
 
-            use t2 = trainer net (options OptimizerKind.Sgd 2 path)
-            t2.Resume path |> ignore
-            let e = Expect.throwsC (fun () -> t2.Fit(ResizeArray [ poisoned ]) |> ignore) id
-            Expect.stringContains e.Message "step 3" "names the step"
-            Expect.stringContains e.Message "NaN" "names the value"
-            Expect.equal (File.ReadAllBytes path) before "checkpoint untouched"
-            Expect.equal (weights net) w "weights not updated with the NaN step"
+                let resumed = tinyNormNet 99
+                use t3 = normTrainer resumed (Mid.Options(opt, path = path))
+                t3.Resume path |> ignore
+                let rest = t3.Fit(data)
+                Expect.equal rest.Steps 9L "same total steps as the uninterrupted run"
+                Expect.equal (t3.Epoch, t3.EpochStep) (3, 0) "three whole epochs"
+                Expect.equal (stateOf resumed) (stateOf whole) "weights and batch-norm statistics equal the uninterrupted run's"
+            }
+
+            test $"a run stopped by its time budget after every step resumes exactly ({opt})" {
+                // A zero budget stops after each first step: nine resumes, each in a fresh net.
+                let data = cells 4
+                let o = Mid.Options opt
+                let whole = tinyNormNet 5
+                use t1 = normTrainer whole o
+                t1.Fit(data) |> ignore
+
+                let path = tempFile "budget.safetensors"
+                let mutable last = tinyNormNet 5
+                let mutable resumes = 0
+
+                use t0 = normTrainer last (Mid.Options(opt, budget = TimeSpan.Zero, path = path))
+                Expect.isTrue (t0.Fit(data)).StoppedByTimeBudget "stopped by the budget"
+
+                // Bounded: a resume that loses its place never reaches step 9.
+                while (Checkpoint.ReadInfo path).Step < 9L && resumes < 12 do
+                    last <- tinyNormNet (100 + resumes)
+                    use t = normTrainer last (Mid.Options(opt, budget = TimeSpan.Zero, path = path))
+                    t.Resume path |> ignore
+                    t.Fit(data) |> ignore
+                    resumes <- resumes + 1
+
+                Expect.equal resumes 8 "one step per run"
+                Expect.equal (stateOf last) (stateOf whole) "weights equal the uninterrupted run's"
+            }
+
+        test "a resume with another seed, batch size, steps per epoch or data is refused with what differs" {
+            let data = cells 4
+            let sgd = OptimizerKind.Sgd
+            let path = tempFile "mismatch.safetensors"
+            use t = normTrainer (tinyNormNet 5) (Mid.Options(sgd, maxSteps = 2L, path = path))
+            t.Fit(data) |> ignore
+
+            let refused (o2: TrainerOptions) (data2: ResizeArray<Sample>) =
+                use t2 = normTrainer (tinyNormNet 5) o2
+
+                TestUtil.messageOf<CheckpointMismatchException> (fun () ->
+                    t2.Resume path |> ignore
+                    t2.Fit(data2) |> ignore)
+
+            let seedMsg = refused (Mid.Options(sgd, seed = 4)) data
+            Expect.stringContains seedMsg "seed: 3 in the checkpoint, 4 now" "seed"
+            Expect.stringContains seedMsg path "names the file"
+            let batchMsg = refused (Mid.Options(sgd, batch = 2)) data
+            Expect.stringContains batchMsg "batch size: 1 in the checkpoint, 2 now" "batch size"
+            let stepsMsg = refused (Mid.Options(sgd, steps = 4)) data
+            Expect.stringContains stepsMsg "steps per epoch: 3 in the checkpoint, 4 now" "steps per epoch"
+            let dataMsg = refused (Mid.Options sgd) (cells 5)
+            Expect.stringContains dataMsg "training data: 4 samples" "data"
+            let other = cells 4
+
+            other[2] <-
+                SyntheticCells.Generate(999, SyntheticCellsOptions(Height = tinyTile, Width = tinyTile, MinRadius = 5.0, MaxRadius = 9.0))
+
+            let sameCountMsg = refused (Mid.Options sgd) other
+            Expect.stringContains sameCountMsg "training data" "same count, other content"
         }
 
-        test "memory holds steady: no native tensors leak over 200 steps" {
+        test "an SGD checkpoint after steps with momentum but without momentum buffers is refused" {
+            let path = tempFile "nomomentum.safetensors"
+            let net = tinyNet 1
+            use t = trainer net (options OptimizerKind.Sgd 1 null)
+            t.TrainOn(cells 1) |> ignore
+            t.SaveCheckpoint path
+            // The same file with every momentum buffer dropped, as a checkpoint writer that forgot them would leave it.
+            let struct (tensors, meta) = Safetensors.Read path
+
+            let kept =
+                tensors
+                |> Seq.filter (fun kv -> not (kv.Key.EndsWith ".momentum_buffer"))
+                |> Seq.map (fun kv -> kv.Key, kv.Value)
+                |> readOnlyDict
+
+            Expect.isLessThan kept.Count tensors.Count "buffers were stored"
+            Safetensors.Write(path, kept, meta)
+            use t2 = trainer (tinyNet 2) (options OptimizerKind.Sgd 1 null)
+
+            let msg =
+                TestUtil.messageOf<CheckpointMismatchException> (fun () -> t2.Resume path |> ignore)
+
+            Expect.stringContains msg "momentum_buffer" "names the missing state"
+            // Without momentum there is no buffer to miss.
+            use t3 =
+                trainer (tinyNet 2) (TrainerOptions(Optimizer = OptimizerKind.Sgd, Momentum = 0.0, Seed = 3, Progress = null))
+
+            t3.Resume path |> ignore
+        }
+
+        for poison in [ "NaN"; "Infinity" ] do
+            test $"a {poison} loss after good steps and a checkpoint stops with the step and the value and keeps that checkpoint" {
+                // Four good samples; one of them is poisoned where epoch 2's second step reads it, never in epoch 1.
+                let o (max: int64) path =
+                    TrainerOptions(
+                        Epochs = 3,
+                        StepsPerEpoch = 2,
+                        Optimizer = OptimizerKind.Sgd,
+                        Seed = 3,
+                        MaxSteps = max,
+                        CheckpointPath = path,
+                        Progress = null,
+                        Augment = AugmentOptions(Elastic = false)
+                    )
+
+                let e0, e1 = Trainer.SampleOrder(3, 0, 4), Trainer.SampleOrder(3, 1, 4)
+                let p = e1[1]
+                Expect.isFalse (Array.contains p e0[..1]) "the poisoned sample is not read in epoch 1 (seed choice)"
+                let data = cells 4
+                let s = data[p]
+
+                data[p] <-
+                    if poison = "NaN" then
+                        Sample(s.Name, s.Height, s.Width, Array.create s.Image.Length nanf, s.Classes, s.Instances)
+                    else
+                        Sample(s.Name, s.Height, s.Width, s.Image, s.Classes, s.Instances, Array.create (s.Height * s.Width) infinityf)
+
+                // References: the same run stopped by a step limit before the poisoned step.
+                let reference steps =
+                    let path = tempFile "ref.safetensors"
+                    let net = tinyNet 7
+                    use t = trainer net (o steps path)
+                    t.Fit(data) |> ignore
+                    File.ReadAllBytes path, weights net
+
+                let afterEpoch1, _ = reference 2L
+                let _, afterStep3 = reference 3L
+
+                let path = tempFile "diverged.safetensors"
+                let net = tinyNet 7
+                use t = trainer net (o 0L path)
+                let e = Expect.throwsC (fun () -> t.Fit(data) |> ignore) id
+                Expect.stringContains e.Message "step 4 (epoch 2)" "names the step"
+                Expect.stringContains e.Message $"the loss is {poison}" "names the value"
+                Expect.stringContains e.Message path "names the kept checkpoint"
+                Expect.equal (File.ReadAllBytes path) afterEpoch1 "the checkpoint written after epoch 1 is untouched"
+                Expect.equal (weights net) afterStep3 "weights not updated with the diverged step"
+                Expect.isEmpty (Directory.GetFiles(Path.GetDirectoryName path, "*.tmp")) "no temporary file left"
+            }
+
+        test "memory holds steady: the live tensor count is unchanged over 200 steps with full augmentation" {
             let net = tinyNet 3
-
+            // The default augmentation: elastic deformation, flips, quarter turns, gray-value jitter.
             use t =
-                trainer
-                    net
-                    (TrainerOptions(Optimizer = OptimizerKind.Sgd, Seed = 1, Progress = null, Augment = AugmentOptions(Elastic = false)))
+                trainer net (TrainerOptions(Optimizer = OptimizerKind.Sgd, Seed = 1, Progress = null))
 
+            Expect.isTrue t.Network.training "training mode"
             let data = cells 2
 
             for _ in 1..20 do
                 t.TrainOn(ResizeArray [ data[0] ]) |> ignore
 
             // Finalize what earlier tests left to the GC first, or it vanishes from the count mid-measurement.
-            GC.Collect()
-            GC.WaitForPendingFinalizers()
-            GC.Collect()
+            TestUtil.settle ()
             let live = torch.Tensor.TotalCount
 
             for i in 1..200 do
                 t.TrainOn(ResizeArray [ data[i % 2] ]) |> ignore
 
-            // A leak only adds tensors; the count may drop if the GC finalizes a handle left by another test.
-            Expect.isLessThanOrEqual torch.Tensor.TotalCount live "live tensors after 200 more steps"
+            Expect.equal torch.Tensor.TotalCount live "live tensors after 200 more steps"
         }
 
         test "training lowers the loss on held-out cells" {

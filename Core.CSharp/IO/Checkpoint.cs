@@ -24,7 +24,14 @@ public sealed class CheckpointMismatchException : Exception
 /// <param name="Step">Completed optimisation steps.</param>
 /// <param name="Optimizer">"sgd", "adam" or "" when no optimizer state is stored.</param>
 /// <param name="Extra">Any further metadata (training options, seed).</param>
-public sealed record CheckpointInfo(NetworkDescription Architecture, LabelSchema Labels, int Epoch, long Step, string Optimizer, IReadOnlyDictionary<string, string> Extra);
+public sealed record CheckpointInfo(NetworkDescription Architecture, LabelSchema Labels, int Epoch, long Step, string Optimizer, IReadOnlyDictionary<string, string> Extra)
+{
+    /// <summary>
+    /// Steps already done in the epoch after the <see cref="Epoch"/> completed ones: non-zero when training
+    /// stopped mid-epoch (a step limit or time budget), so that a resumed run finishes that epoch's order.
+    /// </summary>
+    public int EpochStep { get; init; }
+}
 
 /// <summary>
 /// Checkpoints as safetensors files: the network's state ("model.enc1.conv1.weight", ...), the optimizer's
@@ -52,6 +59,7 @@ public static class Checkpoint
             ["labels"] = info.Labels.ToJson(),
             ["epoch"] = info.Epoch.ToString(CultureInfo.InvariantCulture),
             ["step"] = info.Step.ToString(CultureInfo.InvariantCulture),
+            ["epoch_step"] = info.EpochStep.ToString(CultureInfo.InvariantCulture),
             ["optimizer"] = kind,
         };
         Safetensors.Write(path, tensors, meta);
@@ -91,7 +99,7 @@ public static class Checkpoint
             if (misShaped.Count > 0) problems.Add("mis-shaped: " + string.Join("; ", misShaped));
             if (problems.Count > 0)
                 throw new CheckpointMismatchException($"checkpoint {path} does not fit this network ({info.Architecture.Kind} {info.Architecture.Json}): {string.Join(" | ", problems)}");
-            if (optimizer is not null) OptimizerState.Check(path, net, optimizer, info.Optimizer, tensors);
+            if (optimizer is not null) OptimizerState.Check(path, net, optimizer, info, tensors);
             using (no_grad())
             {
                 foreach (var (k, t) in state) t.copy_(stored[k]);
@@ -109,14 +117,17 @@ public static class Checkpoint
     {
         string Get(string key) => meta.TryGetValue(key, out var v) ? v : throw new SafetensorsException(path, $"not a CropCat checkpoint: metadata '{key}' is missing");
         if (Get("format") != Format) throw new SafetensorsException(path, $"checkpoint format '{meta["format"]}' is not {Format}");
-        var known = new HashSet<string> { "format", "architecture.kind", "architecture", "labels", "epoch", "step", "optimizer" };
+        var known = new HashSet<string> { "format", "architecture.kind", "architecture", "labels", "epoch", "step", "epoch_step", "optimizer" };
+        // Checkpoints written before epoch_step existed stopped only at epoch boundaries as far as they knew.
+        var epochStep = meta.TryGetValue("epoch_step", out var es) ? int.Parse(es, CultureInfo.InvariantCulture) : 0;
         return new CheckpointInfo(
             new NetworkDescription(Get("architecture.kind"), Get("architecture")),
             LabelSchema.FromJson(Get("labels")),
             int.Parse(Get("epoch"), CultureInfo.InvariantCulture),
             long.Parse(Get("step"), CultureInfo.InvariantCulture),
             Get("optimizer"),
-            meta.Where(p => !known.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value));
+            meta.Where(p => !known.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value))
+        { EpochStep = epochStep };
     }
 }
 
@@ -149,17 +160,26 @@ internal static class OptimizerState
         return kind;
     }
 
-    public static void Check(string path, Network net, optim.Optimizer optimizer, string stored, Dictionary<string, Tensor> tensors)
+    public static void Check(string path, Network net, optim.Optimizer optimizer, CheckpointInfo info, Dictionary<string, Tensor> tensors)
     {
         var kind = KindOf(optimizer);
+        var stored = info.Optimizer;
         if (stored != kind)
             throw new CheckpointMismatchException($"checkpoint {path} holds {(stored.Length == 0 ? "no optimizer state" : $"'{stored}' optimizer state")}, but a '{kind}' optimizer was given");
         var missing = new List<string>();
         foreach (var (name, s) in States(net, optimizer))
             foreach (var field in s.Fields)
-                if (!tensors.ContainsKey($"optim.{name}.{field}") && field != "momentum_buffer") missing.Add($"optim.{name}.{field}");
+                if (!tensors.ContainsKey($"optim.{name}.{field}") && !(field == "momentum_buffer" && NoMomentumYet(optimizer, info)))
+                    missing.Add($"optim.{name}.{field}");
         if (missing.Count > 0) throw new CheckpointMismatchException($"checkpoint {path}: optimizer state missing: {string.Join(", ", missing)}");
     }
+
+    /// <summary>
+    /// SGD holds no momentum buffer before its first step, or at all with momentum 0; after a step with
+    /// momentum a missing buffer would silently restart the run without momentum, so it is an error then.
+    /// </summary>
+    private static bool NoMomentumYet(optim.Optimizer optimizer, CheckpointInfo info) =>
+        info.Step == 0 || optimizer is SGD { Momentum: 0 };
 
     public static void Import(Network net, optim.Optimizer optimizer, Dictionary<string, Tensor> tensors)
     {

@@ -15,10 +15,12 @@ public static class AtomicFile
         var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var s = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            using (var s = FaultInjection is { } wrap ? wrap(file) : file)
             {
                 write(s);
-                s.Flush(flushToDisk: true);
+                s.Flush();
+                file.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);
         }
@@ -28,6 +30,12 @@ public static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>
+    /// Tests only: wraps the temporary file's stream, e.g. in one that fails after some bytes like a full disk,
+    /// to show that a failed write leaves the previous file intact and no temporary file behind.
+    /// </summary>
+    internal static Func<Stream, Stream>? FaultInjection;
 
     /// <summary>Writes text atomically (UTF-8).</summary>
     public static void WriteText(string path, string text) =>

@@ -70,7 +70,7 @@ public static class Losses
     {
         if (logits.dim() != 4) throw new ArgumentException($"loss: logits must be (N, K, H, W), got [{string.Join(", ", logits.shape)}]");
         if (target.dim() != 3 || target.shape[0] != logits.shape[0] || target.shape[1] != logits.shape[2] || target.shape[2] != logits.shape[3])
-            throw new ArgumentException($"loss: target [{string.Join(", ", target.shape)}] does not match logits [{string.Join(", ", logits.shape)}]; crop it to the output size first (Targets.CropToOutput)");
+            throw new ArgumentException($"loss: target [{string.Join(", ", target.shape)}] does not match logits [{string.Join(", ", logits.shape)}]; crop it to the output size first (Crops.Center, the rule the Trainer uses)");
         if (weights is not null && !weights.shape.AsSpan().SequenceEqual(target.shape))
             throw new ArgumentException($"loss: weights [{string.Join(", ", weights.shape)}] do not match target [{string.Join(", ", target.shape)}]");
     }

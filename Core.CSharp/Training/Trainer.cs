@@ -3,6 +3,9 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using CropCat.Augment;
 using CropCat.Data;
 using CropCat.IO;
@@ -66,31 +69,63 @@ public sealed class Trainer : IDisposable
     /// <summary>Completed optimisation steps.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Loads weights, optimiser state, epoch and step from a checkpoint written by this trainer kind.</summary>
-    /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the net or optimiser.</exception>
+    /// <summary>Steps done in the current, unfinished epoch (0 at an epoch boundary).</summary>
+    public int EpochStep { get; private set; }
+
+    /// <summary>
+    /// Loads weights, optimiser state, epoch and step (including a position inside an unfinished epoch) from a
+    /// checkpoint written by a trainer. The next <see cref="Fit"/> continues exactly where that run stopped: it
+    /// finishes the interrupted epoch in the same sample order, so the weights end as an uninterrupted run's.
+    /// Refused, changing nothing, when the checkpoint was trained with another seed or batch size; another
+    /// data set or number of steps per epoch is refused by <see cref="Fit"/>, which sees the data.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the net, the optimiser or these options.</exception>
     public CheckpointInfo Resume(string path)
     {
+        var header = Checkpoint.ReadInfo(path);
+        var problems = new List<string>();
+        Compare(header, ResumeKeys.Seed, _o.Seed.ToString(CultureInfo.InvariantCulture), "seed", problems);
+        Compare(header, ResumeKeys.BatchSize, _o.BatchSize.ToString(CultureInfo.InvariantCulture), "batch size", problems);
+        if (problems.Count > 0) throw ResumeMismatch(path, problems);
         var info = Checkpoint.Load(path, Network, Optimizer);
         Epoch = info.Epoch;
         Step = info.Step;
+        EpochStep = info.EpochStep;
+        _resumed = (path, info);
         return info;
     }
 
     /// <summary>Writes a checkpoint of the current state (atomically).</summary>
-    public void SaveCheckpoint(string path) =>
-        Checkpoint.Save(path, Network, Optimizer, new CheckpointInfo(Architecture, Labels, Epoch, Step, "",
-            new Dictionary<string, string>
-            {
-                ["seed"] = _o.Seed.ToString(CultureInfo.InvariantCulture),
-                ["loss"] = _o.Loss.ToString(),
-                ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            }));
+    public void SaveCheckpoint(string path)
+    {
+        var extra = new Dictionary<string, string>
+        {
+            [ResumeKeys.Seed] = _o.Seed.ToString(CultureInfo.InvariantCulture),
+            [ResumeKeys.BatchSize] = _o.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["loss"] = _o.Loss.ToString(),
+            ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        };
+        // What Fit saw last (or the resumed checkpoint said): what a resumed run must see again.
+        var steps = _stepsPerEpoch ?? Carried(ResumeKeys.StepsPerEpoch);
+        var data = _dataFingerprint ?? Carried(ResumeKeys.Data);
+        if (steps is not null) extra[ResumeKeys.StepsPerEpoch] = steps;
+        if (data is not null) extra[ResumeKeys.Data] = data;
+        Checkpoint.Save(path, Network, Optimizer, new CheckpointInfo(Architecture, Labels, Epoch, Step, "", extra) { EpochStep = EpochStep });
+    }
 
     /// <summary>
-    /// Trains from the current epoch up to <see cref="TrainerOptions.Epochs"/>, validating (when
-    /// <paramref name="validation"/> is given) and checkpointing after every epoch.
+    /// The order in which epoch <paramref name="epoch"/> (0-based) visits <paramref name="count"/> training
+    /// samples under <paramref name="seed"/>: step k of the epoch takes samples k*B .. k*B+B-1 of it (modulo count).
+    /// </summary>
+    public static int[] SampleOrder(int seed, int epoch, int count) => Permutation(count, Mix(seed, epoch, 0x5eed));
+
+    /// <summary>
+    /// Trains from the current position up to <see cref="TrainerOptions.Epochs"/>, validating (when
+    /// <paramref name="validation"/> is given) and checkpointing after every epoch and when a step limit or
+    /// the time budget stops training mid-epoch (that checkpoint records the position inside the epoch).
     /// </summary>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="CheckpointMismatchException">Resumed from a checkpoint that saw other data or another number of steps per epoch.</exception>
     public TrainResult Fit(IReadOnlyList<Sample> train, IReadOnlyList<Sample>? validation = null)
     {
         if (train.Count == 0) throw new ArgumentException("no training samples");
@@ -98,6 +133,9 @@ public sealed class Trainer : IDisposable
         var trainSet = WithWeights(train);
         var valSet = validation is null ? null : WithWeights(validation);
         var steps = _o.StepsPerEpoch > 0 ? _o.StepsPerEpoch : Math.Max(1, trainSet.Count / _o.BatchSize);
+        _stepsPerEpoch = steps.ToString(CultureInfo.InvariantCulture);
+        _dataFingerprint = Fingerprint(trainSet);
+        CheckResumedData();
         var history = new List<EpochRecord>();
         var clock = Stopwatch.StartNew();
         _fitStartStep = Step;
@@ -106,27 +144,89 @@ public sealed class Trainer : IDisposable
         while (Epoch < _o.Epochs && !stopped && !capped)
         {
             var epochClock = Stopwatch.StartNew();
-            var order = Permutation(trainSet.Count, Mix(_o.Seed, Epoch, 0x5eed));
+            var order = SampleOrder(_o.Seed, Epoch, trainSet.Count);
             double lossSum = 0;
             var done = 0;
             Network.train();
-            for (var k = 0; k < steps; k++)
+            for (var k = EpochStep; k < steps; k++)
             {
                 var batch = Enumerable.Range(0, _o.BatchSize).Select(b => trainSet[order[(k * _o.BatchSize + b) % order.Length]]).ToArray();
                 lossSum += TrainStep(batch);
                 done++;
+                EpochStep = k + 1;
                 Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
-                if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) { stopped = true; break; }
-                if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) { capped = true; break; }
+                if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) stopped = true;
+                if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) capped = true;
+                if (stopped || capped) break;
             }
-            Epoch++;
+            // A limit reached with an epoch's last step still completes that epoch.
+            var complete = EpochStep == steps;
+            if (complete)
+            {
+                Epoch++;
+                EpochStep = 0;
+            }
             var val = valSet is null ? null : Evaluate(valSet, keepPredictions: false);
-            var rec = new EpochRecord(Epoch, Step, lossSum / done, val?.Loss ?? double.NaN, val?.Scores.IoU ?? [], val?.Scores.PixelError ?? double.NaN, epochClock.Elapsed.TotalSeconds);
+            // A partial epoch is reported under the number of the epoch it belongs to, with the steps it did.
+            var rec = new EpochRecord(complete ? Epoch : Epoch + 1, Step, done == 0 ? double.NaN : lossSum / done, val?.Loss ?? double.NaN,
+                val?.Scores.IoU ?? [], val?.Scores.PixelError ?? double.NaN, epochClock.Elapsed.TotalSeconds)
+            { Complete = complete };
             history.Add(rec);
             EpochLine(rec, done);
             if (_o.CheckpointPath is not null) SaveCheckpoint(_o.CheckpointPath);
         }
         return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped);
+    }
+
+    /// <summary>Metadata keys that must agree for a resumed run to continue exactly.</summary>
+    private static class ResumeKeys
+    {
+        public const string Seed = "seed";
+        public const string BatchSize = "batch_size";
+        public const string StepsPerEpoch = "steps_per_epoch";
+        public const string Data = "data";
+    }
+
+    private (string Path, CheckpointInfo Info)? _resumed;
+    private string? _stepsPerEpoch;
+    private string? _dataFingerprint;
+
+    private string? Carried(string key) =>
+        _resumed is { } r && r.Info.Extra.TryGetValue(key, out var v) ? v : null;
+
+    private void CheckResumedData()
+    {
+        if (_resumed is not { } r) return;
+        var problems = new List<string>();
+        Compare(r.Info, ResumeKeys.StepsPerEpoch, _stepsPerEpoch!, "steps per epoch", problems);
+        Compare(r.Info, ResumeKeys.Data, _dataFingerprint!, "training data", problems);
+        if (problems.Count > 0) throw ResumeMismatch(r.Path, problems);
+    }
+
+    /// <summary>Adds a problem when the checkpoint stored <paramref name="key"/> with another value (older checkpoints may lack it).</summary>
+    private static void Compare(CheckpointInfo info, string key, string now, string what, List<string> problems)
+    {
+        if (info.Extra.TryGetValue(key, out var then) && then != now)
+            problems.Add($"{what}: {Shorten(then)} in the checkpoint, {Shorten(now)} now");
+    }
+
+    private static string Shorten(string s) => s.Length > 48 ? s[..48] + "..." : s;
+
+    private static CheckpointMismatchException ResumeMismatch(string path, List<string> problems) =>
+        new($"cannot resume from {path}: it was trained with other settings ({string.Join("; ", problems)}). " +
+            "A resumed run continues exactly only with the same seed, batch size, steps per epoch and training data; start a new run to change them");
+
+    /// <summary>The training set's identity: sample count, then names, sizes, images and labels hashed in order.</summary>
+    private static string Fingerprint(IReadOnlyList<Sample> samples)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var s in samples)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{s.Name}|{s.Channels}|{s.Height}|{s.Width}|"));
+            hash.AppendData(MemoryMarshal.AsBytes(s.Image.AsSpan()));
+            hash.AppendData(MemoryMarshal.AsBytes(s.Classes.AsSpan()));
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{samples.Count} samples, sha256 {Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant()}");
     }
 
     /// <summary>

@@ -40,9 +40,9 @@ public sealed record TrainerOptions
     public int Seed { get; init; }
     /// <summary>Where to write a checkpoint after every epoch (atomically); null for none.</summary>
     public string? CheckpointPath { get; init; }
-    /// <summary>Stop after this many optimisation steps in all (then validate and checkpoint); 0 for no limit.</summary>
+    /// <summary>Stop after this many optimisation steps in all (then validate and checkpoint, mid-epoch if need be); 0 for no limit.</summary>
     public long MaxSteps { get; init; }
-    /// <summary>Stop after the step during which this much time has passed (then validate and checkpoint); null for no limit.</summary>
+    /// <summary>Stop after the step during which this much time has passed (then validate and checkpoint, mid-epoch if need be); null for no limit.</summary>
     public TimeSpan? TimeBudget { get; init; }
     /// <summary>Where the redrawn progress line and the epoch lines go; null for silence. Default: standard error.</summary>
     public TextWriter? Progress { get; init; } = Console.Error;
@@ -67,7 +67,11 @@ public sealed record TrainerOptions
 /// <param name="ValidationIoU">Per-class IoU on the validation data (empty without).</param>
 /// <param name="ValidationPixelError">Pixel error on the validation data (NaN without).</param>
 /// <param name="Seconds">Wall time of the epoch including validation.</param>
-public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double ValidationLoss, double[] ValidationIoU, double ValidationPixelError, double Seconds);
+public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double ValidationLoss, double[] ValidationIoU, double ValidationPixelError, double Seconds)
+{
+    /// <summary>False for the part of an epoch done before a step limit or the time budget stopped training.</summary>
+    public bool Complete { get; init; } = true;
+}
 
 /// <summary>What <see cref="Trainer.Fit"/> did.</summary>
 /// <param name="History">Every epoch of this call.</param>
@@ -82,7 +86,7 @@ public sealed class TrainingDivergedException : Exception
 {
     /// <summary>Creates the error.</summary>
     public TrainingDivergedException(long step, int epoch, double loss, string? checkpoint)
-        : base($"training diverged: the loss is {loss} at step {step} (epoch {epoch}); weights were not updated with it. " +
+        : base($"training diverged: the loss is {loss.ToString(System.Globalization.CultureInfo.InvariantCulture)} at step {step} (epoch {epoch}); weights were not updated with it. " +
                (checkpoint is null ? "No checkpoint was being written." : $"The last good checkpoint {checkpoint} is untouched.") +
                " Try a smaller learning rate.")
     {
