@@ -257,6 +257,7 @@ let run (args: ParseResults<Args>) =
         | :? DatasetException as e -> fail e.Message
         | :? LabelSchemaException as e -> fail e.Message
         | :? FolderTrainingException as e -> fail e.Message
+        | :? CheckpointMismatchException as e when e.Message.StartsWith "cannot resume" -> fail e.Message
         | :? CheckpointMismatchException as e -> fail $"cannot resume: {e.Message}"
         | :? TrainingDivergedException as e -> raise (CliFailure("cropcat train: " + e.Message, 6))
 
