@@ -182,7 +182,7 @@ let tests =
                 use _ = torch.no_grad ()
                 let size = validSize b
                 let x = randn 1 1 size size
-                used = layout && torch.allclose (a.forward x, b.forward x, 1e-6, 1e-6))
+                used.Layout = layout && torch.allclose (a.forward x, b.forward x, 1e-6, 1e-6))
 
         test "the channel swap is its own inverse and moves the halves" {
             init ()
