@@ -124,7 +124,11 @@ let tests =
             // CropCat's running mean is PyTorch's minus the folded bias, before and after the update.
             let sd = net.state_dict ()
             let mine = sd["enc1.bn1.running_mean"].cpu ()
-            let theirs = get "old.train.inc.double_conv.1.running_mean" - get "old.inc.double_conv.0.bias"
+
+            let theirs =
+                get "old.train.inc.double_conv.1.running_mean"
+                - get "old.inc.double_conv.0.bias"
+
             Expect.isLessThan (maxAbsDiff mine theirs) 1e-6 "running mean after one train step"
 
             settle ()
@@ -143,7 +147,12 @@ let tests =
             Expect.stringContains ex.Message path "names the file"
             // The bilinear net has no up-convolution weights and other decoder widths.
             Expect.contains ex.Unexpected "up1.up.weight" "the transposed conv has no place"
-            Expect.contains ex.MisShaped "up1.conv.double_conv.3.weight -> dec4.conv2.weight: [8, 8, 3, 3] vs net [4, 8, 3, 3]" "a decoder conv of another shape"
+
+            Expect.contains
+                ex.MisShaped
+                "up1.conv.double_conv.3.weight -> dec4.conv2.weight: [8, 8, 3, 3] vs net [4, 8, 3, 3]"
+                "a decoder conv of another shape"
+
             Expect.stringContains ex.Message "skipped (not tensors): mask_values = [0, 255]" "and what was skipped"
 
             settle ()
@@ -155,10 +164,7 @@ let tests =
             Expect.equal (MilesialUNet.Layers(3, 2, false).ParameterCount) 31037698L "UNet(3, 2, bilinear=False)"
             Expect.equal (MilesialUNet.Layers(3, 1, true).ParameterCount) 17262977L "UNet(3, 1, bilinear=True)"
 
-            Expect.equal
-                (Inference.parameters (Presets.milesial 2) |> Result.toOption)
-                (Some 31037698L)
-                "the DSL preset milesial 2"
+            Expect.equal (Inference.parameters (Presets.milesial 2) |> Result.toOption) (Some 31037698L) "the DSL preset milesial 2"
 
             settle ()
         }
