@@ -180,13 +180,27 @@ let tests =
             settle ()
         }
 
-        test "an odd size, which milesial pads, is refused before any tensor is computed, naming the pooling layer" {
+        test "odd sizes (23x45): floor pooling and milesial's F.pad of the up-sampled map; both checkpoints match PyTorch within 1e-4" {
             init ()
             use scope = torch.NewDisposeScope()
-            use net = milesial 2 false
-            let ex = throws<ShapeException> (fun () -> net.Infer(36, 48) |> ignore)
-            Expect.stringContains ex.Message "level 3 / down" "names the pooling that meets the odd size"
+            let get = expectedIn "milesial"
+
+            for name, classes, bilinear in [ "new", 2, false; "old", 1, true ] do
+                use net = milesial classes bilinear
+                PyTorchWeights.LoadInto(net, file $"milesial_{name}.pt") |> ignore
+                net.eval ()
+                use _ = torch.no_grad ()
+                let y = net.forward (get "odd.input")
+                let want = get $"{name}.odd.output"
+                Expect.sequenceEqual y.shape want.shape $"{name}: output size = input size"
+                Expect.isLessThan (maxAbsDiff y want) 1e-4 $"{name}: max |CropCat - PyTorch|"
 
             settle ()
+        }
+
+        test "the DSL preset (strict pooling, plain concat) refuses the odd sizes milesial pads, naming the pooling layer" {
+            match Inference.inferHW (Presets.milesial 2) 36 48 with
+            | Ok _ -> failtest "36x48 was accepted"
+            | Error e -> Expect.stringContains e.Path "level 3 / down" "names the pooling that meets the odd size"
         }
     ]

@@ -14,8 +14,8 @@ namespace CropCat.Nets;
 /// OutConv = 1x1 conv. Transposed (bilinear = False, its published Carvana model): a 2x2 transposed conv
 /// halves the channels, then DoubleConv(in, out). Bilinear: the bottom has 1024/2 channels, up-sampling
 /// has no parameters and each decoder DoubleConv(in, out, in/2) halves the channels in its second conv.
-/// milesial pads the up-sampled map to the skip's size when a size is odd; CropCat's strict pooling
-/// refuses such sizes instead, so inputs must be multiples of 16 (where no padding happens).
+/// Pooling floors odd sizes and the up-sampled map is zero-padded to the skip's size (<see cref="PadConcat"/>),
+/// as in milesial's code, so any size from 16 on is taken.
 /// </summary>
 public static class MilesialUNet
 {
@@ -24,7 +24,10 @@ public static class MilesialUNet
         baseWidth >= 1 ? [baseWidth, 2 * baseWidth, 4 * baseWidth, 8 * baseWidth, 16 * baseWidth]
             : throw new ArgumentException($"MilesialUNet: baseWidth must be >= 1, got {baseWidth}");
 
-    /// <summary>The options of the transposed configuration (bilinear = False), which <see cref="UNet"/> builds as is.</summary>
+    /// <summary>
+    /// The options of the transposed configuration (bilinear = False) as a plain <see cref="UNet"/>: the
+    /// same net at sizes that are multiples of 16; <see cref="Layers"/> also pads at other sizes.
+    /// </summary>
     public static UNetOptions TransposedOptions(int inChannels = 3, int classes = 2, int baseWidth = 64) => new()
     {
         InChannels = inChannels,
@@ -33,7 +36,7 @@ public static class MilesialUNet
         Padding = Padding.Same,
         BatchNorm = true,
         Up = UpMode.Transposed,
-        Pool = PoolMode.Strict,
+        Pool = PoolMode.Floor,
         Merge = Merge.Concat,
     };
 
@@ -45,25 +48,27 @@ public static class MilesialUNet
     public static Layer Layers(int inChannels = 3, int classes = 2, bool bilinear = false, int baseWidth = 64)
     {
         var o = TransposedOptions(inChannels, classes, baseWidth);
-        if (!bilinear) return UNet.Layers(o);
         o.Validate();
         var w = o.Widths;
         const int depth = 4;
-        // factor = 2: down4 gives 1024 / 2 channels, so the parameterless up-step keeps them.
-        Layer inner = new ConvBlock("bottom", "bottom", w[depth - 1], w[depth] / 2, Padding.Same, batchNorm: true);
+        // factor = 2 when bilinear: down4 gives 1024 / 2 channels, so the parameterless up-step keeps them.
+        var factor = bilinear ? 2 : 1;
+        Layer inner = new ConvBlock("bottom", "bottom", w[depth - 1], w[depth] / factor, Padding.Same, batchNorm: true);
         for (var k = depth; k >= 1; k--)
         {
             var inC = k == 1 ? inChannels : w[k - 2];
             var lvl = $"level {k}";
             var enc = new ConvBlock($"{lvl} / enc", $"enc{k}", inC, w[k - 1], Padding.Same, batchNorm: true);
-            var body = new Chain($"{lvl} / body",
-                new MaxPoolDown($"{lvl} / down", PoolMode.Strict),
-                inner,
-                new BilinearUp($"{lvl} / up", w[k - 1]));
-            var skip = new Skip($"{lvl} / merge", body, Merge.Concat);
-            // Up(in, out, bilinear): DoubleConv(in, out, mid = in // 2) on [skip, up] = 2 w[k-1] channels.
-            var outC = k == 1 ? w[0] : w[k - 2];
-            var dec = new ConvBlock($"{lvl} / dec", $"dec{k}", 2 * w[k - 1], outC, Padding.Same, batchNorm: true, midChannels: w[k - 1]);
+            // Up(w[k], ...): transposed w[k] -> w[k] / 2 = w[k-1]; bilinear keeps the w[k-1] channels that arrive.
+            Layer up = bilinear
+                ? new BilinearUp($"{lvl} / up", w[k - 1])
+                : new Up($"{lvl} / up", $"dec{k}", w[k], w[k - 1], UpMode.Transposed);
+            var body = new Chain($"{lvl} / body", new MaxPoolDown($"{lvl} / down", PoolMode.Floor), inner, up);
+            var skip = new PadConcat($"{lvl} / merge", body);
+            // DoubleConv on [skip, up] = 2 w[k-1] channels: transposed (in, out); bilinear (in, out, mid = in // 2).
+            var outC = k == 1 ? w[0] : w[k - 2] * 2 / factor;
+            var dec = new ConvBlock($"{lvl} / dec", $"dec{k}", 2 * w[k - 1], outC, Padding.Same, batchNorm: true,
+                midChannels: bilinear ? w[k - 1] : outC);
             inner = new Chain(lvl, enc, skip, dec);
         }
         return new Chain("unet", inner, new Head("head", "head", w[0], classes));

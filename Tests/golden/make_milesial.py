@@ -16,7 +16,8 @@ Files:
   milesial_new.pt  n_channels 3, n_classes 2, bilinear False (transposed up), no conv bias, and
                    state_dict['mask_values'] = [0, 255] as milesial's train.py saves it.
   milesial_old.pt  n_channels 3, n_classes 1, bilinear True, conv biases (the old layout).
-  milesial.json + milesial.bin  the input (1x3x32x48), PyTorch's eval-mode outputs of both nets, and
+  milesial.json + milesial.bin  the inputs (1x3x32x32, and 1x3x23x45 where milesial pads), PyTorch's
+                   eval-mode outputs of both nets, and
                    for the old one a train-mode output (batch statistics), inc's first running mean
                    after it and inc's first conv bias: raw little-endian float32.
 """
@@ -180,13 +181,17 @@ def main():
     perturb(old)
     torch.save(old.state_dict(), os.path.join(HERE, "milesial_old.pt"))
 
-    x = torch.rand(1, 3, 32, 48)
+    x = torch.rand(1, 3, 32, 32)
+    odd = torch.rand(1, 3, 23, 45)  # floor pooling, then F.pad of the up-sampled map at three levels per axis
     new.eval()
     old.eval()
     with torch.no_grad():
         expected["input"] = x
         expected["new.output"] = new(x)
         expected["old.output"] = old(x)
+        expected["odd.input"] = odd
+        expected["new.odd.output"] = new(odd)
+        expected["old.odd.output"] = old(odd)
 
     # Train mode: batch statistics absorb a conv bias, and the running-mean update keeps it apart.
     old.train()
@@ -195,7 +200,7 @@ def main():
     expected["old.train.inc.double_conv.1.running_mean"] = old.inc.double_conv[1].running_mean.clone()
     expected["old.inc.double_conv.0.bias"] = old.inc.double_conv[0].bias.detach().clone()
 
-    for k in ("new.output", "old.output", "old.train.output"):
+    for k in ("new.output", "old.output", "old.train.output", "new.odd.output", "old.odd.output"):
         assert expected[k].std() > 0.05, f"{k} is nearly constant: dead ReLUs, choose another seed"
 
     index, blob, offset = {}, bytearray(), 0
