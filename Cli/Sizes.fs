@@ -17,7 +17,7 @@ type SizesArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> "a built-in net: paper or carvana. Default: paper"
+            | Preset _ -> "a built-in net: paper, carvana or milesial. Default: paper"
             | Description _ -> "a JSON description file instead of a preset"
             | Near _ -> "also give the valid size nearest to this one (ties go up), its output and crop margins"
             | Output _ -> "also give the smallest input whose output is at least this many pixels"

@@ -16,7 +16,8 @@ type SummaryArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> "a built-in net: paper (Fig. 1, 1 -> 2 classes, valid convs) or carvana (padded, RGB -> 1 class). Default: paper"
+            | Preset _ ->
+                "a built-in net: paper (Fig. 1, 1 -> 2 classes, valid convs), carvana (padded, RGB -> 1 class) or milesial (milesial/Pytorch-UNet, RGB -> 2 classes, transposed up). Default: paper"
             | Description _ -> "a JSON description file instead of a preset (format: see the README, section 'The F# DSL')"
             | Size _ -> "input edge length in pixels (square input). Default: the valid size nearest 572"
             | Json -> "print the table as JSON instead of text"

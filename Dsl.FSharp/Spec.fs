@@ -152,7 +152,9 @@ module Presets =
 
     /// The padded net popular for the Carvana car-masking data: RGB in, 1 class (a binary mask,
     /// trained with a sigmoid), widths 64..1024, same padding, batch norm, bilinear up, plain concat.
-    /// Takes any multiple of 16; output size = input size.
+    /// Takes any multiple of 16; output size = input size. Not milesial/Pytorch-UNet's bilinear net:
+    /// here each up-step is bilinear + a 1x1 convolution and the bottom keeps 1024 channels, so its
+    /// checkpoints do not fit (see `milesial`).
     let carvana =
         UNet.unet [ 64; 128; 256; 512; 1024 ] {
             UNet.paperForm with
@@ -165,5 +167,28 @@ module Presets =
                 Merge = Merge.Concat
         }
 
-    /// The presets by name, as the CLI offers them.
-    let byName = [ "paper", paper; "carvana", carvana ]
+    /// The options of milesial/Pytorch-UNet's `UNet(n_channels=3, n_classes=classes, bilinear=False)`
+    /// (widths 64..1024 in `milesial`): DoubleConv = (3x3 conv without bias, batch norm, ReLU) x 2,
+    /// 2x2 max-pool, 2x2 transposed up-convolutions, [skip, up] concat, 1x1 head. Its checkpoints load
+    /// with `PyTorchWeights.LoadInto` (layout Carvana). Takes multiples of 16 (milesial pads odd sizes,
+    /// this net refuses them). milesial's bilinear configuration has decoder blocks that halve the
+    /// channels in their second convolution and a parameterless up-step, which the DSL's blocks cannot
+    /// say: build it with `CropCat.Nets.MilesialUNet.Create(3, classes, bilinear = true)`.
+    let milesialForm classes = {
+        UNet.paperForm with
+            InChannels = 3
+            Classes = classes
+            Padding = Padding.Same
+            Up = UpMode.Transposed
+            BatchNorm = true
+            BottomDropout = 0.0
+            Merge = Merge.Concat
+    }
+
+    /// milesial's transposed net at its widths 64..1024 (see `milesialForm`); `milesial 2` is its
+    /// published Carvana model.
+    let milesial classes =
+        UNet.unet [ 64; 128; 256; 512; 1024 ] (milesialForm classes)
+
+    /// The presets by name, as the CLI offers them ("milesial": its published 2-class configuration).
+    let byName = [ "paper", paper; "carvana", carvana; "milesial", milesial 2 ]

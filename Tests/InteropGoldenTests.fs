@@ -10,6 +10,7 @@ open TorchSharp
 open CropCat.Interop
 open CropCat.Nets
 open CropCat.Shapes
+open CropCat.Training
 open CropCat.Tests.TestUtil
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
@@ -30,15 +31,18 @@ let goldenDir () =
     with _ ->
         up (DirectoryInfo Environment.CurrentDirectory)
 
-/// The expected tensors: raw little-endian float32 (expected.bin) indexed by expected.json.
-let expected () =
+/// The expected tensors of fixture `stem`: raw little-endian float32 (stem.bin) indexed by stem.json.
+let expectedIn (stem: string) =
     let dir = goldenDir ()
-    let root = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")))
+    let root = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, stem + ".json")))
     let index = root["tensors"].AsObject()
-    let bytes = File.ReadAllBytes(Path.Combine(dir, "expected.bin"))
+    let bytes = File.ReadAllBytes(Path.Combine(dir, stem + ".bin"))
 
     fun (name: string) ->
         let e = index[name]
+
+        if isNull e then
+            failwithf "%s.json has no tensor '%s' (rerun the script in Tests/golden)" stem name
 
         let shape =
             e["shape"].AsArray() |> Seq.map (fun n -> n.GetValue<int64>()) |> Array.ofSeq
@@ -50,6 +54,9 @@ let expected () =
             Array.init count (fun i -> BitConverter.ToSingle(bytes, 4 * (offset + i)))
 
         torch.tensor(data).reshape shape
+
+/// The expected tensors of the main fixture (expected.json / expected.bin, make_fixture.py).
+let expected () = expectedIn "expected"
 
 let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
     use d = (a - b).abs().max ()
@@ -71,10 +78,10 @@ let tests =
             let get = expected ()
             use net = UNet.Create readingGroupOptions
 
-            let layout =
+            let report =
                 PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "reading_group.pt"))
 
-            Expect.equal layout StateDictLayout.ReadingGroup "layout recognised from the keys"
+            Expect.equal report.Layout StateDictLayout.ReadingGroup "layout recognised from the keys"
             net.eval ()
             use _ = torch.no_grad ()
             let y = net.forward (get "rg.input")
@@ -108,7 +115,7 @@ let tests =
             settle ()
         }
 
-        test "one training step (weighted cross-entropy, SGD momentum 0.99) matches PyTorch: loss and every updated weight" {
+        test "three training steps (CropCat's weighted cross-entropy, SGD momentum 0.99) match PyTorch: every loss and every weight" {
             init ()
             use scope = torch.NewDisposeScope()
             let get = expected ()
@@ -119,23 +126,26 @@ let tests =
 
             net.train ()
             use sgd = torch.optim.SGD(net.parameters (), 0.05, momentum = 0.99)
-            sgd.zero_grad ()
-            let logits = net.forward (get "rg.input")
+            let x = get "rg.input"
             let target = (get "rg.target").to_type torch.int64
+            let weight = get "rg.weight"
+            let wantLosses = get "rg.losses"
+            // From step 2 on the momentum buffer differs from the gradient: step 3 sees momentum.
+            Expect.equal wantLosses.shape[0] 3L "the fixture holds three steps"
 
-            let ce =
-                torch.nn.functional.cross_entropy (logits, target, reduction = torch.nn.Reduction.None)
+            for step in 0L .. 2L do
+                sgd.zero_grad ()
+                let loss = Losses.WeightedCrossEntropy(net.forward x, target, weight)
+                loss.backward ()
+                sgd.step () |> ignore
+                let want = wantLosses[step].item<float32> () |> float
+                Expect.floatClose { absolute = 1e-4; relative = 1e-5 } (loss.item<float32> () |> float) want $"loss of step {step + 1L}"
 
-            let loss = (ce * get "rg.weight").mean ()
-            loss.backward ()
-            sgd.step () |> ignore
-            let wantLoss = (get "rg.loss").item<float32> () |> float
-            Expect.floatClose { absolute = 1e-4; relative = 1e-5 } (loss.item<float32> () |> float) wantLoss "loss"
             let updated = StateDictLoader.Export(net, StateDictLayout.ReadingGroup)
             Expect.equal updated.Count 26 "13 convolutions, weight and bias each"
 
             for KeyValue(k, v) in updated do
-                Expect.isLessThan (maxAbsDiff v (get ("rg.step1." + k))) 1e-4 $"updated {k}"
+                Expect.isLessThan (maxAbsDiff v (get ("rg.step3." + k))) 1e-4 $"{k} after step 3"
 
             settle ()
         }
@@ -190,8 +200,8 @@ let tests =
             use scope = torch.NewDisposeScope()
             let get = expected ()
             use net = UNet.Create carvanaOptions
-            let layout = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "carvana.pt"))
-            Expect.equal layout StateDictLayout.Carvana "layout recognised from the keys"
+            let report = PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), "carvana.pt"))
+            Expect.equal report.Layout StateDictLayout.Carvana "layout recognised from the keys"
             net.eval ()
             use _ = torch.no_grad ()
             Expect.isLessThan (maxAbsDiff (net.forward (get "cv.input")) (get "cv.output")) 1e-4 "max |CropCat - PyTorch|"

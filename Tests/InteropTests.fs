@@ -139,6 +139,27 @@ let tests =
             Expect.equal t[0] (box 2.5) "float"
             Expect.equal t[1] (box "x") "string"
 
+        testTheory "milesial's mask_values: gray and colour label maps are read, anything else is not a label map" [
+            // pickle.dumps([0, 1], 2), pickle.dumps([[0, 0, 0], [255, 255, 255]], 2), pickle.dumps([0.5, 1], 2)
+            "80025d7100284b004b01652e", "[0, 1]", [ [ 0L ]; [ 1L ] ]
+            "80025d7100285d7101284b004b004b00655d7102284bff4bff4bff65652e",
+            "[[0, 0, 0], [255, 255, 255]]",
+            [ [ 0L; 0L; 0L ]; [ 255L; 255L; 255L ] ]
+            "80025d710028473fe00000000000004b01652e", "[0.5, 1]", []
+        ]
+        <| fun (hex: string, text: string, want: int64 list list) ->
+            let v =
+                RestrictedUnpickler.Load(ReadOnlySpan(Convert.FromHexString hex), "mask_values")
+
+            Expect.equal (PickleValues.Describe v) text "described as Python prints it"
+
+            let got =
+                PickleValues.MaskValues v
+                |> Option.ofObj
+                |> Option.map (Seq.map List.ofArray >> List.ofSeq)
+
+            Expect.equal got (if want.IsEmpty then None else Some want) "the label map"
+
         testPropertyWithConfig config "layout names round-trip: CropCat -> layout -> CropCat is the identity on every parameter"
         <| fun () ->
             init ()
@@ -182,7 +203,7 @@ let tests =
                 use _ = torch.no_grad ()
                 let size = validSize b
                 let x = randn 1 1 size size
-                used = layout && torch.allclose (a.forward x, b.forward x, 1e-6, 1e-6))
+                used.Layout = layout && torch.allclose (a.forward x, b.forward x, 1e-6, 1e-6))
 
         test "the channel swap is its own inverse and moves the halves" {
             init ()

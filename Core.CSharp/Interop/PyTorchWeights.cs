@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using CropCat.Nets;
 using static TorchSharp.torch;
 
@@ -14,28 +15,45 @@ namespace CropCat.Interop;
 public static class PyTorchWeights
 {
     /// <summary>Reads every tensor of <paramref name="path"/> on the CPU: .pt/.pth/.bin through <see cref="TorchCheckpoint"/>, .safetensors otherwise.</summary>
-    public static Dictionary<string, Tensor> Read(string path)
+    public static Dictionary<string, Tensor> Read(string path) => ReadStateDict(path).Tensors;
+
+    /// <summary>
+    /// Reads the tensors of <paramref name="path"/> on the CPU and, for a .pt file, the entries that are
+    /// not tensors (a safetensors file has none).
+    /// </summary>
+    public static TorchStateDict ReadStateDict(string path)
     {
         var ext = Path.GetExtension(path).ToLowerInvariant();
         return ext switch
         {
-            ".pt" or ".pth" or ".bin" or ".ckpt" => TorchCheckpoint.Read(path),
-            ".safetensors" => ReadSafetensors(path),
+            ".pt" or ".pth" or ".bin" or ".ckpt" => TorchCheckpoint.ReadStateDict(path),
+            ".safetensors" => new TorchStateDict(ReadSafetensors(path), new Dictionary<string, object?>()),
             _ => throw new ArgumentException($"{path}: unknown weight file type '{ext}' (expected .safetensors, .pt or .pth)"),
         };
     }
 
-    /// <summary>Loads <paramref name="path"/> into <paramref name="net"/> (see <see cref="StateDictLoader.LoadInto"/>); returns the layout used.</summary>
-    public static StateDictLayout LoadInto(Network net, string path, StateDictLayout layout = StateDictLayout.Auto)
+    /// <summary>
+    /// Loads <paramref name="path"/> into <paramref name="net"/> (see <see cref="StateDictLoader.LoadInto"/>).
+    /// Entries that are not tensors (milesial's <c>mask_values</c>) are skipped and returned in the
+    /// report, which also names the layout used and the conv biases folded into batch norm.
+    /// </summary>
+    /// <exception cref="StateDictMismatchException">The tensors do not fit the net; the message also lists the skipped entries.</exception>
+    public static LoadReport LoadInto(Network net, string path, StateDictLayout layout = StateDictLayout.Auto)
     {
-        var tensors = Read(path);
+        var sd = ReadStateDict(path);
         try
         {
-            return StateDictLoader.LoadInto(net, tensors, layout, path);
+            return StateDictLoader.LoadInto(net, sd.Tensors, layout, path) with { Skipped = sd.Skipped };
+        }
+        catch (StateDictMismatchException e) when (sd.Skipped.Count > 0)
+        {
+            // A skipped entry may be why tensors are missing (say, a training checkpoint {'model': state_dict, ...}).
+            var skipped = string.Join(", ", sd.Skipped.Select(kv => $"{kv.Key} = {PickleValues.Describe(kv.Value)}"));
+            throw new StateDictMismatchException($"{e.Message}\n  skipped (not tensors): {skipped}", e.Missing, e.Unexpected, e.MisShaped);
         }
         finally
         {
-            foreach (var t in tensors.Values) t.Dispose();
+            foreach (var t in sd.Tensors.Values) t.Dispose();
         }
     }
 

@@ -65,6 +65,8 @@ public static class RestrictedUnpickler
         var stack = new List<object?>();
         var memo = new Dictionary<long, object?>();
         var pos = 0;
+        // torch.save(model) pickles the module classes by name; a state dict never names them.
+        var holdsModules = data.IndexOf("torch.nn.modules"u8) >= 0;
 
         PickleRefusedException Fail(string why) =>
             new($"{source}: {why} (at byte {pos} of the pickle). CropCat loads only plain state dicts (torch.save(model.state_dict())); prefer a .safetensors file.");
@@ -106,7 +108,9 @@ public static class RestrictedUnpickler
         object? Global(string module, string name)
         {
             if (!Allowed(module, name))
-                throw Fail($"refused pickle global '{module}.{name}': it is not part of a plain state dict");
+                throw Fail(holdsModules
+                    ? $"refused pickle global '{module}.{name}': the file holds a whole model (torch.save(model)), not a state dict, and rebuilding it would run its code; in PyTorch, save model.state_dict() instead"
+                    : $"refused pickle global '{module}.{name}': it is not part of a plain state dict");
             return new PickleGlobal(module, name);
         }
 

@@ -29,11 +29,12 @@ public enum StateDictLayout
     ReadingGroup,
 
     /// <summary>
-    /// The popular Carvana implementation (UNet with DoubleConv / Down / Up / OutConv, transposed
-    /// up-sampling): inc.double_conv.{0,1,3,4}, down{n}.maxpool_conv.1.double_conv.*, up{n}.up,
-    /// up{n}.conv.double_conv.*, outc.conv — indices 0/3 are the convolutions, 1/4 their batch norms.
-    /// It concatenates [skip, up] like CropCat. Build the CropCat net with Padding.Same, BatchNorm and
-    /// Merge.Concat (or CropConcat) to match it.
+    /// milesial/Pytorch-UNet, the popular Carvana implementation (UNet with DoubleConv / Down / Up /
+    /// OutConv): inc.double_conv.{0,1,3,4}, down{n}.maxpool_conv.1.double_conv.*, up{n}.up (transposed
+    /// only; bilinear up-sampling has no parameters), up{n}.conv.double_conv.*, outc.conv — indices 0/3
+    /// are the convolutions, 1/4 their batch norms. It concatenates [skip, up] like CropCat. Build the
+    /// CropCat net with <see cref="Nets.MilesialUNet.Create"/> (either configuration); conv biases of
+    /// old checkpoints are folded into batch norm (<see cref="BiasFold"/>).
     /// </summary>
     Carvana,
 }

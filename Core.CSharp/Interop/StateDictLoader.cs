@@ -35,13 +35,16 @@ public static class StateDictLoader
     /// Loads <paramref name="source"/> into <paramref name="net"/>: every parameter and buffer of the
     /// net must be provided exactly once with its shape, and every source key must have a place;
     /// otherwise nothing is changed and one <see cref="StateDictMismatchException"/> lists all problems.
-    /// Values are converted to the net's dtype and device. Returns the layout used.
+    /// A convolution bias the net does not have is accepted when batch norm follows that convolution
+    /// (old milesial checkpoints): it is folded into the batch norm's running mean, which computes the
+    /// same function (see <see cref="BiasFold"/>). Values are converted to the net's dtype and device.
     /// </summary>
     /// <param name="net">The network to fill.</param>
     /// <param name="source">Tensors by name (from <see cref="TorchCheckpoint.Read"/> or a safetensors file).</param>
     /// <param name="layout">The naming of <paramref name="source"/>; Auto recognises it.</param>
     /// <param name="sourceName">Names the source in errors (the file name).</param>
-    public static StateDictLayout LoadInto(Network net, IReadOnlyDictionary<string, Tensor> source,
+    /// <returns>The layout used and the biases folded.</returns>
+    public static LoadReport LoadInto(Network net, IReadOnlyDictionary<string, Tensor> source,
         StateDictLayout layout = StateDictLayout.Auto, string sourceName = "state dict")
     {
         if (layout == StateDictLayout.Auto) layout = StateDictLayouts.Detect(source.Keys);
@@ -50,11 +53,20 @@ public static class StateDictLoader
         var missing = new List<string>();
         var unexpected = new List<string>();
         var misShaped = new List<string>();
-        var plan = new List<(Tensor Dest, Tensor Src, bool Swap)>();
+        var plan = new Dictionary<string, (Tensor Dest, Tensor Src, bool Swap)>(StringComparer.Ordinal);
+        var folds = new List<(string Key, Tensor Bias, string RunningMean)>();
         var covered = new HashSet<string>();
         foreach (var (key, src) in source.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var map = StateDictLayouts.ToCropCat(key, layout, depth);
+            if (map is not null && !target.ContainsKey(map.Target) && BiasFold.RunningMeanFor(map.Target, target.Keys) is { } mean)
+            {
+                if (!covered.Add(map.Target)) unexpected.Add($"{key} (second source for {map.Target})");
+                else if (src.dim() != 1 || src.shape[0] != target[mean].shape[0])
+                    misShaped.Add($"{key} -> folded into {mean}: [{string.Join(", ", src.shape)}] vs net [{string.Join(", ", target[mean].shape)}]");
+                else folds.Add((key, src, mean));
+                continue;
+            }
             if (map is null || !target.TryGetValue(map.Target, out var dest) || !covered.Add(map.Target))
             {
                 unexpected.Add(map is null || !target.ContainsKey(map.Target) ? key : $"{key} (second source for {map.Target})");
@@ -66,7 +78,7 @@ public static class StateDictLoader
                 misShaped.Add($"{key} -> {map.Target}: [{string.Join(", ", src.shape)}] vs net [{string.Join(", ", dest.shape)}]");
                 continue;
             }
-            plan.Add((dest, src, map.SwapInputHalves));
+            plan[map.Target] = (dest, src, map.SwapInputHalves);
         }
         missing.AddRange(target.Keys.Where(k => !covered.Contains(k)).OrderBy(k => k, StringComparer.Ordinal));
         // A mis-shaped key was covered by its source, so it is not also reported as missing.
@@ -74,16 +86,31 @@ public static class StateDictLoader
             throw new StateDictMismatchException(Describe(sourceName, layout, missing, unexpected, misShaped), missing, unexpected, misShaped);
 
         using var _ = no_grad();
-        foreach (var (dest, src, swap) in plan)
+        var folded = new List<Tensor>();
+        try
         {
-            if (swap)
+            foreach (var (_, bias, mean) in folds)
             {
-                using var swapped = SwapInputHalves(src);
-                dest.copy_(swapped);
+                var (dest, src, swap) = plan[mean];
+                var f = BiasFold.Fold(src, bias);
+                folded.Add(f);
+                plan[mean] = (dest, f, swap);
             }
-            else dest.copy_(src);
+            foreach (var (dest, src, swap) in plan.Values)
+            {
+                if (swap)
+                {
+                    using var swapped = SwapInputHalves(src);
+                    dest.copy_(swapped);
+                }
+                else dest.copy_(src);
+            }
         }
-        return layout;
+        finally
+        {
+            foreach (var f in folded) f.Dispose();
+        }
+        return new LoadReport(layout) { FoldedBiases = folds.Select(f => f.Key).ToList() };
     }
 
     /// <summary>

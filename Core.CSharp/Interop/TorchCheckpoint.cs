@@ -17,10 +17,21 @@ namespace CropCat.Interop;
 /// </summary>
 public static class TorchCheckpoint
 {
-    /// <summary>Reads every tensor of the state dict in <paramref name="path"/>, keyed by its dotted name, on the CPU.</summary>
+    /// <summary>
+    /// Reads every tensor of the state dict in <paramref name="path"/>, keyed by its dotted name, on the
+    /// CPU; entries that are not tensors are left out (<see cref="ReadStateDict"/> returns them too).
+    /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="PickleRefusedException">Not a zip-format state dict, a refused pickle, or a damaged file.</exception>
-    public static Dictionary<string, Tensor> Read(string path)
+    public static Dictionary<string, Tensor> Read(string path) => ReadStateDict(path).Tensors;
+
+    /// <summary>
+    /// Reads the state dict in <paramref name="path"/>: its tensors (on the CPU) and, apart, the entries
+    /// that are not tensors, such as the <c>mask_values</c> list milesial's train.py adds to the state dict.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="PickleRefusedException">Not a zip-format state dict, a refused pickle, or a damaged file.</exception>
+    public static TorchStateDict ReadStateDict(string path)
     {
         NativeRuntime.EnsureLoaded();
         if (!File.Exists(path)) throw new FileNotFoundException($"PyTorch state dict '{path}' not found", path);
@@ -31,9 +42,7 @@ public static class TorchCheckpoint
         }
         catch (InvalidDataException)
         {
-            throw new PickleRefusedException(
-                $"{path}: not a zip-format PyTorch file. Files written by torch.save before PyTorch 1.6 (or with " +
-                "_use_new_zipfile_serialization=False) are not supported: load and re-save them with a current PyTorch, or export safetensors.");
+            throw new PickleRefusedException(NotZip(path));
         }
         using (zip)
         {
@@ -48,12 +57,18 @@ public static class TorchCheckpoint
                 throw new PickleRefusedException($"{path}: the pickle holds a {root?.GetType().Name ?? "None"}, not a state dict (save model.state_dict(), not the model)");
             var storages = new Dictionary<string, Tensor>();
             var result = new Dictionary<string, Tensor>();
+            var skipped = new Dictionary<string, object?>();
             try
             {
                 foreach (var (k, v) in dict.Items)
                 {
                     if (k is not string key) throw new PickleRefusedException($"{path}: a state-dict key is not a string");
-                    if (v is not TensorRef t) throw new PickleRefusedException($"{path}: entry '{key}' is not a tensor (a plain state dict holds only tensors)");
+                    if (v is not TensorRef t)
+                    {
+                        // Plain data beside the weights (milesial's mask_values): kept for the caller, not loaded.
+                        skipped[key] = v;
+                        continue;
+                    }
                     if (!storages.TryGetValue(t.Storage.Key, out var flat))
                     {
                         var entry = zip.GetEntry($"{prefix}data/{t.Storage.Key}")
@@ -76,8 +91,23 @@ public static class TorchCheckpoint
             {
                 foreach (var s in storages.Values) s.Dispose();
             }
-            return result;
+            return new TorchStateDict(result, skipped);
         }
+    }
+
+    // torch.save's format before PyTorch 1.6: pickle protocol 2 (0x80 0x02), then LONG1 of 10 bytes
+    // (0x8a 0x0a) holding the magic number 0x1950a86a20f9469cfc6c, little-endian.
+    private static readonly byte[] LegacyMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+    private static string NotZip(string path)
+    {
+        var head = new byte[LegacyMagic.Length];
+        int n;
+        using (var f = File.OpenRead(path)) n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        var what = n == head.Length && head.AsSpan().SequenceEqual(LegacyMagic)
+            ? "a PyTorch file in the legacy format (torch.save before PyTorch 1.6, or with _use_new_zipfile_serialization=False), which CropCat does not read"
+            : "not a zip-format PyTorch file (torch.save of PyTorch 1.6 or later)";
+        return $"{path}: {what}. Re-save it with a current PyTorch: torch.save(torch.load(path), new_path), or export a .safetensors file.";
     }
 
     private static long Extent(TensorRef t)

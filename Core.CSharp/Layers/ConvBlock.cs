@@ -23,28 +23,31 @@ public sealed class ConvBlock : Layer
     /// <param name="path">Display path, e.g. "level 1 / enc".</param>
     /// <param name="scope">Parameter-name scope, e.g. "enc1" (gives "enc1.conv1.weight").</param>
     /// <param name="inChannels">Input channels.</param>
-    /// <param name="outChannels">Output channels of both convolutions.</param>
+    /// <param name="outChannels">Output channels of the block (of the second convolution).</param>
     /// <param name="padding">Valid (the paper, n -> n - 4) or Same (n -> n).</param>
     /// <param name="batchNorm">Batch norm after each convolution (then the conv has no bias).</param>
     /// <param name="dropout">Dropout probability after the block; 0 for none.</param>
+    /// <param name="midChannels">Output channels of the first convolution; null for <paramref name="outChannels"/>
+    /// (milesial's bilinear decoder blocks halve the channels in the second convolution).</param>
     public ConvBlock(string path, string scope, int inChannels, int outChannels,
-        Padding padding = Padding.Valid, bool batchNorm = false, double dropout = 0.0) : base(path)
+        Padding padding = Padding.Valid, bool batchNorm = false, double dropout = 0.0, int? midChannels = null) : base(path)
     {
         NativeRuntime.EnsureLoaded();
         InChannels = inChannels;
         OutChannels = outChannels;
+        MidChannels = midChannels ?? outChannels;
         Padding = padding;
         BatchNorm = batchNorm;
         Dropout = dropout;
         _scope = scope;
         var pad = padding == Padding.Same ? 1 : 0;
-        _conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: pad, bias: !batchNorm);
-        _conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: pad, bias: !batchNorm);
+        _conv1 = nn.Conv2d(inChannels, MidChannels, 3, padding: pad, bias: !batchNorm);
+        _conv2 = nn.Conv2d(MidChannels, outChannels, 3, padding: pad, bias: !batchNorm);
         Init.He(_conv1.weight!, _conv1.bias, 9L * inChannels);
-        Init.He(_conv2.weight!, _conv2.bias, 9L * outChannels);
+        Init.He(_conv2.weight!, _conv2.bias, 9L * MidChannels);
         if (batchNorm)
         {
-            _bn1 = nn.BatchNorm2d(outChannels);
+            _bn1 = nn.BatchNorm2d(MidChannels);
             _bn2 = nn.BatchNorm2d(outChannels);
         }
         if (dropout > 0) _dropout = nn.Dropout(dropout);
@@ -54,6 +57,8 @@ public sealed class ConvBlock : Layer
     public int InChannels { get; }
     /// <summary>Output channels.</summary>
     public int OutChannels { get; }
+    /// <summary>Output channels of the first convolution (<see cref="OutChannels"/> unless set).</summary>
+    public int MidChannels { get; }
     /// <summary>Border treatment of both convolutions.</summary>
     public Padding Padding { get; }
     /// <summary>Whether batch norm follows each convolution.</summary>
@@ -70,15 +75,15 @@ public sealed class ConvBlock : Layer
 
     /// <inheritdoc />
     public override long ParameterCount =>
-        ConvParameters(InChannels, OutChannels, BatchNorm) + ConvParameters(OutChannels, OutChannels, BatchNorm);
+        ConvParameters(InChannels, MidChannels, BatchNorm) + ConvParameters(MidChannels, OutChannels, BatchNorm);
 
     /// <inheritdoc />
     public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
     {
-        var a = ShapeRules.Conv3x3(input, InChannels, OutChannels, Padding).OrThrow($"{Path} / conv1");
-        trace?.Add(new ShapeTrace($"{Path} / conv1", "Conv3x3+ReLU", a, ConvParameters(InChannels, OutChannels, BatchNorm)));
-        var b = ShapeRules.Conv3x3(a, OutChannels, OutChannels, Padding).OrThrow($"{Path} / conv2");
-        trace?.Add(new ShapeTrace($"{Path} / conv2", "Conv3x3+ReLU", b, ConvParameters(OutChannels, OutChannels, BatchNorm)));
+        var a = ShapeRules.Conv3x3(input, InChannels, MidChannels, Padding).OrThrow($"{Path} / conv1");
+        trace?.Add(new ShapeTrace($"{Path} / conv1", "Conv3x3+ReLU", a, ConvParameters(InChannels, MidChannels, BatchNorm)));
+        var b = ShapeRules.Conv3x3(a, MidChannels, OutChannels, Padding).OrThrow($"{Path} / conv2");
+        trace?.Add(new ShapeTrace($"{Path} / conv2", "Conv3x3+ReLU", b, ConvParameters(MidChannels, OutChannels, BatchNorm)));
         return b;
     }
 

@@ -8,8 +8,8 @@ committed with its output; CI needs no Python):
    decoder.dec_blocks / head; in 1, widths [4, 8, 16], 2 classes), concatenating [up, skip] as the
    reading group does, with ReLU after both convs of a block as in the paper and CropCat. Its weights
    go to reading_group.pt (torch.save of the state dict) and reading_group.safetensors; an input
-   (1x1x60x76), PyTorch's output, and one training step (pixel-weighted cross-entropy, SGD lr 0.05
-   momentum 0.99): the loss and every updated weight.
+   (1x1x60x76), PyTorch's output, and three training steps (pixel-weighted cross-entropy, SGD lr 0.05
+   momentum 0.99, the same input each step): the three losses and every weight after step 3.
 2. A small padded U-Net in the Carvana implementation's naming (inc / downN / upN / outc, DoubleConv
    with batch norm, transposed up, [skip, up]; in 1, widths [2, 4, 8], 2 classes) in eval mode with
    non-trivial running statistics: carvana.pt, an input (1x1x16x16) and its output.
@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+STEPS = 3  # SGD steps of the training check
 
 
 # --- the reading group's layout ------------------------------------------------------------------
@@ -182,20 +183,24 @@ def main():
     expected["rg.input"] = x
     expected["rg.output"] = y
 
-    # One training step, the paper's recipe at batch 1.
+    # Three training steps, the paper's recipe at batch 1: from step 2 on the momentum buffer is no
+    # longer the gradient, so a wrong momentum (or none) shows in the weights.
     net.train()
     target = torch.randint(0, 2, (1, y.shape[2], y.shape[3]))
     weight = torch.rand(1, y.shape[2], y.shape[3]) * 10 + 1
     sgd = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.99)
-    sgd.zero_grad()
-    loss = (F.cross_entropy(net(x), target, reduction="none") * weight).mean()
-    loss.backward()
-    sgd.step()
+    losses = []
+    for _ in range(STEPS):
+        sgd.zero_grad()
+        loss = (F.cross_entropy(net(x), target, reduction="none") * weight).mean()
+        loss.backward()
+        sgd.step()
+        losses.append(loss.item())
     expected["rg.target"] = target.float()
     expected["rg.weight"] = weight
-    expected["rg.loss"] = loss.detach().reshape(1)
+    expected["rg.losses"] = torch.tensor(losses)
     for k, v in net.state_dict().items():
-        expected["rg.step1." + k] = v
+        expected[f"rg.step{STEPS}." + k] = v
 
     cv = CarvanaUNet()
     with torch.no_grad():
@@ -223,7 +228,7 @@ def main():
         f.write(blob)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump({"torch": torch.__version__, "tensors": index}, f, indent=1)
-    print("loss", loss.item(), "output", tuple(y.shape), "carvana", tuple(expected["cv.output"].shape))
+    print("losses", losses, "output", tuple(y.shape), "carvana", tuple(expected["cv.output"].shape))
 
 
 def read_safetensors(path):
