@@ -45,7 +45,8 @@ type BenchArgs =
             | No_Memory -> "skip the peak-memory probes (fresh processes)"
             | Python _ -> "python with torch (default /usr/bin/python3, with OpenBLAS from /usr/lib/x86_64-linux-gnu/openblas-openmp)"
             | Out _ -> "also write the report (markdown) to this file"
-            | Experiment _ -> "A/B of a variant: 'layout' (CropCat in its default layout vs NCHW-contiguous)"
+            | Experiment _ ->
+                "A/B of a variant: 'layout' (CropCat in its default layout, Auto unless CROPCAT_LAYOUT says otherwise, vs NCHW-contiguous and channels-last, with a table of the ratios and Auto's choices)"
             | Serve -> "internal: serve the worker line protocol on stdin/stdout"
             | Probe _ -> "internal: peak memory of one forward in a fresh process"
 
@@ -315,7 +316,7 @@ let run (a: ParseResults<BenchArgs>) =
                 | Some "layout" ->
                     // Column "Reference" holds the variant here, so the CC/Ref column reads default / NCHW.
                     say
-                        $"- EXPERIMENT: the Reference column is CropCat's net in the NCHW-contiguous layout; the CropCat column uses {CropCat.Runtime.MemoryLayouts.Default}"
+                        $"- EXPERIMENT: the Reference column is CropCat's net in the NCHW-contiguous layout; the CropCat column uses {CropCat.Runtime.MemoryLayouts.Default}; a third in-process column runs channels-last (layout table below)"
 
                     InProcess("CropCat NCHW", CropCatContiguousNet)
                 | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout)" other
@@ -332,6 +333,13 @@ let run (a: ParseResults<BenchArgs>) =
                 Heap = here
                 Side = "Reference"
             }
+
+            if experiment = Some "layout" then
+                columns.Add {
+                    Engine = InProcess("CropCat channels-last", CropCatChannelsLastNet)
+                    Heap = here
+                    Side = "ChannelsLast"
+                }
 
             if both && experiment.IsNone then
                 let psi = selfStart "bench --serve"
@@ -484,7 +492,28 @@ let run (a: ParseResults<BenchArgs>) =
                     "(This process ran with the default allocator, so the Reference column is the default-heap one: CC/Ref compares CropCat default with Reference default.)"
 
             say ""
-            say $"CropCat / Reference (same process, same allocator), worst case: {f3 abWorst} (goal <= 1.03: {metOr (abWorst <= 1.03)})"
+
+            if experiment = Some "layout" then
+                let cl = find "ChannelsLast" here
+                say $"Layout experiment: CropCat in {CropCat.Runtime.MemoryLayouts.Default} against each fixed layout (median of per-repetition ratios; goal for Auto <= 1.02 against each):"
+                say ""
+                say "| case | default layout | NCHW | channels-last | default/NCHW | default/channels-last |"
+                say "|---|---|---|---|---|---|"
+
+                for (name, _, _) in selected do
+                    say $"| {name} | {cell name ccHere} | {cell name refHere} | {cell name cl} | {ratio name ccHere refHere} | {ratio name ccHere cl} |"
+
+                say ""
+                say "Auto's choices in this process (median ms of one pass per candidate, measured at first use):"
+                say ""
+
+                for KeyValue(k, c) in CropCat.Runtime.LayoutTuner.Choices do
+                    let source = if c.FromCache then ", from the cache file" else ""
+                    say $"- {k}: {c.Layout} (NCHW {f1 c.ContiguousMs} ms, channels-last {f1 c.ChannelsLastMs} ms{source})"
+
+                say ""
+            else
+                say $"CropCat / Reference (same process, same allocator), worst case: {f3 abWorst} (goal <= 1.03: {metOr (abWorst <= 1.03)})"
 
             // Peak memory of a forward, each in a fresh process.
             let memory = Dictionary<string * string, (float * float) option>()

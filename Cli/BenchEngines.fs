@@ -72,6 +72,8 @@ type NetKind =
     | ReferenceHoldNet
     /// CropCat's net in the NCHW layout whatever the default (the layout experiment).
     | CropCatContiguousNet
+    /// CropCat's net in the channels-last layout whatever the default (the layout experiment).
+    | CropCatChannelsLastNet
 
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
@@ -81,6 +83,10 @@ let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.t
     | CropCatContiguousNet ->
         let net = UNet.Create spec.Options
         net.Layout <- CropCat.Runtime.MemoryLayout.Contiguous
+        net :> _
+    | CropCatChannelsLastNet ->
+        let net = UNet.Create spec.Options
+        net.Layout <- CropCat.Runtime.MemoryLayout.ChannelsLast
         net :> _
 
 let makeCase kind op (spec: NetSpec) =

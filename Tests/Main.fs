@@ -1,5 +1,6 @@
 module CropCat.Tests.Main
 
+open System
 open Expecto
 open Expecto.Impl
 
@@ -19,6 +20,12 @@ let private recordingSummary (printers: TestPrinters) = {
 }
 
 let private runTests argv =
+    // Auto layout choices of this run go to a file of its own, not the user's ~/.cache.
+    Environment.SetEnvironmentVariable(
+        "CROPCAT_LAYOUT_CACHE",
+        IO.Path.Combine(IO.Path.GetTempPath(), $"cropcat-tests-layouts-{Environment.ProcessId}.json")
+    )
+
     let printer = recordingSummary defaultConfig.printer
 
     // Sequenced: libtorch already uses both cores inside each op, and the memory tests read the

@@ -63,11 +63,11 @@ public sealed class ReferenceUNet : nn.Module<Tensor, Tensor>
         if (_dropout is not null) register_module("dropout", _dropout);
     }
 
-    /// <summary>Builds the net on <see cref="Devices.Default"/> in <see cref="MemoryLayouts.Default"/>.</summary>
+    /// <summary>Builds the net on <see cref="Devices.Default"/> in <see cref="MemoryLayouts.Default"/> (NCHW when that is Auto: this net does not tune; give it the layout CropCat chose with <see cref="WithLayout"/>).</summary>
     public static ReferenceUNet Create(int inChannels, int classes, int[] widths, double bottomDropout = 0.0, bool freeEarly = true)
     {
         var net = new ReferenceUNet(inChannels, classes, widths, bottomDropout, freeEarly);
-        net.WithLayout(MemoryLayouts.Default);
+        net.WithLayout(MemoryLayouts.Default == MemoryLayout.Auto ? MemoryLayout.Contiguous : MemoryLayouts.Default);
         net.to(Devices.Default);
         return net;
     }

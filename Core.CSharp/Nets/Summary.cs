@@ -23,6 +23,20 @@ public static class Summary
         sb.AppendLine($"Total params: {net.ParameterCount:N0}");
         var o = rows[^1].Output;
         sb.AppendLine($"Input {height}x{width} -> output {o.Height}x{o.Width}x{o.Channels}");
+        sb.AppendLine(LayoutLine(net, height, width));
         return sb.ToString();
+    }
+
+    /// <summary>The memory layout policy and, under Auto, what was chosen for a batch of one at this size.</summary>
+    private static string LayoutLine(Network net, int height, int width)
+    {
+        if (net.Layout != Runtime.MemoryLayout.Auto) return $"Memory layout: {net.Layout}";
+        long[] shape = [1, net.InChannels, height, width];
+        var parts = new[] { false, true }.Select(training => (training, net.LayoutChoiceFor(shape, training)))
+            .Where(p => p.Item2 is not null)
+            .Select(p => System.FormattableString.Invariant(
+                $"{(p.training ? "training" : "inference")} {string.Join("x", shape)} -> {p.Item2!.Layout} (NCHW {p.Item2.ContiguousMs:F1} ms, channels-last {p.Item2.ChannelsLastMs:F1} ms{(p.Item2.FromCache ? ", cached" : "")})"))
+            .ToList();
+        return parts.Count == 0 ? "Memory layout: Auto (timed per input size at first use)" : $"Memory layout: Auto; {string.Join("; ", parts)}";
     }
 }
