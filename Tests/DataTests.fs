@@ -52,8 +52,8 @@ let private randomImage (rng: Random) (w, h) (channels, depth, palette) =
 let png =
     testList "Data.Png" [
         test "every format and every filter round-trips through the encoder and the decoder" {
-            // All 9 formats x 6 filter choices (0..4 = None, Sub, Up, Average, Paeth on every row; -1 = all five in turn), each
-            // on a few sizes, 1 px rows and columns included.
+            // All 9 formats x 6 filter choices (0..4 = None, Sub, Up, Average, Paeth on every row; -1 = all
+            // five in turn), each on five sizes, 1 px rows and columns included.
             let mutable cases = 0
 
             for (channels, depth, palette) as f in formats do
