@@ -10,8 +10,48 @@ open CropCat.Shapes
 open CropCat.Tests.DslGenerators
 
 /// Case counts: each property's maxTest is its number of generated cases.
-let forwardCases = 40
-let outputMapCases = 15
+let forwardCases = 60
+let outputMapCases = 30
+
+/// A net with a size below `maxSize`: three times in four a size the solver lists (when there is one),
+/// so most cases run a forward pass that inference accepted; otherwise any size, so refusals stay covered.
+let private genMostlyAccepted maxSize =
+    gen {
+        let! net = genNet 3
+
+        let valid =
+            match ValidSizes.solve net with
+            | Ok s -> [ 1 .. maxSize - 1 ] |> List.filter (ValidSizes.contains s)
+            | Error _ -> []
+
+        let! size =
+            if List.isEmpty valid then
+                Gen.choose (1, maxSize - 1)
+            else
+                Gen.frequency [ 3, Gen.elements valid; 1, Gen.choose (1, maxSize - 1) ]
+
+        return net, size
+    }
+
+let private arbMostlyAccepted maxSize =
+    Arb.fromGenShrink (genMostlyAccepted maxSize, shrinkNetAndSize)
+
+/// Valid sizes below 200 the solver lists for a net, at most two (what the output-map property runs).
+let private sizesBelow200 net =
+    match ValidSizes.solve net with
+    | Error _ -> None
+    | Ok s -> Some(s, [ 1..199 ] |> List.filter (ValidSizes.contains s) |> List.truncate 2)
+
+let private hasSizeBelow200 net =
+    match sizesBelow200 net with
+    | Some(_, _ :: _) -> true
+    | _ -> false
+
+/// Four in five nets with a valid size below 200, so most cases compare a real forward pass.
+let private genMostlyWithSizes =
+    Gen.frequency [ 4, genNet 3 |> Gen.filter hasSizeBelow200; 1, genNet 3 ]
+
+let private arbMostlyWithSizes = Arb.fromGenShrink (genMostlyWithSizes, shrinkNet)
 
 let private config n = {
     FsCheckConfig.defaultConfig with
@@ -60,19 +100,22 @@ let private agreesWithForward ((net: Net), n) =
              |> Prop.label $"libtorch ran what inference refused: {e.Message}")
         |> Prop.classify true "refused"
 
+/// Share of generated cases that satisfy `p`, over `n` samples.
+let private share n (g: Gen<'a>) (p: 'a -> bool) =
+    let xs = Gen.sample n g
+    float (xs |> Array.filter p |> Array.length) / float n
+
 [<Tests>]
 let forwardProperties =
     testList "Properties.forward" [
         testPropertyWithConfig (config forwardCases) "inference agrees with the TorchSharp forward pass (depth 1-3, sizes < 200)"
-        <| Prop.forAll (arbNetAndSize 3 199) agreesWithForward
+        <| Prop.forAll (arbMostlyAccepted 200) agreesWithForward
 
         testPropertyWithConfig (config outputMapCases) "the solver's output map matches the forward pass"
-        <| Prop.forAll (arbNet 3) (fun net ->
-            match ValidSizes.solve net with
-            | Error _ -> true |> Prop.classify true "no sizes"
-            | Ok s ->
-                let sizes = [ 1..199 ] |> List.filter (ValidSizes.contains s) |> List.truncate 2
-
+        <| Prop.forAll arbMostlyWithSizes (fun net ->
+            match sizesBelow200 net with
+            | None -> true |> Prop.classify true "no sizes"
+            | Some(s, sizes) ->
                 CropCat.Runtime.NativeRuntime.EnsureLoaded()
                 use network = Build.buildOn (Some torch.CPU) net
                 network.eval ()
@@ -82,7 +125,19 @@ let forwardProperties =
                     let shape = forward network net.InChannels n network.forward
                     let out = int64 (ValidSizes.outputOf s n).Value
                     shape[2] = out && shape[3] = out)
-                |> Prop.classify (List.isEmpty sizes) "no size below 200")
+                |> Prop.classify (List.isEmpty sizes) "no size below 200"
+                |> Prop.classify (not (List.isEmpty sizes)) "forward pass compared")
+
+        test "most generated cases run a forward pass: accepted sizes and nets with sizes below 200" {
+            let accepted =
+                share 1000 (genMostlyAccepted 200) (fun (net, n) -> Result.isOk (Inference.infer net n))
+
+            let withSizes = share 1000 genMostlyWithSizes hasSizeBelow200
+            // Measured about 0.77 and 0.96; the earlier generators (half listed sizes, any net) about 0.63 and 0.91.
+            Expect.isGreaterThan accepted 0.72 $"accepted share {accepted}"
+            Expect.isLessThan accepted 0.95 $"refusals still covered: accepted share {accepted}"
+            Expect.isGreaterThan withSizes 0.93 $"share with a valid size below 200: {withSizes}"
+        }
     ]
 
 /// Runs FsCheck on `prop` and returns the shrunk counterexample, if the property failed.

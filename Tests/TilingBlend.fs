@@ -65,19 +65,34 @@ let tests =
 
         test "blended tiles are close to the whole image away from its borders, closer than non-overlapping tiles" {
             use scope = torch.NewDisposeScope()
-            let net = tinyNet 12 [ 4; 8; 16 ] same UpMode.Transposed 1 2
-            torch.manual_seed 13L |> ignore
-            // A 64 px tile of this depth-2 net sees most of its receptive field; random weights make it sensitive.
-            let image = torch.rand (1L, 128L, 128L)
-            let whole = wholeProbabilities net image
-            let blended = OverlapTile(net, TileOptions(TileSize = 64)).Predict image
 
-            let seams =
-                OverlapTile(net, TileOptions(TileSize = 64, Mode = TileMode.Exact)).Predict image
+            // 8 random depth-2 nets x 3 image sizes, 64 px tiles; a 64 px tile of this net sees most of its
+            // receptive field, and random weights make it sensitive. Gaps are in probability, over the pixels
+            // at least 8 px inside the image. Measured: reference case 0.0100, largest 0.141, median 0.037;
+            // non-overlapping tiles 4.9-37x worse.
+            let gaps = [
+                for netSeed in 12..19 do
+                    for h, w in [ 128, 128; 100, 140; 96, 80 ] do
+                        let net = tinyNet netSeed [ 4; 8; 16 ] same UpMode.Transposed 1 2
+                        torch.manual_seed (int64 netSeed + 1L) |> ignore
+                        let image = torch.rand (1L, int64 h, int64 w)
+                        let whole = wholeProbabilities net image
+                        let blended = OverlapTile(net, TileOptions(TileSize = 64)).Predict image
 
-            let gb = interiorGap 8L blended whole
-            let gs = interiorGap 8L seams whole
-            Expect.isLessThan gb 0.03 "blended probabilities within 0.03 of the whole image (measured 0.008)"
-            Expect.isLessThan (5.0 * gb) gs "non-overlapping tiles are far worse at their seams (measured 0.25)"
+                        let seams =
+                            OverlapTile(net, TileOptions(TileSize = 64, Mode = TileMode.Exact)).Predict image
+
+                        (netSeed, h, w), interiorGap 8L blended whole, interiorGap 8L seams whole
+            ]
+
+            let blendedGaps = gaps |> List.map (fun (_, b, _) -> b) |> List.sort
+            let median = (blendedGaps[11] + blendedGaps[12]) / 2.0
+            let _, reference, _ = gaps.Head
+            Expect.isLessThan reference 0.0125 "the reference case (net 12, 128x128) within 0.0125 (measured 0.0100)"
+            Expect.isLessThan (List.max blendedGaps) 0.16 $"every case within 0.16 (measured 0.141): %A{gaps}"
+            Expect.isLessThan median 0.045 "median within 0.045 (measured 0.037)"
+
+            for case, gb, gs in gaps do
+                Expect.isLessThan (4.0 * gb) gs $"%A{case}: non-overlapping tiles are far worse at their seams"
         }
     ]

@@ -26,6 +26,24 @@ public sealed record AugmentOptions
 }
 
 /// <summary>
+/// One random draw of <see cref="Augmenter"/>: the flips, the quarter turns, the gray-value jitter and the
+/// elastic displacement field (indexed by source pixel, after the flips). Tests and callers that need a
+/// particular transform build one directly; <see cref="Augmenter.Draw"/> makes the seeded ones.
+/// </summary>
+/// <param name="FlipX">Mirror the columns: output (y, x) reads source (y, W - 1 - x).</param>
+/// <param name="FlipY">Mirror the rows: output (y, x) reads source (H - 1 - y, x).</param>
+/// <param name="Turns">Counter-clockwise quarter turns after the flips (0..3), as numpy's rot90(a, Turns).</param>
+/// <param name="Contrast">Gray-value factor (1 = unchanged).</param>
+/// <param name="Brightness">Gray-value shift (0 = unchanged).</param>
+/// <param name="Dx">Per-pixel x displacement (height*width, row-major), or null for none.</param>
+/// <param name="Dy">Per-pixel y displacement, null exactly when <paramref name="Dx"/> is.</param>
+public sealed record AugmentDraw(bool FlipX, bool FlipY, int Turns, double Contrast, double Brightness, double[]? Dx, double[]? Dy)
+{
+    /// <summary>The draw that changes nothing.</summary>
+    public static AugmentDraw Identity => new(false, false, 0, 1, 0, null, null);
+}
+
+/// <summary>
 /// Applies one random geometric transform identically to the image (bicubic), the weight map (bilinear)
 /// and the class and instance maps (nearest), then jitters the gray values of the image only. The draw
 /// depends only on the seed, so a training step is reproducible from (seed, step).
@@ -33,10 +51,12 @@ public sealed record AugmentOptions
 public static class Augmenter
 {
     /// <summary>An augmented copy of <paramref name="s"/> (rotations by 90 degrees swap height and width).</summary>
-    public static Sample Apply(Sample s, int seed, AugmentOptions o)
+    public static Sample Apply(Sample s, int seed, AugmentOptions o) => Apply(s, Draw(seed, s.Height, s.Width, o));
+
+    /// <summary>The transform <see cref="Apply(Sample, int, AugmentOptions)"/> uses for a <paramref name="height"/> x <paramref name="width"/> sample.</summary>
+    public static AugmentDraw Draw(int seed, int height, int width, AugmentOptions o)
     {
         var rng = new Random(seed);
-        int h = s.Height, w = s.Width;
         // One draw order, whatever is switched on, so a switch does not shift the other draws.
         var flipX = rng.NextDouble() < 0.5;
         var flipY = rng.NextDouble() < 0.5;
@@ -45,7 +65,19 @@ public static class Augmenter
         var brightness = o.Brightness * (2 * rng.NextDouble() - 1);
         if (!o.Flips) flipX = flipY = false;
         if (!o.Rotations) turns = 0;
-        var (dx, dy) = o.Elastic ? ElasticDeformation.Field(rng, h, w, o.ElasticGrid, o.ElasticSigma) : (null, null);
+        var (dx, dy) = o.Elastic ? ElasticDeformation.Field(rng, height, width, o.ElasticGrid, o.ElasticSigma) : (null, null);
+        return new AugmentDraw(flipX, flipY, turns, contrast, brightness, dx, dy);
+    }
+
+    /// <summary>A copy of <paramref name="s"/> transformed by <paramref name="d"/>.</summary>
+    /// <exception cref="ArgumentException">The displacement field does not have the sample's size, or Turns is not 0..3.</exception>
+    public static Sample Apply(Sample s, AugmentDraw d)
+    {
+        int h = s.Height, w = s.Width;
+        if (d.Turns is < 0 or > 3) throw new ArgumentException($"Turns must be 0..3, got {d.Turns}");
+        if ((d.Dx is null) != (d.Dy is null) || (d.Dx is not null && (d.Dx.Length != h * w || d.Dy!.Length != h * w)))
+            throw new ArgumentException($"the displacement field must be two {h}x{w} arrays or none");
+        var (flipX, flipY, turns, contrast, brightness, dx, dy) = (d.FlipX, d.FlipY, d.Turns, d.Contrast, d.Brightness, d.Dx, d.Dy);
         var rh = turns % 2 == 1 ? w : h;
         var rw = turns % 2 == 1 ? h : w;
 

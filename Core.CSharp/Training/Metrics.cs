@@ -76,47 +76,55 @@ public static class Metrics
     }
 
     /// <summary>
-    /// The ISBI 2012 challenge's Rand error: 1 - the foreground-restricted Rand F-score (Arganda-Carreras et al.,
-    /// 2015). Only pixels inside true instances (<paramref name="truth"/> != 0) count. With p_ij the number of
-    /// pixels in true instance i and predicted segment j (j = 0: predicted background), n all pixels counted,
-    /// a_i = sum_j p_ij, b_j = sum_i p_ij (j >= 1), c = sum_i p_i0:
-    /// precision = (sum_ij>=1 p_ij^2 + c/n) / (sum_j>=1 b_j^2 + c/n), recall = (sum_ij>=1 p_ij^2 + c/n) / sum_i a_i^2,
-    /// Rand error = 1 - 2PR/(P+R). Merged cells lower the precision, split cells the recall.
+    /// The adapted Rand error of the SNEMI3D and ISBI 2012 challenges (Arganda-Carreras et al., 2015), defined
+    /// exactly as scikit-image's <c>skimage.metrics.adapted_rand_error(truth, predicted)</c> with its default
+    /// <c>ignore_labels=(0,)</c>, and checked against it (Tests/golden/rand_expected.json). Only pixels inside
+    /// true cells (<paramref name="truth"/> != 0) count; every predicted value, 0 included, is a segment. With
+    /// p_ij the number of counted pixels in true cell i and predicted segment j, a_i = sum_j p_ij and
+    /// b_j = sum_i p_ij, count the pairs of pixels that share a label:
+    /// T = sum_ij p_ij (p_ij - 1), S_true = sum_i a_i (a_i - 1), S_pred = sum_j b_j (b_j - 1).
+    /// Precision P = T / S_pred (merged cells lower it), recall R = T / S_true (split cells lower it), and
+    /// Rand error = 1 - 2PR / (P + R) = 1 - 2T / (S_true + S_pred), in [0, 1].
+    /// Where no pair is counted at all (S_true = S_pred = 0) the error is 0, where scikit-image gives NaN; where
+    /// only one of S_true, S_pred is 0 it is 1 (scikit-image: NaN), so that a mean over tiles stays defined.
+    /// (The challenges' own scripts differ in detail: they count squares p_ij^2 instead of pairs and add
+    /// a c/n term for pixels predicted as 0.)
     /// </summary>
-    public static double RandError(int[] truth, int[] predicted)
+    public static double RandError(int[] truth, int[] predicted) => AdaptedRand(truth, predicted, predictedBackgroundSingletons: false);
+
+    /// <summary>
+    /// Rand error (<see cref="RandError"/>) of a predicted class map: the predicted segments are the 4-connected
+    /// components of its foreground (every class but 0), and every pixel predicted as background is a segment of
+    /// its own, i.e. it shares a label with no other pixel. So a missed cell counts as fully split, and the rims
+    /// that the net gives to the background do not merge into one segment that spans the image. Equal to
+    /// scikit-image's adapted_rand_error on those labels (checked by the same fixture).
+    /// </summary>
+    public static double RandErrorOfClasses(int[] truthInstances, int[] predictedClasses, int height, int width) =>
+        AdaptedRand(truthInstances, Components.OfClasses(predictedClasses, height, width), predictedBackgroundSingletons: true);
+
+    private static double AdaptedRand(int[] truth, int[] predicted, bool predictedBackgroundSingletons)
     {
         if (truth.Length != predicted.Length) throw new ArgumentException($"truth has {truth.Length} pixels, prediction {predicted.Length}");
         var pij = new Dictionary<(int, int), long>();
         var a = new Dictionary<int, long>();
         var b = new Dictionary<int, long>();
-        long c = 0, n = 0;
         for (var k = 0; k < truth.Length; k++)
         {
             var i = truth[k];
             if (i == 0) continue;
-            n++;
-            var j = predicted[k];
             a[i] = a.GetValueOrDefault(i) + 1;
-            if (j == 0) { c++; continue; }
+            var j = predicted[k];
+            // A one-pixel segment adds no pair: p (p - 1) = 0 in every sum.
+            if (predictedBackgroundSingletons && j == 0) continue;
             pij[(i, j)] = pij.GetValueOrDefault((i, j)) + 1;
             b[j] = b.GetValueOrDefault(j) + 1;
         }
-        if (n == 0) return 0;
-        double sumAB = 0, sumA = 0, sumB = 0;
-        foreach (var v in pij.Values) sumAB += (double)v * v;
-        foreach (var v in a.Values) sumA += (double)v * v;
-        foreach (var v in b.Values) sumB += (double)v * v;
-        sumAB += c / (double)n;
-        sumB += c / (double)n;
-        var precision = sumAB / sumB;
-        var recall = sumAB / sumA;
-        return 1 - 2 * precision * recall / (precision + recall);
+        // Pair counts are exact in 64 bits up to about 3e9 pixels.
+        long t = 0, sTrue = 0, sPred = 0;
+        foreach (var v in pij.Values) t += v * (v - 1);
+        foreach (var v in a.Values) sTrue += v * (v - 1);
+        foreach (var v in b.Values) sPred += v * (v - 1);
+        if (sTrue + sPred == 0) return 0;
+        return 1 - 2.0 * t / (sTrue + sPred);
     }
-
-    /// <summary>
-    /// Rand error of a predicted class map: the predicted instances are the 4-connected components of its
-    /// foreground (every class but 0), as the ISBI 2012 evaluation does with a boundary map.
-    /// </summary>
-    public static double RandErrorOfClasses(int[] truthInstances, int[] predictedClasses, int height, int width) =>
-        RandError(truthInstances, Components.OfClasses(predictedClasses, height, width));
 }
