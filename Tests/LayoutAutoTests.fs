@@ -42,7 +42,11 @@ let private scripted (times: IDictionary<MemoryLayout, float list>) =
 
 let private median (xs: float list) =
     let s = List.sort xs |> Array.ofList
-    if s.Length % 2 = 1 then s[s.Length / 2] else (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2.0
+
+    if s.Length % 2 = 1 then
+        s[s.Length / 2]
+    else
+        (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2.0
 
 let private positive = Gen.choose (1, 1000) |> Gen.map (fun i -> float i / 100.0)
 
@@ -51,17 +55,29 @@ let tests =
     testSequenced
     <| testList "Layout.Auto" [
         testPropertyWithConfig
-            { FsCheckConfig.defaultConfig with maxTest = 50 }
+            {
+                FsCheckConfig.defaultConfig with
+                    maxTest = 50
+            }
             "the tuner picks the lower median of the timed passes, ignores the warm-up, and times a case once"
         <| Prop.forAll (Arb.fromGen (Gen.listOfLength 8 positive)) (fun ts ->
             withCache "off" (fun () ->
                 let nchw, cl = ts[..3], ts[4..]
-                let f, calls = scripted (dict [ MemoryLayout.Contiguous, nchw; MemoryLayout.ChannelsLast, cl ])
+
+                let f, calls =
+                    scripted (dict [ MemoryLayout.Contiguous, nchw; MemoryLayout.ChannelsLast, cl ])
+
                 let key = $"test {Guid.NewGuid()}"
                 let c = LayoutTuner.Choose(key, Func<_, _> f)
                 // The first pass of each is the warm-up.
                 let mN, mC = median nchw[1..], median cl[1..]
-                let expected = if mC < mN then MemoryLayout.ChannelsLast else MemoryLayout.Contiguous
+
+                let expected =
+                    if mC < mN then
+                        MemoryLayout.ChannelsLast
+                    else
+                        MemoryLayout.Contiguous
+
                 let again = LayoutTuner.Choose(key, Func<_, _>(fun _ -> failwith "timed twice"))
 
                 c.Layout = expected
@@ -74,7 +90,14 @@ let tests =
             let path = Path.Combine(tempDir (), "layouts.json")
 
             withCache path (fun () ->
-                let f, _ = scripted (dict [ MemoryLayout.Contiguous, [ 1.; 1.; 1.; 1. ]; MemoryLayout.ChannelsLast, [ 2.; 2.; 2.; 2. ] ])
+                let f, _ =
+                    scripted (
+                        dict [
+                            MemoryLayout.Contiguous, [ 1.; 1.; 1.; 1. ]
+                            MemoryLayout.ChannelsLast, [ 2.; 2.; 2.; 2. ]
+                        ]
+                    )
+
                 LayoutTuner.Choose("case A", Func<_, _> f) |> ignore
                 Expect.isTrue (File.Exists path) "cache written"
                 Expect.stringContains (File.ReadAllText path) "case A" "the case is in it")
@@ -90,7 +113,15 @@ let tests =
 
             withCache path (fun () ->
                 Expect.isNull (box (LayoutTuner.Known "case A")) "a corrupt cache counts as empty"
-                let f, _ = scripted (dict [ MemoryLayout.Contiguous, [ 2.; 2.; 2.; 2. ]; MemoryLayout.ChannelsLast, [ 1.; 1.; 1.; 1. ] ])
+
+                let f, _ =
+                    scripted (
+                        dict [
+                            MemoryLayout.Contiguous, [ 2.; 2.; 2.; 2. ]
+                            MemoryLayout.ChannelsLast, [ 1.; 1.; 1.; 1. ]
+                        ]
+                    )
+
                 LayoutTuner.Choose("case B", Func<_, _> f) |> ignore)
 
             withCache path (fun () ->
@@ -101,7 +132,8 @@ let tests =
             init ()
 
             withCache "off" (fun () ->
-                let options = UNetOptions(Widths = [| 3; 6 |], BatchNorm = true, BottomDropout = 0.5)
+                let options =
+                    UNetOptions(Widths = [| 3; 6 |], BatchNorm = true, BottomDropout = 0.5)
 
                 let step (layout: MemoryLayout option) =
                     torch.manual_seed 21L |> ignore
