@@ -74,6 +74,8 @@ type NetKind =
     | CropCatContiguousNet
     /// CropCat's net in the channels-last layout whatever the default (the layout experiment).
     | CropCatChannelsLastNet
+    /// CropCat's net computing in bfloat16 (the bf16 experiment; forward only).
+    | CropCatBFloat16Net
 
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
@@ -87,6 +89,10 @@ let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.t
     | CropCatChannelsLastNet ->
         let net = UNet.Create spec.Options
         net.Layout <- CropCat.Runtime.MemoryLayout.ChannelsLast
+        net :> _
+    | CropCatBFloat16Net ->
+        let net = UNet.Create spec.Options
+        net.Precision <- CropCat.Runtime.Precision.BFloat16
         net :> _
 
 let makeCase kind op (spec: NetSpec) =

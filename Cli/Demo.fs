@@ -26,6 +26,8 @@ type private Run = {
     Name: string
     Result: TrainResult
     Test: Evaluation
+    /// The same trained net evaluated in bfloat16, where the CPU has bf16 instructions.
+    TestBFloat16: Evaluation option
     Trainer: Trainer
 }
 
@@ -67,10 +69,31 @@ let private train
     let result = trainer.Fit(ResizeArray trainSet, ResizeArray valSet)
     let test = trainer.Evaluate(ResizeArray testSet)
 
+    let testBf16 =
+        if Precisions.CpuHasBFloat16 then
+            // The cast to bf16 rounds the weights: keep the fp32 ones to put back for the overlays and the saved model.
+            let fp32 =
+                net.state_dict () |> Seq.map (fun kv -> kv.Key, kv.Value.clone ()) |> List.ofSeq
+
+            net.Precision <- Precision.BFloat16
+            let e = trainer.Evaluate(ResizeArray testSet, false)
+            net.Precision <- Precision.Float32
+            let state = net.state_dict ()
+
+            using (torch.no_grad ()) (fun _ ->
+                for (k, v) in fp32 do
+                    state[k].copy_ v |> ignore
+                    v.Dispose())
+
+            Some e
+        else
+            None
+
     {
         Name = name
         Result = result
         Test = test
+        TestBFloat16 = testBf16
         Trainer = trainer
     }
 
@@ -81,7 +104,8 @@ let private summary (r: Run) =
 
     {|
         steps = r.Result.Steps
-        epochs = r.Result.History.Count
+        // The time budget usually ends training inside an epoch: count whole epochs, mark the partial one.
+        epochs = r.Result.History |> Seq.filter (fun h -> h.Complete) |> Seq.length
         seconds = Math.Round(r.Result.Seconds, 1)
         steps_per_second = Math.Round(float r.Result.Steps / r.Result.Seconds, 2)
         iou_foreground = fg s.IoU
@@ -91,10 +115,21 @@ let private summary (r: Run) =
         pixel_error = s.PixelError
         rand_error = r.Test.RandError
         test_loss = r.Test.Loss
+        // The fp32-trained net evaluated in bfloat16 (null where the CPU has no bf16 instructions).
+        bf16 =
+            r.TestBFloat16
+            |> Option.map (fun e -> {|
+                iou_foreground = fg e.Scores.IoU
+                dice_foreground = fg e.Scores.Dice
+                pixel_error = e.Scores.PixelError
+                rand_error = e.RandError
+            |})
+            |> Option.toObj
         history =
             r.Result.History
             |> Seq.map (fun h -> {|
                 epoch = h.Epoch
+                complete = h.Complete
                 step = h.Step
                 train_loss = h.TrainLoss
                 val_loss = h.ValidationLoss

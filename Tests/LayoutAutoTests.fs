@@ -194,3 +194,14 @@ let tests =
                 Expect.stringContains text "inference 1x1x36x36" "the choice made")
         }
     ]
+
+[<Tests>]
+let fmaPeak =
+    test "the FMA peak probe measures each instruction set the CPU has, and only those" {
+        let r = CropCat.Bench.FmaPeak.Measure(1, 1_200_000L)
+        let has512 = Runtime.Intrinsics.X86.Avx512F.IsSupported
+        let hasFma = Runtime.Intrinsics.X86.Fma.IsSupported
+        Expect.equal (Double.IsFinite r.Avx512 && r.Avx512 > 0.0) has512 $"AVX-512 figure {r.Avx512}"
+        Expect.equal (Double.IsFinite r.Avx2 && r.Avx2 > 0.0) hasFma $"AVX2 figure {r.Avx2}"
+        Expect.equal r.Best (max (if has512 then r.Avx512 else 0.0) (if hasFma then r.Avx2 else 0.0)) "best of the two"
+    }

@@ -18,7 +18,7 @@ namespace CropCat.Training;
 
 /// <summary>Scores of a network on held-out samples.</summary>
 /// <param name="Scores">Per-class IoU and Dice, pixel error, over all pixels of the predicted regions.</param>
-/// <param name="RandError">Mean ISBI 2012 Rand error over the samples with instance maps (NaN if none).</param>
+/// <param name="RandError">Mean adapted Rand error (<see cref="Metrics.RandErrorOfClasses"/>, scikit-image's definition) over the samples with instance maps (NaN if none).</param>
 /// <param name="Loss">Mean loss with the trainer's loss and weights.</param>
 /// <param name="Predictions">The predicted class map of each sample (its output region, row-major).</param>
 public sealed record Evaluation(SegmentationScores Scores, double RandError, double Loss, IReadOnlyList<int[]> Predictions);
@@ -44,6 +44,8 @@ public sealed class Trainer : IDisposable
     {
         options.Validate();
         NativeRuntime.EnsureLoaded();
+        if (network.Precision != Precision.Float32)
+            throw new ArgumentException($"the network computes in {network.Precision}; training needs Float32 weights (bf16 is for inference: set Precision after training)");
         Network = network;
         Architecture = architecture;
         Labels = labels;

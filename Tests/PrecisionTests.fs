@@ -1,0 +1,103 @@
+/// bfloat16 inference: close to fp32 where the CPU has bf16 instructions, refused with a message where it has not.
+module CropCat.Tests.PrecisionTests
+
+open Expecto
+open CropCat.Nets
+open CropCat.Runtime
+open CropCat.Training
+open CropCat.Data
+open CropCat.IO
+open TorchSharp
+open CropCat.Tests.TestUtil
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList "Precision" [
+        test "bf16 logits are fp32 and within bf16 rounding of the fp32 net's, or bf16 is refused by name" {
+            init ()
+            torch.manual_seed 4L |> ignore
+
+            use net =
+                UNet.Create(UNetOptions(Widths = [| 4; 8; 16 |], BatchNorm = true), torch.CPU)
+
+            net.eval () |> ignore
+            use scope = torch.NewDisposeScope()
+            use _ = torch.no_grad ()
+            let x = torch.rand (1L, 1L, 92L, 92L)
+            let fp32 = net.forward x
+
+            if Precisions.CpuHasBFloat16 then
+                let before = parameterValues net
+
+                try
+                    net.Precision <- Precision.BFloat16
+                    // Accepted: the self-check found bf16 within rounding; check it on another input here.
+                    Expect.equal (net.parameters () |> Seq.head).dtype torch.ScalarType.BFloat16 "weights are bf16"
+                    let bf16 = net.forward x
+                    Expect.equal bf16.dtype torch.ScalarType.Float32 "logits come back as fp32"
+
+                    let rel =
+                        ((bf16 - fp32).abs().max().item<float32> ())
+                        / (fp32.abs().max().item<float32> ())
+
+                    Expect.isLessThan rel (float32 Network.PrecisionCheckTolerance) $"relative gap {rel}"
+                    Expect.isGreaterThan rel 0.0f "bf16 does round (it is not silently fp32)"
+                    Expect.isLessThanOrEqual net.PrecisionCheckError Network.PrecisionCheckTolerance "self-check passed"
+                with :? PrecisionNotSupportedException as e ->
+                    // Refused (libtorch's bf16 convolutions are wrong for small channel counts on AMD Zen 5):
+                    // the message gives the measured error, and the net is fp32 with its exact weights.
+                    Expect.stringContains e.Message "self-check" "says why"
+                    Expect.isGreaterThan net.PrecisionCheckError Network.PrecisionCheckTolerance "the measured error is over the bound"
+                    Expect.equal net.Precision Precision.Float32 "back in fp32"
+                    Expect.equal (parameterValues net) before "weights exactly as before"
+                    Expect.equal (net.forward x).dtype torch.ScalarType.Float32 "fp32 logits"
+            else
+                let msg =
+                    messageOf<PrecisionNotSupportedException> (fun () -> net.Precision <- Precision.BFloat16)
+
+                Expect.stringContains msg "AVX512_BF16" "says what is missing"
+                Expect.equal net.Precision Precision.Float32 "unchanged"
+        }
+
+        test "bf16 of a net with 16 or more channels in every convolution passes its self-check and stays close to fp32" {
+            init ()
+
+            if Precisions.CpuHasBFloat16 then
+                torch.manual_seed 5L |> ignore
+
+                use net =
+                    UNet.Create(UNetOptions(InChannels = 16, Widths = [| 16; 32 |], Classes = 16), torch.CPU)
+
+                net.eval () |> ignore
+                use scope = torch.NewDisposeScope()
+                use _ = torch.no_grad ()
+                let x = torch.rand (1L, 16L, 44L, 44L)
+                let fp32 = net.forward x
+                net.Precision <- Precision.BFloat16
+
+                let rel =
+                    ((net.forward x - fp32).abs().max().item<float32> ())
+                    / (fp32.abs().max().item<float32> ())
+
+                Expect.isLessThan rel 0.02f $"relative gap {rel}"
+                Expect.isGreaterThan rel 0.0f "bf16 rounds"
+        }
+
+        test "a bf16 network is refused for training with a message" {
+            init ()
+
+            if Precisions.CpuHasBFloat16 then
+                // 16 channels everywhere: the self-check passes on every CPU seen so far.
+                let o = UNetOptions(InChannels = 16, Widths = [| 16; 32 |])
+                use net = UNet.Create(o, torch.CPU)
+                net.Precision <- Precision.BFloat16
+
+                let msg =
+                    messageOf<System.ArgumentException> (fun () ->
+                        new Trainer(net, NetworkDescription.FromUNet o, LabelSchema.Binary255, TrainerOptions())
+                        |> ignore)
+
+                Expect.stringContains msg "training needs Float32" "why"
+        }
+    ]
