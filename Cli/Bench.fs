@@ -302,7 +302,7 @@ let run (a: ParseResults<BenchArgs>) =
             let fma = FmaPeak.Measure threads
 
             say
-                $"- fp32 FMA peak, the ceiling quoted below ({threads} threads, 12 independent FMA chains each, best of 3): AVX-512 {f1 fma.Avx512} GFLOP/s, AVX2 {f1 fma.Avx2} GFLOP/s"
+                $"- fp32 FMA peak at the start ({threads} threads, 12 independent FMA chains each, best of 3; the ceiling quoted is the higher of this and a probe after the timing): AVX-512 {f1 fma.Avx512} GFLOP/s, AVX2 {f1 fma.Avx2} GFLOP/s"
 
             let python = a.GetResult(Python, "/usr/bin/python3")
 
@@ -430,6 +430,12 @@ let run (a: ParseResults<BenchArgs>) =
                 for i in 0 .. columns.Count - 1 do
                     results[(name, i)] <- times[i].ToArray()
 
+            // The peak is a physical constant and noise only lowers a measurement: probe again after the timing
+            // and quote the higher of the two (seen: 348 to 443 GFLOP/s between probes on one Zen 5 VM).
+            Threading.Thread.Sleep 500
+            let fmaEnd = FmaPeak.Measure threads
+            let peak = max fma.Best fmaEnd.Best
+
             let find side heap =
                 columns |> Seq.tryFindIndex (fun c -> c.Side = side && c.Heap = heap)
 
@@ -504,7 +510,7 @@ let run (a: ParseResults<BenchArgs>) =
                 let abCell = ratio name ccHere refHere
 
                 say
-                    $"| {name} | {f1 (flop / 1e9)} | {cell name ccKept} | {refCell} | {abCell} | {f1 gflops} | {f0 (100.0 * gflops / fma.Best)}%% | {f0 (100.0 * ofGemm)}%% ({f0 (100.0 * gflops / ceiling)}%%) | {cell name ptKept} | {ratio name ccKept ptKept} | {cell name ccDef} | {cell name ptDef} | {ratio name ccDef ptDef} |"
+                    $"| {name} | {f1 (flop / 1e9)} | {cell name ccKept} | {refCell} | {abCell} | {f1 gflops} | {f0 (100.0 * gflops / peak)}%% | {f0 (100.0 * ofGemm)}%% ({f0 (100.0 * gflops / ceiling)}%%) | {cell name ptKept} | {ratio name ccKept ptKept} | {cell name ccDef} | {cell name ptDef} | {ratio name ccDef ptDef} |"
 
             if not kept then
                 say ""
@@ -601,7 +607,7 @@ let run (a: ParseResults<BenchArgs>) =
             say ""
 
             say
-                $"- load average at end: {loadAvg ()}; matmul ceiling at end: {f1 ceilingEnd} GFLOP/s (the spread between start and end shows how busy the machine was)"
+                $"- load average at end: {loadAvg ()}; matmul ceiling at end: {f1 ceilingEnd} GFLOP/s (the spread between start and end shows how busy the machine was); FMA peak after the timing: {f1 fmaEnd.Best} GFLOP/s, so the quoted peak is {f1 peak}"
 
             // The paper net against its goals.
             let has name =
@@ -629,10 +635,10 @@ let run (a: ParseResults<BenchArgs>) =
                             Array.map2 (fun t g -> flop / t / 1e9 / g) results[("paper-fwd", i)] gemmRates["paper-fwd"]
                             |> Stats.Median
 
-                        let ofPeak = flop / t / 1e9 / fma.Best
+                        let ofPeak = flop / t / 1e9 / peak
 
                         say
-                            $"- forward >= 85%% of the FMA peak: {f0 (100.0 * ofPeak)}%% ({f1 (flop / t / 1e9)} of {f1 fma.Best} GFLOP/s) — {metOr (ofPeak >= 0.85)}; informative: {f0 (100.0 * paired)}%% of the GEMM in the same repetition, {f0 (100.0 * frac)}%% of the start-of-run GEMM, fastest repetition {f0 (100.0 * fracBest)}%% of the best start GEMM"
+                            $"- forward >= 85%% of the FMA peak: {f0 (100.0 * ofPeak)}%% ({f1 (flop / t / 1e9)} of {f1 peak} GFLOP/s) — {metOr (ofPeak >= 0.85)}; informative: {f0 (100.0 * paired)}%% of the GEMM in the same repetition, {f0 (100.0 * frac)}%% of the start-of-run GEMM, fastest repetition {f0 (100.0 * fracBest)}%% of the best start GEMM"
                     | None -> ()
 
                     match ccKept, ptKept with
@@ -650,10 +656,10 @@ let run (a: ParseResults<BenchArgs>) =
                         |> ignore
 
                         let rate = Flops.TrainStep(tr, 1) / med results[("paper-train", i)] / 1e9
-                        let ofPeak = rate / fma.Best
+                        let ofPeak = rate / peak
 
                         say
-                            $"- train step >= 80%% of the FMA peak: {f0 (100.0 * ofPeak)}%% ({f1 rate} of {f1 fma.Best} GFLOP/s) — {metOr (ofPeak >= 0.80)}"
+                            $"- train step >= 80%% of the FMA peak: {f0 (100.0 * ofPeak)}%% ({f1 rate} of {f1 peak} GFLOP/s) — {metOr (ofPeak >= 0.80)}"
                     | None -> ()
 
                     match ccKept, ptKept with

@@ -26,8 +26,6 @@ type private Run = {
     Name: string
     Result: TrainResult
     Test: Evaluation
-    /// The same trained net evaluated in bfloat16, where the CPU has bf16 instructions.
-    TestBFloat16: Evaluation option
     Trainer: Trainer
 }
 
@@ -69,31 +67,10 @@ let private train
     let result = trainer.Fit(ResizeArray trainSet, ResizeArray valSet)
     let test = trainer.Evaluate(ResizeArray testSet)
 
-    let testBf16 =
-        if Precisions.CpuHasBFloat16 then
-            // The cast to bf16 rounds the weights: keep the fp32 ones to put back for the overlays and the saved model.
-            let fp32 =
-                net.state_dict () |> Seq.map (fun kv -> kv.Key, kv.Value.clone ()) |> List.ofSeq
-
-            net.Precision <- Precision.BFloat16
-            let e = trainer.Evaluate(ResizeArray testSet, false)
-            net.Precision <- Precision.Float32
-            let state = net.state_dict ()
-
-            using (torch.no_grad ()) (fun _ ->
-                for (k, v) in fp32 do
-                    state[k].copy_ v |> ignore
-                    v.Dispose())
-
-            Some e
-        else
-            None
-
     {
         Name = name
         Result = result
         Test = test
-        TestBFloat16 = testBf16
         Trainer = trainer
     }
 
@@ -115,16 +92,6 @@ let private summary (r: Run) =
         pixel_error = s.PixelError
         rand_error = r.Test.RandError
         test_loss = r.Test.Loss
-        // The fp32-trained net evaluated in bfloat16 (null where the CPU has no bf16 instructions).
-        bf16 =
-            r.TestBFloat16
-            |> Option.map (fun e -> {|
-                iou_foreground = fg e.Scores.IoU
-                dice_foreground = fg e.Scores.Dice
-                pixel_error = e.Scores.PixelError
-                rand_error = e.RandError
-            |})
-            |> Option.toObj
         history =
             r.Result.History
             |> Seq.map (fun h -> {|
@@ -138,6 +105,31 @@ let private summary (r: Run) =
             |})
             |> Array.ofSeq
     |}
+
+/// The saved model evaluated in bfloat16 as a user would run it (load, switch, evaluate): its scores and the
+/// self-check error, or why bf16 was refused (no bf16 instructions, or libtorch's bf16 convolutions failing
+/// the self-check, as they do for this 8-channel net on AMD Zen 5).
+let private bf16Evaluation (checkpoint: string) (testSet: Sample list) =
+    if not Precisions.CpuHasBFloat16 then
+        Error "this CPU has no AVX512_BF16 or AMX-BF16 instructions"
+    else
+        use net = UNet.Create netOptions
+        Checkpoint.Load(checkpoint, net) |> ignore
+
+        use t =
+            new Trainer(
+                net,
+                NetworkDescription.FromUNet netOptions,
+                LabelSchema.Binary255,
+                TrainerOptions(Loss = LossKind.WeightedCrossEntropy, Progress = null)
+            )
+
+        try
+            net.Precision <- Precision.BFloat16
+            let e = t.Evaluate(ResizeArray testSet, false)
+            Ok(e, net.PrecisionCheckError)
+        with :? PrecisionNotSupportedException as e ->
+            Error e.Message
 
 let private curves (path: string) (runs: Run list) =
     let colours = [ struct (214uy, 69uy, 65uy); struct (54uy, 112uy, 201uy) ]
@@ -237,9 +229,30 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
     weighted.Trainer.SaveCheckpoint(Path.Combine(outDir, "model.safetensors"))
     curves (Path.Combine(outDir, "curves.png")) runs
     overlays outDir testSet runs 4
+    let bf16 = bf16Evaluation (Path.Combine(outDir, "model.safetensors")) testSet
+
+    match bf16 with
+    | Ok(e, check) -> printfn "bf16 inference of the saved model: cell IoU %.3f (self-check: logits %.4f from fp32)" (fg e.Scores.IoU) check
+    | Error why -> printfn "bf16 inference of the saved model: refused: %s" why
 
     let metrics = {|
         seed = seed
+        // The saved (weighted) model evaluated in bfloat16, or null with the reason in bf16_refused.
+        bf16 =
+            match bf16 with
+            | Ok(e, check) ->
+                box {|
+                    iou_foreground = fg e.Scores.IoU
+                    dice_foreground = fg e.Scores.Dice
+                    pixel_error = e.Scores.PixelError
+                    rand_error = e.RandError
+                    self_check_logit_error = check
+                |}
+            | Error _ -> null
+        bf16_refused =
+            match bf16 with
+            | Ok _ -> null
+            | Error why -> why
         device = string Devices.Default
         threads = torch.get_num_threads ()
         network = {|

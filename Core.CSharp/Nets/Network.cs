@@ -124,7 +124,7 @@ public sealed class Network : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// bf16 must compute the same function up to rounding, checked, not assumed: libtorch 2.10's oneDNN
-    /// (3.7.1) gives bf16 convolutions with 1-4 input channels a relative error of 0.4-0.6 on an AMD EPYC
+    /// (3.7.1) gives bf16 convolutions with few channels (1->8, 4->8) a relative error of 0.4-0.6 on an AMD EPYC
     /// Zen 5 (correct from 16 channels up, and correct in Debian's PyTorch 1.13 on the same CPU). A net
     /// whose bf16 logits stray further than <see cref="PrecisionCheckTolerance"/> goes back to fp32 and the
     /// change is refused with the measured error.
@@ -149,7 +149,7 @@ public sealed class Network : nn.Module<Tensor, Tensor>
         _precision = Precision.Float32;
         var model = CpuInfo.Model;
         throw new PrecisionNotSupportedException(FormattableString.Invariant(
-            $"{asked} is refused for this network on this machine: its self-check gave logits {error:F3} away from fp32 (relative to their largest magnitude; bf16 rounding alone stays below {PrecisionCheckTolerance}). libtorch's bf16 convolutions are wrong here for some shapes (seen on {model}: layers with 1-4 input channels); the network stays in Float32, its weights unchanged"));
+            $"{asked} is refused for this network on this machine: its self-check gave logits {error:F3} away from fp32 (relative to their largest magnitude; bf16 rounding alone stays below {PrecisionCheckTolerance}). libtorch's bf16 convolutions are wrong here for some shapes (seen on {model}: convolutions with few channels, 1->8 and 4->8); the network stays in Float32, its weights unchanged"));
     }
 
     /// <summary>The layout the weights have now (under Auto: the one chosen for the last forward).</summary>
