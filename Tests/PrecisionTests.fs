@@ -10,6 +10,14 @@ open CropCat.IO
 open TorchSharp
 open CropCat.Tests.TestUtil
 
+/// Switches `net` to bf16, or returns the refusal's message.
+let private tryBFloat16 (net: Network) =
+    try
+        net.Precision <- Precision.BFloat16
+        Ok()
+    with :? PrecisionNotSupportedException as e ->
+        Error e.Message
+
 [<Tests>]
 let tests =
     testSequenced
@@ -74,14 +82,20 @@ let tests =
                 use _ = torch.no_grad ()
                 let x = torch.rand (1L, 16L, 44L, 44L)
                 let fp32 = net.forward x
-                net.Precision <- Precision.BFloat16
 
-                let rel =
-                    ((net.forward x - fp32).abs().max().item<float32> ())
-                    / (fp32.abs().max().item<float32> ())
+                // Accepted on every CPU seen so far (AMD Zen 5 included); a CPU whose libtorch gets even these
+                // convolutions wrong must refuse by the self-check, never answer.
+                match tryBFloat16 net with
+                | Ok() ->
+                    let rel =
+                        ((net.forward x - fp32).abs().max().item<float32> ())
+                        / (fp32.abs().max().item<float32> ())
 
-                Expect.isLessThan rel 0.02f $"relative gap {rel}"
-                Expect.isGreaterThan rel 0.0f "bf16 rounds"
+                    Expect.isLessThan rel 0.02f $"relative gap {rel}"
+                    Expect.isGreaterThan rel 0.0f "bf16 rounds"
+                | Error msg ->
+                    Expect.stringContains msg "self-check" "refused only by the self-check"
+                    Expect.equal net.Precision Precision.Float32 "stays fp32"
         }
 
         test "a bf16 network is refused for training with a message" {
@@ -91,13 +105,15 @@ let tests =
                 // 16 channels everywhere: the self-check passes on every CPU seen so far.
                 let o = UNetOptions(InChannels = 16, Widths = [| 16; 32 |])
                 use net = UNet.Create(o, torch.CPU)
-                net.Precision <- Precision.BFloat16
 
-                let msg =
-                    messageOf<System.ArgumentException> (fun () ->
-                        new Trainer(net, NetworkDescription.FromUNet o, LabelSchema.Binary255, TrainerOptions())
-                        |> ignore)
+                match tryBFloat16 net with
+                | Ok() ->
+                    let msg =
+                        messageOf<System.ArgumentException> (fun () ->
+                            new Trainer(net, NetworkDescription.FromUNet o, LabelSchema.Binary255, TrainerOptions())
+                            |> ignore)
 
-                Expect.stringContains msg "training needs Float32" "why"
+                    Expect.stringContains msg "training needs Float32" "why"
+                | Error msg -> Expect.stringContains msg "self-check" "refused only by the self-check"
         }
     ]
