@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using CropCat.Runtime;
+using CropCat.Shapes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CropCat.Nets;
+
+/// <summary>The number format of a <see cref="Network"/>, with the self-check that keeps bf16 honest.</summary>
+public sealed partial class Network
+{
+    private Precision _precision = Precision.Float32;
+
+    /// <summary>
+    /// The number format of weights and activations (Float32 by default). BFloat16 is for inference: it casts
+    /// the weights now (re-strided to the active layout), casts each input on the way in and returns fp32
+    /// logits. Setting Float32 again casts back (what bf16 rounded away does not come back). The parameters
+    /// are new tensors after a change, so create optimizers afterwards. Refused where the device has no bf16
+    /// instructions.
+    /// </summary>
+    /// <exception cref="PrecisionNotSupportedException">The default device cannot run the precision.</exception>
+    public Precision Precision
+    {
+        get => _precision;
+        set
+        {
+            if (value == _precision) return;
+            var device = parameters().FirstOrDefault()?.device ?? Devices.Default;
+            Precisions.EnsureSupported(value, device);
+            var (input, reference) = value == Precision.Float32 ? (null, null) : SelfCheckInput(device);
+            // The exact fp32 weights, put back if the self-check refuses (a cast to bf16 and back would round them).
+            var saved = input is null ? null : state_dict().ToDictionary(p => p.Key, p => p.Value.clone().DetachFromDisposeScope());
+            try
+            {
+                this.to(Precisions.DtypeOf(value));
+                MemoryLayouts.Restride(this, _active); // a dtype cast gives new, dense NCHW storage
+                _precision = value;
+                if (input is not null) SelfCheck(input, reference!, saved!);
+            }
+            finally
+            {
+                input?.Dispose();
+                reference?.Dispose();
+                if (saved is not null) foreach (var t in saved.Values) t.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Relative error of the logits in the last precision self-check (max |bf16 - fp32| / max |fp32|); NaN before one.</summary>
+    public double PrecisionCheckError { get; private set; } = double.NaN;
+
+    /// <summary>Largest relative logit error <see cref="Precision"/> accepts in its self-check.</summary>
+    public const double PrecisionCheckTolerance = 0.05;
+
+    /// <summary>A random batch at the smallest square size the net takes, and the fp32 logits for it.</summary>
+    private (Tensor, Tensor) SelfCheckInput(Device device)
+    {
+        var size = Enumerable.Range(1, 1024).First(n =>
+        {
+            try { Infer(n, n); return true; }
+            catch (ShapeException) { return false; }
+        });
+        using var _ = no_grad();
+        var wasTraining = training;
+        eval();
+        var rng = get_rng_state();
+        manual_seed(12345);
+        var x = rand([1, InChannels, size, size], device: device).DetachFromDisposeScope();
+        set_rng_state(rng);
+        rng.Dispose();
+        var y = forward(x).DetachFromDisposeScope();
+        if (wasTraining) train();
+        return (x, y);
+    }
+
+    /// <summary>
+    /// bf16 must compute the same function up to rounding, checked, not assumed: libtorch 2.10's oneDNN
+    /// (3.7.1) gives bf16 convolutions with few channels (1->8, 4->8) a relative error of 0.4-0.6 on an AMD EPYC
+    /// Zen 5 (correct from 16 channels up, and correct in Debian's PyTorch 1.13 on the same CPU). A net
+    /// whose bf16 logits stray further than <see cref="PrecisionCheckTolerance"/> goes back to fp32 and the
+    /// change is refused with the measured error.
+    /// </summary>
+    private void SelfCheck(Tensor x, Tensor reference, Dictionary<string, Tensor> fp32)
+    {
+        using var _ = no_grad();
+        var wasTraining = training;
+        eval();
+        using var y = forward(x);
+        if (wasTraining) train();
+        using var gap = (y - reference).abs().max();
+        using var scale = reference.abs().max();
+        var error = gap.item<float>() / Math.Max(scale.item<float>(), 1e-12f);
+        PrecisionCheckError = error;
+        if (error <= PrecisionCheckTolerance) return;
+        var asked = _precision;
+        this.to(ScalarType.Float32);
+        var state = state_dict();
+        foreach (var (k, t) in fp32) state[k].copy_(t);
+        MemoryLayouts.Restride(this, _active);
+        _precision = Precision.Float32;
+        var model = CpuInfo.Model;
+        throw new PrecisionNotSupportedException(FormattableString.Invariant(
+            $"{asked} is refused for this network on this machine: its self-check gave logits {error:F3} away from fp32 (relative to their largest magnitude; bf16 rounding alone stays below {PrecisionCheckTolerance}). libtorch's bf16 convolutions are wrong here for some shapes (seen on {model}: convolutions with few channels, 1->8 and 4->8); the network stays in Float32, its weights unchanged"));
+    }
+}
