@@ -1,5 +1,6 @@
 module CropCat.Cli.Program
 
+open System
 open Argu
 
 type DemoArgs =
@@ -18,6 +19,7 @@ type DemoArgs =
                 "CPU threads for libtorch (default 1: the demo net is small, and on a shared machine two spin-waiting OpenMP threads were measured 10x slower than one)"
 
 type Command =
+    | [<AltCommandLine("-V")>] Version
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
@@ -30,6 +32,7 @@ type Command =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Version -> "print cropcat's version (and CropCat.Core's, TorchSharp's) and exit"
             | Demo _ ->
                 "run the demo: train a small paper-style U-Net on synthetic cells (with and without border weights), write metrics and pictures"
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
@@ -47,19 +50,41 @@ let main argv =
     try
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
-        match results.GetSubCommand() with
-        | Demo a -> Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0)) (a.GetResult(Threads, 1))
-        | Summary a -> Summary.run a
-        | Sizes a -> Sizes.run a
-        | Bench_Tiling a -> BenchTiling.runWith a
-        | Train a -> Train.run a
-        | Predict a -> Predict.run a
-        | Synth a -> Synth.run a
-        | Bench a -> Bench.run a
+        if results.Contains Version then
+            let version (a: Reflection.Assembly) =
+                a.GetName().Version
+                |> Option.ofObj
+                |> Option.map (fun v -> v.ToString(3))
+                |> Option.defaultValue "?"
+
+            printfn
+                "cropcat %s (CropCat.Core %s, TorchSharp %s)"
+                (version (Reflection.Assembly.GetExecutingAssembly()))
+                (version typeof<CropCat.Nets.Network>.Assembly)
+                (version typeof<TorchSharp.torch>.Assembly)
+
+            0
+        else
+
+            match results.GetSubCommand() with
+            | Demo a ->
+                Demo.run (a.GetResult(Out, "out/demo")) (a.GetResult(Seed, 42)) (a.GetResult(Minutes, 6.0)) (a.GetResult(Threads, 1))
+            | Summary a -> Summary.run a
+            | Sizes a -> Sizes.run a
+            | Bench_Tiling a -> BenchTiling.runWith a
+            | Train a -> Train.run a
+            | Predict a -> Predict.run a
+            | Synth a -> Synth.run a
+            | Bench a -> Bench.run a
+            | Version -> 0 // answered above
     with
+    // Asked-for help goes to stdout (so `cropcat train --help | less` shows it); a usage error to stderr.
+    | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+        printfn "%s" e.Message
+        0
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
-        (if e.ErrorCode = ErrorCode.HelpText then 0 else 2)
+        2
     | Summary.CliFailure(message, code) ->
         eprintfn "%s" message
         code

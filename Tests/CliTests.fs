@@ -87,6 +87,17 @@ let tests =
             Expect.stringContains out "31030658" "parameters"
         }
 
+        test "--version and --help answer on stdout with exit 0" {
+            let code, out, _ = cropcat [ "--version" ]
+            Expect.equal code 0 "exit code"
+            Expect.stringContains out "cropcat 0." "version on stdout"
+            Expect.stringContains out "TorchSharp" "libraries named"
+            let codeH, outH, errH = cropcat [ "train"; "--help" ]
+            Expect.equal codeH 0 "help exit code"
+            Expect.stringContains outH "--resume" "help on stdout"
+            Expect.equal errH "" "nothing on stderr"
+        }
+
         test "an unknown option or preset is exit 2 with one message" {
             let code, _, err = cropcat [ "summary"; "--bogus" ]
             Expect.equal code 2 "unknown option"
@@ -104,6 +115,11 @@ let tests =
             let code, out, err = cropcat (trainArgs data whole @ net)
             Expect.equal code 0 $"uninterrupted run ({err})"
             Expect.stringContains out "at step 6" "two epochs of three steps"
+
+            // Redirected (a log, CI): epoch lines only, no redrawn "\r" progress piling up into one line.
+            if Console.IsErrorRedirected then
+                Expect.isFalse (err.Contains '\r') "no carriage returns in a redirected log"
+                Expect.stringContains err "epoch 2/2  3 steps" "plain epoch lines"
 
             let code1, out1, err1 = cropcat (trainArgs data part @ net @ [ "--max-steps"; "4" ])
             Expect.equal code1 0 $"interrupted run ({err1})"

@@ -34,6 +34,12 @@ public static class LayoutTuner
     /// <summary>The layouts timed against each other.</summary>
     public static readonly IReadOnlyList<MemoryLayout> Candidates = [MemoryLayout.Contiguous, MemoryLayout.ChannelsLast];
 
+    /// <summary>
+    /// Where a choice that took noticeable time (over 2 s of timing) is reported in one line, so that a long first
+    /// step is explained; null for silence. Default: standard error.
+    /// </summary>
+    public static System.IO.TextWriter? Log { get; set; } = Console.Error;
+
     /// <summary>Timed passes per candidate after the warm-up (default 3).</summary>
     public static int Repetitions { get; set; } = 3;
 
@@ -92,6 +98,7 @@ public static class LayoutTuner
     {
         var known = Known(key);
         if (known is not null) return known;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         foreach (var l in Candidates) timeOnce(l); // warm-up: first-call allocation and oneDNN kernel creation
         var times = Candidates.ToDictionary(l => l, _ => new List<double>());
         for (var r = 0; r < Math.Max(1, Repetitions); r++)
@@ -105,6 +112,9 @@ public static class LayoutTuner
             Memory[Full(key)] = choice;
             WriteFile();
         }
+        if (clock.Elapsed.TotalSeconds > 2 && Log is { } log)
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cropcat: memory layout for {key}: {best} (NCHW {choice.ContiguousMs:F0} ms, channels-last {choice.ChannelsLastMs:F0} ms a pass; timed once in {clock.Elapsed.TotalSeconds:F0} s{(CachePath is { } p ? $", kept in {p}" : "")})"));
         return choice;
     }
 

@@ -379,9 +379,15 @@ public sealed class Trainer : IDisposable
     private DateTime _lastDraw;
     private long _fitStartStep;
 
+    /// <summary>
+    /// A redrawn line only makes sense on a terminal: written to a redirected standard error (a log file, CI)
+    /// every "\r" update would pile up into one endless line, so only the epoch lines are written there.
+    /// </summary>
+    private bool Redrawn => _o.Progress is not null && !(ReferenceEquals(_o.Progress, Console.Error) && Console.IsErrorRedirected);
+
     private void Progress(int steps, int k, double meanLoss, double seconds)
     {
-        if (_o.Progress is null) return;
+        if (_o.Progress is null || !Redrawn) return;
         var now = DateTime.UtcNow;
         if (k != steps && (now - _lastDraw).TotalMilliseconds < 250) return;
         _lastDraw = now;
@@ -394,8 +400,10 @@ public sealed class Trainer : IDisposable
     {
         if (_o.Progress is null) return;
         var iou = r.ValidationIoU.Length == 0 ? "" : $"  val loss {r.ValidationLoss:F4}  val IoU [{string.Join(", ", r.ValidationIoU.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}]  val pixel error {r.ValidationPixelError:F4}";
-        _o.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"\repoch {r.Epoch}/{_o.Epochs}  {done} steps  train loss {r.TrainLoss:F4}{iou}  {r.Seconds:F1} s                "));
+        var partial = r.Complete ? "" : " (stopped inside the epoch)";
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"epoch {r.Epoch}/{_o.Epochs}  {done} steps{partial}  train loss {r.TrainLoss:F4}{iou}  {r.Seconds:F1} s");
+        _o.Progress.WriteLine(Redrawn ? "\r" + line + "                " : line);
     }
 
     /// <summary>Disposes the optimiser (the network stays with its owner).</summary>
