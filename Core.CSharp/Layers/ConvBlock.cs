@@ -101,10 +101,10 @@ public sealed class ConvBlock : Layer
 
     private static Tensor Step(Conv2d conv, BatchNorm2d? bn, Tensor x)
     {
-        var y = conv.call(x);
+        var y = MixedPrecision.Call(conv, conv.weight!, x);
         if (bn is not null)
         {
-            var z = bn.call(y);
+            var z = MixedPrecision.Call(bn, bn.weight!, y);
             y.Dispose();
             y = z;
         }

@@ -44,7 +44,7 @@ public sealed class Head : Layer
     }
 
     /// <inheritdoc />
-    public override Tensor Forward(Tensor x) => _conv.call(x);
+    public override Tensor Forward(Tensor x) => MixedPrecision.Call(_conv, _conv.weight!, x);
 
     /// <inheritdoc />
     public override IEnumerable<(string Scope, string Name, nn.Module Module)> Modules

@@ -43,7 +43,8 @@ public sealed class PadConcat : Layer
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)
     {
-        using var b = Body.Forward(x);
+        using var body = Body.Forward(x);
+        using var b = MixedPrecision.Like(body, x);
         var dy = x.shape[^2] - b.shape[^2];
         var dx = x.shape[^1] - b.shape[^1];
         if (dy == 0 && dx == 0) return cat([x, b], 1);

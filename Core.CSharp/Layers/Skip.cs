@@ -51,7 +51,8 @@ public sealed class Skip : Layer
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)
     {
-        using var b = Body.Forward(x);
+        using var body = Body.Forward(x);
+        using var b = MixedPrecision.Like(body, x);
         switch (Merge)
         {
             case Merge.CropConcat:

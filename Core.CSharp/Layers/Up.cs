@@ -72,9 +72,9 @@ public sealed class Up : Layer
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)
     {
-        if (_transposed is not null) return _transposed.call(x);
+        if (_transposed is not null) return MixedPrecision.Call(_transposed, _transposed.weight!, x);
         using var up = nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: true);
-        return _project!.call(up);
+        return MixedPrecision.Call(_project!, _project!.weight!, up);
     }
 
     /// <inheritdoc />

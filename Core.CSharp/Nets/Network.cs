@@ -69,13 +69,11 @@ public sealed partial class Network : nn.Module<Tensor, Tensor>
         if (x.dim() != 4)
             throw new ArgumentException($"CropCat expects a 4-D batch (N, C, H, W), got shape [{string.Join(", ", x.shape)}]");
         Root.Infer(new Shape((int)x.shape[1], (int)x.shape[2], (int)x.shape[3]));
-        if (_precision != Precision.Float32 && x.dtype != Precisions.DtypeOf(_precision))
-        {
-            using var cast = x.to_type(Precisions.DtypeOf(_precision));
-            using var logits = Forward(cast);
-            return logits.to_type(ScalarType.Float32);
-        }
-        return Forward(x);
+        // Each module casts its input to its own dtype, so an fp32 image reaches an fp32-kept first
+        // convolution unrounded; the logits always leave as fp32.
+        var logits = Forward(x);
+        if (logits.dtype == ScalarType.Float32 || x.dtype != ScalarType.Float32) return logits;
+        using (logits) return logits.to_type(ScalarType.Float32);
     }
 
     private Tensor Forward(Tensor x)
