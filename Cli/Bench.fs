@@ -486,9 +486,7 @@ let run (a: ParseResults<BenchArgs>) =
             let mutable abWorst = 0.0
 
             for (name, op, s) in selected do
-                let net = CropCat.Nets.UNet.Layers s.Options
-                let trace = List<CropCat.Shapes.ShapeTrace>()
-                net.Infer(CropCat.Shapes.Shape(1, s.Size, s.Size), trace) |> ignore
+                let trace = (CropCat.Nets.UNet.Describe s.Options).Infer(s.Size, s.Size).Rows
 
                 let flop =
                     match op with
@@ -622,10 +620,7 @@ let run (a: ParseResults<BenchArgs>) =
                     | Some i ->
                         let t = med results[("paper-fwd", i)]
                         let tMin = Array.min results[("paper-fwd", i)]
-                        let tr = List<CropCat.Shapes.ShapeTrace>()
-
-                        (CropCat.Nets.UNet.Layers (spec paper 572).Options).Infer(CropCat.Shapes.Shape(1, 572, 572), tr)
-                        |> ignore
+                        let tr = (CropCat.Nets.UNet.Describe (spec paper 572).Options).Infer(572, 572).Rows
 
                         let flop = Flops.Forward(tr, 1)
                         let frac = flop / t / 1e9 / ceiling
@@ -650,10 +645,7 @@ let run (a: ParseResults<BenchArgs>) =
                 if has "paper-train" then
                     match ccKept |> Option.orElse ccHere with
                     | Some i ->
-                        let tr = List<CropCat.Shapes.ShapeTrace>()
-
-                        (CropCat.Nets.UNet.Layers (spec paper 572).Options).Infer(CropCat.Shapes.Shape(1, 572, 572), tr)
-                        |> ignore
+                        let tr = (CropCat.Nets.UNet.Describe (spec paper 572).Options).Infer(572, 572).Rows
 
                         let rate = Flops.TrainStep(tr, 1) / med results[("paper-train", i)] / 1e9
                         let ofPeak = rate / peak

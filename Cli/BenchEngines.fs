@@ -42,8 +42,7 @@ type NetSpec = {
 
     /// The output edge length, from the shape algebra.
     member s.OutSize =
-        let net = UNet.Layers s.Options
-        net.Infer(CropCat.Shapes.Shape(1, s.Size, s.Size)).Height
+        (UNet.Describe s.Options).Infer(s.Size, s.Size).Output.Height
 
 /// Forward (eval, no_grad) or one training step.
 type Op =

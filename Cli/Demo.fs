@@ -56,7 +56,7 @@ let private train
         )
 
     let trainer =
-        new Trainer(net, NetworkDescription.FromUNet netOptions, LabelSchema.Binary255, options)
+        new Trainer(net, LabelSchema.Binary255, options)
 
     eprintfn
         "--- training %s (time budget %.0f s%s) ---"
@@ -119,7 +119,6 @@ let private bf16Evaluation (checkpoint: string) (testSet: Sample list) =
         use t =
             new Trainer(
                 net,
-                NetworkDescription.FromUNet netOptions,
                 LabelSchema.Binary255,
                 TrainerOptions(Loss = LossKind.WeightedCrossEntropy, Progress = null)
             )

@@ -51,7 +51,7 @@ let run (args: ParseResults<Args>) =
 
     let net, info =
         try
-            Stored.load model
+            Checkpoint.LoadNetwork model |> _.ToTuple()
         with
         | :? FileNotFoundException -> fail $"checkpoint {model} does not exist"
         | :? SafetensorsException as e -> fail $"cannot read checkpoint: {e.Message}"

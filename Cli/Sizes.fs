@@ -10,16 +10,16 @@ open CropCat.Cli.Summary
 type SizesArgs =
     | Preset of name: string
     | Description of file: string
-    | Near of pixels: int
+    | Near of size: string
     | Output of pixels: int
     | Json
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Preset _ -> "a built-in net: paper, carvana or milesial. Default: paper"
+            | Preset _ -> "a built-in net: paper, carvana, milesial, milesial-bilinear, unet3d or attention. Default: paper"
             | Description _ -> "a JSON description file instead of a preset"
-            | Near _ -> "also give the valid size nearest to this one (ties go up), its output and crop margins"
+            | Near _ -> "also give the valid size nearest to this one on each axis (ties go up), its output and crop margins: 570, or 116x130x130 for a 3-D net"
             | Output _ -> "also give the smallest input whose output is at least this many pixels"
             | Json -> "print the answer as JSON"
 
@@ -33,15 +33,16 @@ let run (args: ParseResults<SizesArgs>) =
 
     let near =
         args.TryGetResult Near
-        |> Option.map (fun n ->
-            let m = ValidSizes.nearest sizes n
+        |> Option.map (fun text ->
+            let asked = parseExtents net text
+            let m = asked |> List.map (ValidSizes.nearest sizes)
 
             let crops =
-                match ValidSizes.cropMargins net m with
-                | Ok cs -> cs
-                | Error e -> failwith $"unreachable: the solver's size {m} refused: {e.Message}"
+                match ShapeCheck.inferAt net m with
+                | Ok i -> List.ofSeq i.Crops
+                | Error e -> failwith $"unreachable: the solver's size {sizeText m} refused: {e.Message}"
 
-            n, m, (ValidSizes.outputOf sizes m).Value, crops)
+            asked, m, m |> List.map (fun n -> (ValidSizes.outputOf sizes n).Value), crops, not (text.Contains 'x'))
 
     let forOutput =
         args.TryGetResult Output
@@ -50,10 +51,11 @@ let run (args: ParseResults<SizesArgs>) =
     if args.Contains Json then
         let doc = {|
             net = name
+            dims = net.Dims
             period = sizes.Period
             progressions =
                 sizes.Progressions
-                |> List.map (fun p -> {|
+                |> Seq.map (fun p -> {|
                     first = p.First
                     period = p.Period
                     firstOutput = p.FirstOutput
@@ -62,7 +64,7 @@ let run (args: ParseResults<SizesArgs>) =
             smallest = ValidSizes.smallest sizes
             near =
                 near
-                |> Option.map (fun (asked, n, out, crops) -> {|
+                |> Option.map (fun (asked, n, out, crops, _) -> {|
                     asked = asked
                     valid = (asked = n)
                     nearest = n
@@ -71,10 +73,10 @@ let run (args: ParseResults<SizesArgs>) =
                         crops
                         |> List.map (fun c -> {|
                             path = c.Path
-                            source = c.Source.Height
-                            target = c.Target.Height
-                            before = c.Top
-                            after = c.Bottom
+                            source = Array.ofSeq c.Source.Extents
+                            target = Array.ofSeq c.Target.Extents
+                            before = Array.init c.Source.Dims c.Before
+                            after = Array.init c.Source.Dims c.After
                         |})
                 |})
                 |> Option.toObj
@@ -90,7 +92,7 @@ let run (args: ParseResults<SizesArgs>) =
 
         printfn "%s" (JsonSerializer.Serialize(doc, options))
     else
-        printfn "Valid input sizes of %s (per axis; square inputs):" name
+        printfn "Valid input sizes of %s (per axis; each of its %d axes independently):" name net.Dims
 
         for p in sizes.Progressions do
             printfn "  %O" p
@@ -99,14 +101,25 @@ let run (args: ParseResults<SizesArgs>) =
         printfn "Smallest: %d -> output %d" s (ValidSizes.outputOf sizes s).Value
 
         near
-        |> Option.iter (fun (asked, n, out, crops) ->
+        |> Option.iter (fun (asked, n, out, crops, single) ->
+            // A size given as one number (the same on every axis) is answered in the same form.
+            let sizeText (e: int list) = if single then string e.Head else sizeText e
+
             if asked = n then
-                printfn "%d is valid -> output %d" n out
+                printfn "%s is valid -> output %s" (sizeText n) (sizeText out)
             else
-                printfn "%d is not valid; nearest valid: %d -> output %d" asked n out
+                printfn "%s is not valid; nearest valid: %s -> output %s" (sizeText asked) (sizeText n) (sizeText out)
 
             for c in crops do
-                printfn "  %s crops %d -> %d: %d px before, %d px after" c.Path c.Source.Height c.Target.Height c.Top c.Bottom)
+                let axes f = List.init c.Source.Dims f
+
+                printfn
+                    "  %s crops %s -> %s: %s px before, %s px after"
+                    c.Path
+                    (sizeText (List.ofSeq c.Source.Extents))
+                    (sizeText (List.ofSeq c.Target.Extents))
+                    (sizeText (axes c.Before))
+                    (sizeText (axes c.After)))
 
         forOutput
         |> Option.iter (fun (want, found) ->

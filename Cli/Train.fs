@@ -39,8 +39,8 @@ type Args =
             match a with
             | Data _ ->
                 "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
-            | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large). Default: paper unless --widths or --description"
-            | Description _ -> "a JSON description of the net (cropcat's DSL form, see the README); stored in the checkpoint as given"
+            | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
+            | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
             | In_Channels _ -> "image channels of a --preset or --widths net: 1 (gray) or 3 (RGB). Default 1"
             | Label_Schema _ ->
@@ -84,8 +84,8 @@ let private parseWidths (text: string) =
     | ws when ws.Length >= 2 && ws |> Array.forall (fun (ok, w) -> ok && w > 0) -> ws |> Array.map snd
     | _ -> fail $"--widths '{text}' must be at least two positive whole numbers separated by commas, e.g. 16,32,64"
 
-/// The net, its checkpoint description and the label schema, from the arguments (or the checkpoint to resume).
-let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription * LabelSchema * string * CheckpointInfo option =
+/// The net (which carries its description) and the label schema, from the arguments (or the checkpoint to resume).
+let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * string * CheckpointInfo option =
     let given =
         [
             Preset "", args.Contains Preset
@@ -112,11 +112,11 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
 
         let net =
             try
-                Stored.build info.Architecture
+                info.Architecture.Build()
             with :? InvalidDataException as e ->
                 fail $"cannot resume from {ckpt}: {e.Message}"
 
-        net, info.Architecture, info.Labels, $"{info.Architecture.Kind} from {ckpt}", Some info
+        net, info.Labels, $"{info.Architecture.Kind} from {ckpt}", Some info
     | None ->
         let labels = labelSchema (args.TryGetResult Label_Schema)
         let inChannels = args.GetResult(In_Channels, 1)
@@ -127,15 +127,14 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
         if args.Contains In_Channels && args.Contains Description then
             fail "a --description sets its own input channels; leave out --in-channels"
 
-        let unet (o: UNetOptions) =
-            UNet.Create o, NetworkDescription.FromUNet o, labels
+        let unet (o: UNetOptions) = UNet.Create o, labels
 
         match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
         | Some w, _, _ ->
-            let net, d, l =
+            let net, l =
                 unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount, InChannels = inChannels))
 
-            net, d, l, $"U-Net widths {w}", None
+            net, l, $"U-Net widths {w}", None
         | _, Some file, _ ->
             let text =
                 try
@@ -146,25 +145,33 @@ let private chooseNet (args: ParseResults<Args>) : Network * NetworkDescription 
 
             let description =
                 try
-                    Stored.ofJson text
+                    Json.parse text
                 with Json.JsonDescriptionException(where, problem) ->
                     fail $"bad description {file}: {where}: {problem}"
 
             let net =
                 try
-                    Stored.build description
-                with :? InvalidDataException as e ->
+                    Build.build description
+                with DescriptionException e ->
                     fail $"description {file}: {e.Message}"
 
-            net, description, labels, file, None
+            net, labels, file, None
         | _, _, (None | Some "paper") ->
-            let net, d, l =
+            let net, l =
                 unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount, InChannels = inChannels))
 
-            net, d, l, "paper", None
+            net, l, "paper", None
         | _, _, Some other ->
-            fail
-                $"preset '{other}' cannot be trained here (trainable: paper); carvana predicts one sigmoid class, while cropcat train trains softmax classes over the label schema. Use --widths (with --in-channels 3 for RGB) or --description for other nets"
+            match Presets.byName |> List.tryFind (fun (n, _) -> n = other) with
+            | None ->
+                let names = Presets.byName |> List.map fst |> String.concat ", "
+                fail $"unknown preset '{other}' (known: {names})"
+            | Some(_, spec) when spec.Dims <> 2 ->
+                fail $"preset '{other}' is a {spec.Dims}-D net; cropcat train reads 2-D images"
+            | Some(_, spec) when spec.OutChannels < 2 ->
+                fail
+                    $"preset '{other}' predicts one sigmoid class, while cropcat train trains softmax classes over the label schema; use --widths (with --in-channels 3 for RGB) or --description"
+            | Some(_, spec) -> Build.build spec, labels, other, None
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.
 let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo option) =
@@ -212,7 +219,7 @@ let run (args: ParseResults<Args>) =
         |> Option.defaultValue 0
 
     TorchSharp.torch.manual_seed (int64 seed) |> ignore
-    let net, description, labels, name, resumed = chooseNet args
+    let net, labels, name, resumed = chooseNet args
     use net = net
     let optimizer = optimizerKind args resumed
 
@@ -251,7 +258,7 @@ let run (args: ParseResults<Args>) =
 
     let result =
         try
-            FolderTraining.Run(net, description, folder, training)
+            FolderTraining.Run(net, folder, training)
         with
         | :? ArgumentException as e -> fail e.Message
         | :? DatasetException as e -> fail e.Message

@@ -123,13 +123,12 @@ let tests =
             let result =
                 FolderTraining.Run(
                     net,
-                    NetworkDescription.FromUNet options,
                     FolderTrainingOptions(DataFolder = data, OutputFolder = tempDir (), ValidationFraction = 0.34),
                     training
                 )
 
             Expect.equal (result.TrainImages, result.ValidationImages) (2, 1) "one of three held out"
-            let loaded, info = Stored.load result.CheckpointPath
+            let loaded, info = (Checkpoint.LoadNetwork result.CheckpointPath).ToTuple()
             use loaded = loaded
             Expect.equal loaded.InChannels 3 "the checkpoint rebuilds a 3-channel net"
 
@@ -161,7 +160,7 @@ let tests =
             use net = UNet.Create options
 
             use trainer =
-                new Trainer(net, NetworkDescription.FromUNet options, LabelSchema.Binary255, TrainerOptions(Progress = null))
+                new Trainer(net, LabelSchema.Binary255, TrainerOptions(Progress = null))
 
             let gray =
                 SyntheticCells.Generate(1, SyntheticCellsOptions(Height = 36, Width = 36))

@@ -37,15 +37,15 @@ let private fewSteps =
     TrainerOptions(Epochs = 1, MaxSteps = 3L, Optimizer = OptimizerKind.Adam, LearningRate = 1e-3, Seed = 1, Progress = null)
 
 /// Trains `net` on `data` for a few steps as `cropcat train` does; returns the result.
-let private train (data: string) (net: Network) (description: NetworkDescription) =
+let private train (data: string) (net: Network) =
     let out = tempDir ()
-    FolderTraining.Run(net, description, FolderTrainingOptions(DataFolder = data, OutputFolder = out, ValidationFraction = 0.25), fewSteps)
+    FolderTraining.Run(net, FolderTrainingOptions(DataFolder = data, OutputFolder = out, ValidationFraction = 0.25), fewSteps)
 
 let private trainTiny data =
     TestUtil.init ()
     torch.manual_seed 7L |> ignore
     use net = UNet.Create tinyOptions
-    train data net (NetworkDescription.FromUNet tinyOptions)
+    train data net
 
 let private pixels (file: string) = (PngReader.Read file).Samples
 
@@ -69,7 +69,7 @@ let endToEnd =
 
             let broken = Path.Combine(input, "broken.png")
             File.WriteAllText(broken, "not a png")
-            let net, info = Stored.load result.CheckpointPath
+            let net, info = (Checkpoint.LoadNetwork result.CheckpointPath).ToTuple()
             use net = net
             Expect.equal (info.Labels.ToJson()) (LabelSchema.Binary255.ToJson()) "label schema stored"
             let out = tempDir ()
@@ -98,7 +98,7 @@ let endToEnd =
             use _ = torch.NewDisposeScope()
             let data = dataset 2
             let result = trainTiny data
-            let net, info = Stored.load result.CheckpointPath
+            let net, info = (Checkpoint.LoadNetwork result.CheckpointPath).ToTuple()
             use net = net
             let out = tempDir ()
             let file = Path.Combine(data, "images", "0000.png")
@@ -130,12 +130,12 @@ let endToEnd =
                      { "skip": "cropcat", "body": [ { "down": "strict" }, { "block": 8 }, { "up": 4 } ] },
                      { "block": 4 }, { "head": 2 } ] }"""
 
-            let description = Stored.ofJson text
-            use net = Stored.build description
-            let result = train data net description
-            let loaded, info = Stored.load result.CheckpointPath
+            let description = NetworkDescription.Of(Json.parse text)
+            use net = description.Build()
+            let result = train data net
+            let loaded, info = (Checkpoint.LoadNetwork result.CheckpointPath).ToTuple()
             use loaded = loaded
-            Expect.equal info.Architecture.Kind Stored.DslKind "kind"
+            Expect.equal info.Architecture.Kind NetworkDescription.SpecKind "kind"
             use x = torch.randn (1L, 1L, 44L, 44L)
             net.eval ()
             loaded.eval ()
@@ -152,7 +152,7 @@ let endToEnd =
             use net = UNet.Create o
 
             let m =
-                messageOf<FolderTrainingException> (fun () -> train data net (NetworkDescription.FromUNet o) |> ignore)
+                messageOf<FolderTrainingException> (fun () -> train data net |> ignore)
 
             Expect.stringContains m "0000.png is 100x100" "names the image and its size"
             Expect.stringContains m "at least 188x188" "says the smallest input"
@@ -172,10 +172,10 @@ let endToEnd =
             TestUtil.init ()
             use _ = torch.NewDisposeScope()
             let d = tempDir ()
-            Expect.throwsT<FileNotFoundException> (fun () -> Stored.load (Path.Combine(d, "none.safetensors")) |> ignore) "missing"
+            Expect.throwsT<FileNotFoundException> (fun () -> (Checkpoint.LoadNetwork (Path.Combine(d, "none.safetensors"))).ToTuple() |> ignore) "missing"
             let bad = Path.Combine(d, "bad.safetensors")
             File.WriteAllBytes(bad, [| 1uy; 2uy; 3uy |])
-            Expect.throwsT<SafetensorsException> (fun () -> Stored.load bad |> ignore) "truncated"
+            Expect.throwsT<SafetensorsException> (fun () -> (Checkpoint.LoadNetwork bad).ToTuple() |> ignore) "truncated"
 
         testPropertyWithConfig
             {

@@ -1,10 +1,11 @@
-/// Every core layer's shape rule against the real TorchSharp output over generated sizes.
+/// Every description kind's shape rule against the real TorchSharp output, in 2-D and 3-D.
 module CropCat.Tests.CoreShapeRulesTests
 
 open Expecto
 open FsCheck
 open FsCheck.FSharp
 open TorchSharp
+open CropCat.Architecture
 open CropCat.Shapes
 open CropCat.Layers
 open CropCat.Tests.TestUtil
@@ -14,62 +15,66 @@ let private config = {
         maxTest = 40
 }
 
-/// Runs the layer on a random input and returns the output (C, H, W), or None when libtorch refuses.
-let private forward (layer: Layer) (c: int) (h: int) (w: int) =
+/// The runtime layer of one spec for `c` input channels over `dims` axes.
+let private layerOf (spec: Spec) c dims = spec.Build(Naming.Name spec, c, dims)
+
+/// Runs the layer on a random input (channels `c`, spatial `extents`) and returns the output shape
+/// (channels :: extents), or None when libtorch refuses.
+let private forward (layer: Layer) (c: int) (extents: int list) =
     use scope = torch.NewDisposeScope()
     use _ = torch.no_grad ()
 
     try
-        let y = layer.Forward(randn 1 c h w)
-        Some(chw y)
+        let y = layer.Forward(torch.randn (Array.ofList (1L :: int64 c :: (extents |> List.map int64))))
+        Some(y.shape |> Array.skip 1 |> Array.map int |> List.ofArray)
     with :? System.Runtime.InteropServices.ExternalException ->
         None
 
-let private shapeOf (r: ShapeResult) =
-    if r.IsOk then
-        Some(r.Value.Channels, r.Value.Height, r.Value.Width)
+/// The spec's rule for that input, as channels :: extents, or None when it refuses.
+let private rule (spec: Spec) c (extents: int list) =
+    let o = NetSpec(c, spec, List.length extents).TryInfer(Array.ofList extents)
+
+    if o.IsOk then
+        Some(o.Value.Output.Channels :: List.ofSeq o.Value.Output.Extents)
     else
         None
 
-let private sizes = Gen.choose (1, 40)
 let private chans = Gen.choose (1, 4)
 
-let private genConv =
+/// 2-D sizes up to 40, or 3-D sizes up to 14 (3-D convolutions are costly).
+let private genExtents =
     gen {
-        let! c = chans
-        let! o = chans
-        let! h = sizes
-        let! w = sizes
-        let! pad = Gen.elements [ Padding.Valid; Padding.Same ]
-        let! bn = Gen.elements [ false; true ]
-        return c, o, h, w, pad, bn
+        let! dims = Gen.elements [ 2; 3 ]
+        let top = if dims = 2 then 40 else 14
+        return! Gen.listOfLength dims (Gen.choose (1, top))
     }
+
+let private agree (spec: Spec) c extents =
+    let r = rule spec c extents
+    let t = forward (layerOf spec c (List.length extents)) c extents
+    r = t |> Prop.label $"{spec} c={c} {extents}: rule {r}, torch {t}"
 
 [<Tests>]
 let tests =
     testList "Core.ShapeRules" [
-        testPropertyWithConfig config "ConvBlock rule equals the real output shape, and refuses exactly when libtorch does"
+        testPropertyWithConfig config "conv blocks (2-D and 3-D): the rule equals the real output shape, and refuses exactly when libtorch does"
         <| fun () ->
             init ()
 
-            Prop.forAll (Arb.fromGen genConv) (fun (c, o, h, w, pad, bn) ->
-                let block = ConvBlock("b", "b", c, o, pad, bn)
+            let gen =
+                gen {
+                    let! c = chans
+                    let! o = chans
+                    let! mid = Gen.frequency [ 3, Gen.constant None; 1, chans |> Gen.map Some ]
+                    let! pad = Gen.elements [ Padding.Valid; Padding.Same ]
+                    let! bn = Gen.elements [ false; true ]
+                    let! e = genExtents
+                    return BlockSpec(o, pad, bn, 0.0, Option.toNullable mid) :> Spec, c, e
+                }
 
-                let expected =
-                    let a = ShapeRules.Conv3x3(Shape(c, h, w), c, o, pad)
-
-                    if a.IsOk then
-                        shapeOf (ShapeRules.Conv3x3(a.Value, o, o, pad))
-                    else
-                        None
-
-                let actual = forward block c h w
-
-                // Nothing is excused, batch norm included: libtorch itself does not refuse one value per
-                // channel in training mode (that check is in PyTorch's Python layer), see the test below.
-                expected = actual
-                |> Prop.classify (bn && expected = Some(o, 1, 1)) "batch norm over one value per channel"
-                |> Prop.label $"{c}->{o} {h}x{w} {pad} bn={bn}: rule {expected}, torch {actual}")
+            // Nothing is excused, batch norm included: libtorch itself does not refuse one value per
+            // channel in training mode (that check is in PyTorch's Python layer), see the test below.
+            Prop.forAll (Arb.fromGen gen) (fun (spec, c, e) -> agree spec c e)
 
         testCase "training-mode batch norm over one value per channel (1x1, batch 1) runs in libtorch and matches the rule"
         <| fun () ->
@@ -77,91 +82,99 @@ let tests =
             // PyTorch's Python F.batch_norm refuses this case; libtorch, which CropCat calls, computes it. So
             // the property above needs no excuse for it, and the case is pinned here in both modes.
             for pad, n in [ Padding.Valid, 5; Padding.Same, 1 ] do
-                let block = ConvBlock("b", "b", 2, 3, pad, true)
-
-                let rule =
-                    shapeOf (ShapeRules.Conv3x3(ShapeRules.Conv3x3(Shape(2, n, n), 2, 3, pad).Value, 3, 3, pad))
-
-                Expect.equal rule (Some(3, 1, 1)) $"{pad} {n}x{n}: the rule gives 1x1"
+                let spec = BlockSpec(3, pad, true) :> Spec
+                let block = layerOf spec 2 2
+                let r = rule spec 2 [ n; n ]
+                Expect.equal r (Some [ 3; 1; 1 ]) $"{pad} {n}x{n}: the rule gives 1x1"
 
                 Expect.isTrue
                     (block.Modules |> Seq.forall (fun struct (_, _, m) -> m.training))
                     "a new block is in training mode, as in the property"
 
-                Expect.equal (forward block 2 n n) rule $"{pad} {n}x{n}: training mode"
+                Expect.equal (forward block 2 [ n; n ]) r $"{pad} {n}x{n}: training mode"
 
                 for struct (_, _, m) in block.Modules do
                     m.eval ()
 
-                Expect.equal (forward block 2 n n) rule $"{pad} {n}x{n}: eval mode"
+                Expect.equal (forward block 2 [ n; n ]) r $"{pad} {n}x{n}: eval mode"
 
-        testPropertyWithConfig config "MaxPoolDown: floor mode equals libtorch; strict mode accepts exactly the even sizes"
+        testPropertyWithConfig config "max-pool (2-D and 3-D): floor mode equals libtorch; strict mode accepts exactly the even sizes"
         <| fun () ->
             init ()
 
-            Prop.forAll (Arb.fromGen (Gen.zip3 chans sizes sizes)) (fun (c, h, w) ->
-                let floor = shapeOf (ShapeRules.MaxPool2x2(Shape(c, h, w), PoolMode.Floor))
-                let strict = shapeOf (ShapeRules.MaxPool2x2(Shape(c, h, w), PoolMode.Strict))
-                let torchOut = forward (MaxPoolDown("p", PoolMode.Floor)) c h w
-                let evenOk = h % 2 = 0 && w % 2 = 0
+            Prop.forAll (Arb.fromGen (Gen.zip chans genExtents)) (fun (c, e) ->
+                let floor = rule (PoolSpec(PoolMode.Floor)) c e
+                let strict = rule (PoolSpec(PoolMode.Strict)) c e
+                let torchOut = forward (layerOf (PoolSpec(PoolMode.Floor)) c (List.length e)) c e
+                let evenOk = e |> List.forall (fun n -> n % 2 = 0)
 
                 floor = torchOut
                 && (strict.IsSome = (evenOk && torchOut.IsSome))
                 && (strict.IsNone || strict = torchOut))
 
-        testPropertyWithConfig config "Up (transposed and bilinear) doubles sizes and sets channels as its rule says"
+        testPropertyWithConfig config "up-steps (transposed, linear + 1x1, interpolation; 2-D and 3-D) double sizes and set channels as their rule says"
         <| fun () ->
             init ()
 
-            Prop.forAll
-                (Arb.fromGen (Gen.zip3 (Gen.zip chans chans) sizes (Gen.elements [ UpMode.Transposed; UpMode.Bilinear ])))
-                (fun ((c, o), h, mode) ->
-                    let up = Up("u", "u", c, o, mode)
-                    shapeOf (ShapeRules.Up2x(Shape(c, h, h + 1), c, o)) = forward up c h (h + 1))
+            let gen =
+                Gen.zip3 (Gen.zip chans chans) genExtents (Gen.elements [ UpMode.Transposed; UpMode.Bilinear; UpMode.Interpolate ])
 
-        testPropertyWithConfig config "Head maps channels to classes and keeps the size"
+            Prop.forAll (Arb.fromGen gen) (fun ((c, o), e, mode) -> agree (UpSpec(o, mode)) c e)
+
+        testPropertyWithConfig config "the head maps channels to classes and keeps the size (2-D and 3-D)"
         <| fun () ->
             init ()
+            Prop.forAll (Arb.fromGen (Gen.zip3 chans chans genExtents)) (fun (c, k, e) -> agree (HeadSpec(k)) c e)
 
-            Prop.forAll (Arb.fromGen (Gen.zip3 chans chans sizes)) (fun (c, k, h) ->
-                shapeOf (ShapeRules.Head1x1(Shape(c, h, h), c, k)) = forward (Head("h", "h", c, k)) c h h)
-
-        testPropertyWithConfig config "Skip merges: the rule equals the real output shape"
+        testPropertyWithConfig config "skip merges (crop-and-cat, concat, pad-and-cat, add, attention-gated; 2-D and 3-D): the rule equals the real output shape"
         <| fun () ->
             init ()
 
             let gen =
                 gen {
                     let! c = chans
-                    let! h = Gen.choose (6, 40)
-                    let! merge = Gen.elements [ Merge.CropConcat; Merge.Concat; Merge.Add ]
+                    let! dims = Gen.elements [ 2; 3 ]
+                    let! e = Gen.listOfLength dims (Gen.choose (6, (if dims = 2 then 40 else 12)))
+                    let! merge = Gen.elements [ Merge.CropConcat; Merge.Concat; Merge.PadConcat; Merge.Add ]
                     let! pad = Gen.elements [ Padding.Valid; Padding.Same ]
-                    return c, h, merge, pad
+                    let! gated = Gen.elements [ false; true ]
+                    let gate = if gated && merge <> Merge.Add && merge <> Merge.PadConcat then GateSpec(2) else null
+                    let! floorDown = Gen.elements [ false; true ]
+                    // A body that down- and up-samples, so pad-and-cat meets a smaller body at odd sizes.
+                    let body: Spec =
+                        if floorDown then
+                            ChainSpec(PoolSpec(PoolMode.Floor), BlockSpec(c, Padding.Same), UpSpec(c, UpMode.Transposed))
+                        else
+                            BlockSpec(c, pad)
+
+                    return SkipSpec(merge, body, gate) :> Spec, c, e, merge, pad, floorDown
                 }
 
-            Prop.forAll (Arb.fromGen gen) (fun (c, h, merge, pad) ->
-                let skip = Skip("s", ConvBlock("b", "b", c, c, pad), merge)
-
-                let rule =
-                    try
-                        Some(let s = skip.Infer(Shape(c, h, h)) in s.Channels, s.Height, s.Width)
-                    with :? ShapeException ->
-                        None
+            Prop.forAll (Arb.fromGen gen) (fun (spec, c, e, merge, pad, floorDown) ->
+                let r = rule spec c e
                 // Concat/Add of unequal sizes would fail in libtorch too; only compare accepted cases there.
-                match rule with
-                | Some _ -> rule = forward skip c h h
-                | None -> merge <> Merge.CropConcat && pad = Padding.Valid)
+                match r with
+                | Some _ -> agree spec c e
+                | None -> (merge <> Merge.CropConcat && merge <> Merge.PadConcat && (pad = Padding.Valid || floorDown)) |> Prop.ofTestable)
 
         testCase "channel mismatch is refused with the layer path and both counts"
         <| fun () ->
             init ()
-            let block = ConvBlock("level 3 / enc", "enc3", 8, 16)
+            use net = new CropCat.Nets.Network(NetSpec(8, ChainSpec(BlockSpec(16), HeadSpec(2))))
 
             try
-                block.Infer(Shape(4, 30, 30)) |> ignore
+                net.forward (torch.zeros (1L, 4L, 30L, 30L)) |> ignore
                 failtest "expected a ShapeException"
             with :? ShapeException as e ->
-                Expect.equal e.Message "level 3 / enc / conv1: 3x3 convolution expects 8 input channels, got 4" "message"
+                Expect.equal e.Message "input: the network expects 8 input channels, got 4" "message"
+
+        testCase "a 3-D pool names the axis: depth 57 is odd"
+        <| fun () ->
+            let net =
+                NetSpec(1, ChainSpec(BlockSpec(2), SkipSpec(Merge.CropConcat, ChainSpec(PoolSpec(), BlockSpec(4), UpSpec(2))), BlockSpec(2)), 3)
+
+            let o = net.TryInfer([| 61; 64; 64 |])
+            Expect.equal o.Error.Message "level 1 / down: depth 57 is odd; 2x2x2 max-pool needs even sizes" "message"
 
         testCase "the crop offset is floor((source - target) / 2)"
         <| fun () ->

@@ -4,6 +4,7 @@ module CropCat.Tests.DslGenerators
 open FsCheck
 open FsCheck.FSharp
 open CropCat.Shapes
+open CropCat.Architecture
 open CropCat.Dsl
 
 /// A U-Net-like description of depth 1..maxDepth with widths 1..4, valid or same padding, per-level
@@ -32,34 +33,37 @@ let genNet maxDepth : Gen<Net> =
         let! merges = Gen.listOfLength depth legalMerge
         let! residual = Gen.frequency [ 4, Gen.constant None; 1, Gen.choose (1, 4) |> Gen.map Some ]
 
-        let form = {
-            UNet.paperForm with
-                InChannels = inChannels
-                Classes = classes
-                Padding = padding
-                Pool = pool
-                BatchNorm = batchNorm
-                BottomDropout = dropout
-        }
+        let! gate = Gen.frequency [ 5, Gen.constant 0; 1, Gen.choose (1, 3) ]
+
+        let form =
+            UNet.paperForm.With(
+                inChannels = inChannels,
+                classes = classes,
+                padding = padding,
+                pool = pool,
+                batchNorm = batchNorm,
+                bottomDropout = dropout,
+                gate = gate
+            )
 
         let levels = List.zip3 (List.take depth widths) ups merges
-        let bottom = Block(List.last widths, padding, batchNorm, dropout)
+        let bottom: Spec = BlockSpec(List.last widths, padding, batchNorm, dropout)
 
         let u =
-            List.foldBack (fun (w, up, merge) inner -> UNet.level { form with Up = up; Merge = merge } w inner) levels bottom
+            List.foldBack (fun (w, up, merge) inner -> UNet.level (form.With(up = System.Nullable up, merge = System.Nullable merge)) w inner) levels bottom
 
         let body =
             match residual with
-            | None -> Seq [ u; Head classes ]
+            | None -> chain [ u; head classes ]
             | Some r ->
-                Seq [
-                    Block(r, padding, batchNorm, 0.0)
-                    Skip(Merge.Add, Block(r, Padding.Same, batchNorm, 0.0))
+                chain [
+                    BlockSpec(r, padding, batchNorm, 0.0)
+                    skip add (BlockSpec(r, Padding.Same, batchNorm, 0.0))
                     u
-                    Head classes
+                    head classes
                 ]
 
-        return { InChannels = inChannels; Body = body }
+        return NetSpec(inChannels, body)
     }
 
 /// Smaller variants of a spec, largest simplifications first: drop an item, replace a skip by its
@@ -67,60 +71,65 @@ let genNet maxDepth : Gen<Net> =
 let rec shrinkSpec (spec: Spec) : seq<Spec> =
     seq {
         match spec with
-        | Seq items ->
+        | :? ChainSpec as c ->
+            let items = List.ofSeq c.Items
+
             if List.length items = 1 then
                 yield items.Head
 
             for i in 0 .. items.Length - 1 do
-                yield Seq(List.removeAt i items)
+                yield chain (List.removeAt i items)
 
             for i in 0 .. items.Length - 1 do
                 for s in shrinkSpec items[i] do
-                    yield Seq(List.updateAt i s items)
-        | Skip(merge, body) ->
-            yield body
+                    yield chain (List.updateAt i s items)
+        | :? SkipSpec as k ->
+            yield k.Body
 
-            if merge <> Merge.CropConcat then
-                yield Skip(Merge.CropConcat, body)
+            if not (isNull k.Gate) then
+                yield SkipSpec(k.Merge, k.Body)
 
-            for b in shrinkSpec body do
-                yield Skip(merge, b)
-        | Block(w, pad, bn, d) ->
-            if w > 1 then
-                yield Block(1, pad, bn, d)
+            if k.Merge <> Merge.CropConcat then
+                yield SkipSpec(Merge.CropConcat, k.Body, k.Gate)
 
-            if w > 2 then
-                yield Block(w - 1, pad, bn, d)
+            for b in shrinkSpec k.Body do
+                yield SkipSpec(k.Merge, b, k.Gate)
+        | :? BlockSpec as b ->
+            if b.Width > 1 then
+                yield b.With(width = 1)
 
-            if pad = Padding.Same then
-                yield Block(w, Padding.Valid, bn, d)
+            if b.Width > 2 then
+                yield b.With(width = b.Width - 1)
 
-            if bn then
-                yield Block(w, pad, false, d)
+            if b.Padding = Padding.Same then
+                yield b.With(padding = Padding.Valid)
 
-            if d > 0.0 then
-                yield Block(w, pad, bn, 0.0)
-        | Up(w, mode) ->
-            if w > 1 then
-                yield Up(1, mode)
+            if b.BatchNorm then
+                yield b.With(batchNorm = false)
 
-            if mode = UpMode.Bilinear then
-                yield Up(w, UpMode.Transposed)
-        | Head k ->
-            if k > 1 then
-                yield Head 1
-        | Down PoolMode.Floor -> yield Down PoolMode.Strict
-        | Down _ -> ()
+            if b.Dropout > 0.0 then
+                yield b.With(dropout = 0.0)
+        | :? UpSpec as u ->
+            if u.Width > 1 then
+                yield UpSpec(1, u.Mode)
+
+            if u.Mode <> UpMode.Transposed then
+                yield UpSpec(u.Width, UpMode.Transposed)
+        | :? HeadSpec as h ->
+            if h.Classes > 1 then
+                yield HeadSpec(1)
+        | :? PoolSpec as p when p.Mode = PoolMode.Floor -> yield PoolSpec(PoolMode.Strict)
+        | _ -> ()
     }
 
 /// Smaller variants of a description: fewer input channels, then a smaller body.
 let shrinkNet (net: Net) : seq<Net> =
     seq {
         if net.InChannels > 1 then
-            yield { net with InChannels = 1 }
+            yield NetSpec(1, net.Body, net.Dims)
 
         for b in shrinkSpec net.Body do
-            yield { net with Body = b }
+            yield NetSpec(net.InChannels, b, net.Dims)
     }
 
 /// Descriptions of depth 1..maxDepth, with the shrinker.
@@ -168,3 +177,6 @@ let rec leaves (spec: Spec) =
     | Seq items -> List.sumBy leaves items
     | Skip(_, body) -> 1 + leaves body
     | _ -> 1
+
+/// The same description over 3 spatial axes (volumes).
+let in3d (net: Net) = NetSpec(net.InChannels, net.Body, 3)

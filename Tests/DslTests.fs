@@ -7,6 +7,7 @@ open TorchSharp
 open CropCat.Dsl
 open CropCat.Nets
 open CropCat.Shapes
+open CropCat.Architecture
 
 let private ok what r =
     match r with
@@ -20,78 +21,37 @@ let private err what r =
 
 let private row (t: ShapeTrace) = t.Path, t.Kind, t.Output, t.Parameters
 
-/// The core's options for the same net as a DSL `unet` form.
-let private coreOptions (widths: int list) (f: UNetForm) =
-    UNetOptions(
-        InChannels = f.InChannels,
-        Classes = f.Classes,
-        Widths = Array.ofList widths,
-        Padding = f.Padding,
-        Up = f.Up,
-        Pool = f.Pool,
-        BatchNorm = f.BatchNorm,
-        BottomDropout = f.BottomDropout,
-        Merge = f.Merge
-    )
-
 let private tinyForms = [
     [ 4; 8 ], UNet.paperForm
-    [ 2; 4; 8 ],
-    {
-        UNet.paperForm with
-            Up = UpMode.Bilinear
-            BatchNorm = true
-            BottomDropout = 0.0
-    }
-    [ 3; 4; 5; 6 ],
-    {
-        UNet.paperForm with
-            InChannels = 3
-            Classes = 1
-            Padding = Padding.Same
-            Merge = Merge.Concat
-    }
+    [ 2; 4; 8 ], UNet.paperForm.With(up = UpMode.Bilinear, batchNorm = true, bottomDropout = 0.0)
+    [ 3; 4; 5; 6 ], UNet.paperForm.With(inChannels = 3, classes = 1, padding = Padding.Same, merge = Merge.Concat)
+    [ 2; 4; 8 ], UNet.paperForm.With(gate = 3)
 ]
 
 [<Tests>]
-let coreAgreement =
-    testList "Dsl.core agreement" [
-        testCase "paper trace equals the core's UNet.Layers(Paper) trace at 572"
+let descriptionFacts =
+    testList "Dsl.description" [
+        testCase "the paper preset is the core's UNetOptions.Paper: one description, 31,030,658 parameters"
         <| fun () ->
-            CropCat.Runtime.NativeRuntime.EnsureLoaded()
-            let core = ResizeArray()
-            UNet.Layers(UNetOptions.Paper).Infer(Shape(1, 572, 572), core) |> ignore
-            let dsl = (Inference.infer Presets.paper 572 |> ok "paper").Rows
-            Expect.sequenceEqual (List.map row dsl) (Seq.map row core) "same rows (path, kind, output, parameters)"
-            Expect.equal (Inference.parameters Presets.paper |> ok "params") 31_030_658L "paper parameter count"
+            Expect.equal Presets.paper (UNet.Describe UNetOptions.Paper) "the same record"
+            Expect.equal (ShapeCheck.parameters Presets.paper |> ok "params") 31_030_658L "paper parameter count"
 
-        testCase "tiny unet forms: traces equal the core's for the same options"
-        <| fun () ->
-            for widths, form in tinyForms do
-                let o = coreOptions widths form
-                let net = UNet.unet widths form
-                let size = ValidSizes.solve net |> ok "solve" |> (fun s -> ValidSizes.nearest s 100)
-                let core = ResizeArray()
-                UNet.Layers(o).Infer(Shape(form.InChannels, size, size), core) |> ignore
-                let dsl = (Inference.infer net size |> ok "tiny").Rows
-                Expect.sequenceEqual (List.map row dsl) (Seq.map row core) $"rows for %A{widths}"
-
-        testCase "built networks (the paper's and tiny ones) have the core's parameter names and count"
+        testCase "built networks have the description's parameter names and count"
         <| fun () ->
             for widths, form in ([ 64; 128; 256; 512; 1024 ], UNet.paperForm) :: tinyForms do
-                use mine = Build.buildOn (Some torch.CPU) (UNet.unet widths form)
-                use core = UNet.Create(coreOptions widths form, torch.CPU)
+                let spec = UNet.unet widths form
+                use net = Build.buildOn (Some torch.CPU) spec
 
-                let names (m: Network) =
-                    m.named_parameters () |> Seq.map (fun struct (n, p) -> n, p.shape) |> List.ofSeq
+                let count = net.parameters () |> Seq.sumBy (fun p -> p.numel ())
+                Expect.equal count (ShapeCheck.parameters spec |> ok "count") $"count from the description for %A{widths}"
+                Expect.equal net.Spec spec "the network carries its description"
 
-                let count (m: Network) =
-                    m.parameters () |> Seq.sumBy (fun p -> p.numel ())
+                let names = net.named_parameters () |> Seq.map (fun struct (n, _) -> n) |> Set.ofSeq
+                Expect.isTrue (names.Contains "enc1.conv1.weight" || names.Contains "enc1.bn1.weight") "encoder names"
+                Expect.isTrue (names.Contains "head.weight") "head name"
 
-                Expect.sequenceEqual (names mine) (names core) $"parameter names for %A{widths}"
-                Expect.equal (count mine) (count core) "parameter count"
-
-                Expect.equal (count mine) (Inference.parameters (UNet.unet widths form) |> ok "count") "count from the description"
+                if form.Gate > 0 then
+                    Expect.isTrue (names.Contains "att1.wx.weight" && names.Contains "att1.psi.bias") "attention gate names"
     ]
 
 [<Tests>]
@@ -99,10 +59,10 @@ let paperFacts =
     testList "Dsl.paper" [
         testCase "Fig. 1 sizes level by level at 572"
         <| fun () ->
-            let i = Inference.infer Presets.paper 572 |> ok "paper"
+            let i = ShapeCheck.infer Presets.paper 572 |> ok "paper"
 
             let size path =
-                (i.Rows |> List.find (fun r -> r.Path = path)).Output.Height
+                (i.Rows |> Seq.find (fun r -> r.Path = path)).Output.Height
             // (level, contracting conv, conv, pool, expanding up, conv, conv) from the paper's table
             let table = [
                 1, 570, 568, 284, 392, 390, 388
@@ -128,7 +88,7 @@ let paperFacts =
 
             Expect.equal [ size "bottom / conv1"; size "bottom / conv2" ] [ 30; 28 ] "bottom"
             Expect.equal i.Output (Shape(2, 388, 388)) "output 388x388x2"
-            let crops = i.Crops |> List.map (fun c -> c.Path, c.Source.Height, c.Target.Height)
+            let crops = i.Crops |> Seq.map (fun c -> c.Path, c.Source.Height, c.Target.Height) |> List.ofSeq
 
             Expect.equal
                 crops
@@ -144,17 +104,7 @@ let paperFacts =
         <| fun () ->
             let s = ValidSizes.solve Presets.paper |> ok "solve"
 
-            Expect.equal
-                s.Progressions
-                [
-                    {
-                        First = 188
-                        Period = 16
-                        FirstOutput = 4
-                        OutputStep = 16
-                    }
-                ]
-                "closed form"
+            Expect.equal (List.ofSeq s.Progressions) [ Progression(188, 16, 4, 16) ] "closed form"
 
             Expect.equal (ValidSizes.smallest s) 188 "smallest"
             Expect.equal (ValidSizes.nearest s 570) 572 "nearest 570"
@@ -174,19 +124,9 @@ let paperFacts =
         <| fun () ->
             let s = ValidSizes.solve Presets.carvana |> ok "solve"
 
-            Expect.equal
-                s.Progressions
-                [
-                    {
-                        First = 16
-                        Period = 16
-                        FirstOutput = 16
-                        OutputStep = 16
-                    }
-                ]
-                "closed form"
+            Expect.equal (List.ofSeq s.Progressions) [ Progression(16, 16, 16, 16) ] "closed form"
 
-            Expect.equal ((Inference.output Presets.carvana 256) |> ok "256") (Shape(1, 256, 256)) "same size, 1 class"
+            Expect.equal ((ShapeCheck.output Presets.carvana 256) |> ok "256") (Shape(1, 256, 256)) "same size, 1 class"
     ]
 
 [<Tests>]
@@ -194,10 +134,10 @@ let refusals =
     testList "Dsl.refusals" [
         testCase "zero channels name the layer"
         <| fun () ->
-            let e = Inference.check (UNet.unet [ 4; 0 ] UNet.paperForm) |> err "zero"
+            let e = ShapeCheck.check (UNet.unet [ 4; 0 ] UNet.paperForm) |> err "zero"
             Expect.equal e.Path "bottom" "path"
             Expect.stringContains e.Reason "got 0" "reason"
-            let e = Inference.check { InChannels = 0; Body = block 4 } |> err "input"
+            let e = ShapeCheck.check (net 0 (block 4)) |> err "input"
             Expect.equal e.Path "input" "input channels"
 
         testCase "depth 0 is refused"
@@ -206,33 +146,27 @@ let refusals =
         testCase "concat of unequal sizes is refused before building, at the merge"
         <| fun () ->
             let net =
-                UNet.unet [ 4; 8 ] {
-                    UNet.paperForm with
-                        Merge = Merge.Concat
-                }
+                UNet.unet [ 4; 8 ] (UNet.paperForm.With(merge = Merge.Concat))
 
-            let e = Build.tryLayers net |> err "concat"
+            let e = Build.check net |> err "concat"
             Expect.equal e.Path "level 1 / merge" "path"
             Expect.stringContains e.Reason "concat needs equal sizes" "reason"
             Expect.throwsT<DescriptionException> (fun () -> Build.build net |> ignore) "build raises"
 
         testCase "a crop larger than its source is refused at the merge"
         <| fun () ->
-            let net = {
-                InChannels = 1
-                Body = sameBlock 2 --> skip cropCat (sameBlock 2 --> up 2) --> head 1
-            }
+            let net = net 1 (sameBlock 2 --> skip cropCat (sameBlock 2 --> up 2) --> head 1)
 
-            let e = Inference.infer net 8 |> err "crop at 8"
+            let e = ShapeCheck.infer net 8 |> err "crop at 8"
             Expect.equal e.Path "level 1 / merge" "inference path"
             Expect.stringContains e.Reason "smaller than the body output" "inference reason"
-            let e = Build.tryLayers net |> err "crop"
+            let e = Build.check net |> err "crop"
             Expect.equal e.Path "level 1 / merge" "build path"
             Expect.stringContains e.Reason "crop its skip input to a larger size" "build reason"
 
         testCase "an odd size names the pool that refuses it"
         <| fun () ->
-            let e = Inference.infer Presets.paper 570 |> err "570"
+            let e = ShapeCheck.infer Presets.paper 570 |> err "570"
             Expect.equal e.Message "level 2 / down: height 279 is odd; 2x2 max-pool needs even sizes" "message"
     ]
 
@@ -241,17 +175,10 @@ let freeForm =
     testList "Dsl.free form" [
         testCase "--> reads left to right and names layers from the structure"
         <| fun () ->
-            let net = {
-                InChannels = 1
-                Body =
-                    block 4
-                    --> block 4
-                    --> skip cropCat (down --> block 8 --> up 4)
-                    --> block 4
-                    --> head 2
-            }
+            let net =
+                net 1 (block 4 --> block 4 --> skip cropCat (down --> block 8 --> up 4) --> block 4 --> head 2)
 
-            let paths = (Inference.infer net 64 |> ok "free").Rows |> List.map (fun r -> r.Path)
+            let paths = (ShapeCheck.infer net 64 |> ok "free").Rows |> Seq.map (fun r -> r.Path) |> List.ofSeq
 
             Expect.equal
                 paths
@@ -298,23 +225,10 @@ let freeForm =
         testCase "a net without skips or pools takes every size its convs allow"
         <| fun () ->
             let s =
-                ValidSizes.solve {
-                    InChannels = 1
-                    Body = block 2 --> head 1
-                }
+                ValidSizes.solve (net 1 (block 2 --> head 1))
                 |> ok "plain"
 
-            Expect.equal
-                s.Progressions
-                [
-                    {
-                        First = 5
-                        Period = 1
-                        FirstOutput = 1
-                        OutputStep = 1
-                    }
-                ]
-                "n >= 5"
+            Expect.equal (List.ofSeq s.Progressions) [ Progression(5, 1, 1, 1) ] "n >= 5"
     ]
 
 [<Tests>]
@@ -343,21 +257,14 @@ let json =
                            { "block": 8, "padding": "same" }, { "head": 2 } ] }"""
 
             let expected =
-                Seq [
-                    Block(8, Padding.Same, true, 0.0)
-                    Skip(
-                        Merge.Concat,
-                        Seq [
-                            Down PoolMode.Strict
-                            Block(16, Padding.Same, false, 0.5)
-                            Up(8, UpMode.Bilinear)
-                        ]
-                    )
-                    Block(8, Padding.Same, false, 0.0)
-                    Head 2
+                chain [
+                    BlockSpec(8, Padding.Same, true)
+                    skip concat (chain [ down; BlockSpec(16, Padding.Same, false, 0.5); bilinearUp 8 ])
+                    sameBlock 8
+                    head 2
                 ]
 
-            Expect.equal net { InChannels = 3; Body = expected } "free form"
+            Expect.equal net (NetSpec(3, expected)) "free form"
 
         testCase "a bad file is refused with its name, the place and the problem"
         <| fun () ->

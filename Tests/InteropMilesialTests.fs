@@ -170,10 +170,10 @@ let tests =
             // Disposed at once: a full-size net holds 70-120 MB of weights.
             use net = MilesialUNet.Create(3, classes, bilinear)
             Expect.equal (net.parameters () |> Seq.sumBy (fun p -> p.numel ())) want "registered parameters"
-            Expect.equal net.Root.ParameterCount want $"UNet(3, {classes}, bilinear={bilinear})"
+            Expect.equal net.ParameterCount want $"UNet(3, {classes}, bilinear={bilinear})"
 
             if not bilinear then
-                Expect.equal (Inference.parameters (Presets.milesial classes) |> Result.toOption) (Some want) "the DSL preset"
+                Expect.equal (ShapeCheck.parameters (Presets.milesial classes) |> Result.toOption) (Some want) "the DSL preset"
 
             settle ()
 
@@ -206,9 +206,13 @@ let tests =
             settle ()
         }
 
-        test "the DSL preset (strict pooling, plain concat) refuses the odd sizes milesial pads, naming the pooling layer" {
-            match Inference.inferHW (Presets.milesial 2) 36 48 with
+        test "the plain U-Net form (floor pooling, plain concat) refuses the odd sizes milesial pads, naming the merge; the preset takes them" {
+            match ShapeCheck.inferHW (UNet.unet [ 64; 128; 256; 512; 1024 ] (Presets.milesialForm 2)) 36 48 with
             | Ok _ -> failtest "36x48 was accepted"
-            | Error e -> Expect.stringContains e.Path "level 3 / down" "names the pooling that meets the odd size"
+            | Error e -> Expect.equal e.Path "level 3 / merge" "names the concat that meets the floored odd size"
+
+            match ShapeCheck.inferHW (Presets.milesial 2) 36 48 with
+            | Ok i -> Expect.equal i.Output (Shape(2, 36, 48)) "milesial's floor pooling and F.pad give the input size back"
+            | Error e -> failtest $"the exact milesial preset refused 36x48: {e.Message}"
         }
     ]

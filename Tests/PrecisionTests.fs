@@ -140,7 +140,7 @@ let tests =
                 | Ok() ->
                     let msg =
                         messageOf<System.ArgumentException> (fun () ->
-                            new Trainer(net, NetworkDescription.FromUNet o, LabelSchema.Binary255, TrainerOptions())
+                            new Trainer(net, LabelSchema.Binary255, TrainerOptions())
                             |> ignore)
 
                     Expect.stringContains msg "training needs Float32" "why"

@@ -73,7 +73,7 @@ let private agreesWithForward ((net: Net), n) =
     use network = Build.unchecked net
     network.eval ()
 
-    match Inference.infer net n with
+    match ShapeCheck.infer net n with
     | Ok i ->
         let shape = forward network net.InChannels n network.forward
 
@@ -130,7 +130,7 @@ let forwardProperties =
 
         test "most generated cases run a forward pass: accepted sizes and nets with sizes below 200" {
             let accepted =
-                share 1000 (genMostlyAccepted 200) (fun (net, n) -> Result.isOk (Inference.infer net n))
+                share 1000 (genMostlyAccepted 200) (fun (net, n) -> Result.isOk (ShapeCheck.infer net n))
 
             let withSizes = share 1000 genMostlyWithSizes hasSizeBelow200
             // Measured about 0.77 and 0.96; the earlier generators (half listed sizes, any net) about 0.63 and 0.91.
@@ -166,7 +166,7 @@ let shrinker =
         <| fun () ->
             // A false law: "every description keeps a 188 x 188 input at 188 x 188".
             let keepsSize net =
-                match Inference.output net 188 with
+                match ShapeCheck.output net 188 with
                 | Ok o -> o.Height = 188
                 | Error _ -> false
 
@@ -181,15 +181,10 @@ let shrinker =
         <| fun () ->
             // Greedy shrinking, as FsCheck does it, from a depth-4 net with every option on.
             let start =
-                UNet.unet [ 4; 4; 4; 4; 4 ] {
-                    UNet.paperForm with
-                        InChannels = 3
-                        BatchNorm = true
-                        Up = UpMode.Bilinear
-                }
+                UNet.unet [ 4; 4; 4; 4; 4 ] (UNet.paperForm.With(inChannels = 3, batchNorm = true, up = UpMode.Bilinear))
 
             let fails net =
-                Result.isError (Inference.infer net 101)
+                Result.isError (ShapeCheck.infer net 101)
 
             Expect.isTrue (fails start) "101 is not valid for the start"
 
@@ -199,11 +194,5 @@ let shrinker =
                 | None -> net
 
             // The smallest reason an odd size fails: one strict pool.
-            Expect.equal
-                (shrink start)
-                {
-                    InChannels = 1
-                    Body = Down PoolMode.Strict
-                }
-                "shrunk to one pool"
+            Expect.equal (shrink start) (net 1 down) "shrunk to one pool"
     ]

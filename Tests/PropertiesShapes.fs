@@ -32,14 +32,14 @@ let private solverMatchesBruteForce (net: Net) =
     | Ok s ->
         [ 1..1024 ]
         |> List.forall (fun n ->
-            match Inference.infer net n, ValidSizes.outputOf s n with
+            match ShapeCheck.infer net n, ValidSizes.outputOf s n with
             | Ok i, Some out -> i.Output.Height = out && i.Output.Width = out
             | Error _, None -> true
             | _ -> false)
         |> Prop.label $"%A{s.Progressions}"
     | Error e when e.Reason.StartsWith "no input size works" ->
         [ 1..1024 ]
-        |> List.forall (fun n -> Result.isError (Inference.infer net n))
+        |> List.forall (fun n -> Result.isError (ShapeCheck.infer net n))
         |> Prop.label e.Message
     | Error e -> false |> Prop.label $"the solver refused a generated description: {e.Message}"
 
@@ -120,7 +120,7 @@ let upDown =
         <| Prop.forAll (Arb.fromGen genStep) (fun (half, c, c', mode) ->
             CropCat.Runtime.NativeRuntime.EnsureLoaded()
             let n = 2 * half
-            let up = Up("up", "up", c, c', mode)
+            let up = Up("up", "up", 2, c, c', mode)
             let down = MaxPoolDown("down")
             use _ = torch.NewDisposeScope()
             use _ = torch.no_grad ()

@@ -18,9 +18,14 @@ let private gapOf (net: Network) (tileSize: int) (image: torch.Tensor) =
 [<Tests>]
 let tests =
     testList "Tiling.Examples" [
-        test "the down-sampling factor comes from the layer tree" {
-            Expect.equal (Downsampling.Factor(UNet.Layers UNetOptions.Paper)) 16 "paper net: 2^4"
-            Expect.equal (Downsampling.Depth(UNet.Layers(UNetOptions(Widths = [| 2; 4 |])))) 1 "one down-step"
+        test "the down-sampling factor comes from the description: the deepest path" {
+            Expect.equal (UNet.Describe UNetOptions.Paper).DownsamplingFactor 16 "paper net: 2^4"
+            Expect.equal (UNet.Describe(UNetOptions(Widths = [| 2; 4 |]))).Depth 1 "one down-step"
+            let d (s: CropCat.Architecture.Spec) = CropCat.Architecture.NetSpec(1, s).Depth
+            let open' = CropCat.Architecture.PoolSpec()
+            let up = CropCat.Architecture.UpSpec(1)
+            Expect.equal (d (CropCat.Architecture.ChainSpec(open', up, open', up))) 1 "[down; up; down; up] goes one step deep"
+            Expect.equal (d (CropCat.Architecture.ChainSpec(open', open', up, up))) 2 "[down; down; up; up] two"
         }
 
         test "the paper net's plan: 572 tiles, 92 px margin, steps of 384 on the 16 px grid" {

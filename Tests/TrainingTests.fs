@@ -49,7 +49,7 @@ let private options (opt: OptimizerKind) (epochs: int) (checkpoint: string) =
     )
 
 let private trainer (net: Network) o =
-    new Trainer(net, NetworkDescription.FromUNet tinyOptions, LabelSchema.Binary255, o)
+    new Trainer(net, LabelSchema.Binary255, o)
 
 let private weights (net: Network) = TestUtil.parameterValues net
 
@@ -88,7 +88,7 @@ let private tinyNormNet seed =
     UNet.Create(normOptions, torch.CPU)
 
 let private normTrainer (net: Network) o =
-    new Trainer(net, NetworkDescription.FromUNet normOptions, LabelSchema.Binary255, o)
+    new Trainer(net, LabelSchema.Binary255, o)
 
 /// Three epochs of three steps, with the knobs the resume tests turn.
 type private Mid =
@@ -185,8 +185,8 @@ let checkpoints =
             t.TrainOn(cells 1) |> ignore
             t.SaveCheckpoint path
             let info = Checkpoint.ReadInfo path
-            Expect.equal info.Architecture.Kind "UNet" "kind"
-            Expect.equal (info.Architecture.ToUNetOptions().Widths) [| 2; 4 |] "options as JSON"
+            Expect.equal info.Architecture.Kind NetworkDescription.SpecKind "kind"
+            Expect.equal (info.Architecture.ToSpec()) a.Spec "the description, as JSON"
             Expect.equal (info.Labels.ToString()) "{0->0, 255->1}" "schema"
             Expect.equal info.Step 1L "step"
             let b = tinyNet 2

@@ -75,6 +75,37 @@ public static class Checkpoint
     }
 
     /// <summary>
+    /// Reads the checkpoint at <paramref name="path"/>, rebuilds the network its description names (any kind
+    /// CropCat has written) and loads the weights (no optimizer state). The caller owns the network.
+    /// </summary>
+    /// <exception cref="System.IO.FileNotFoundException">No such file.</exception>
+    /// <exception cref="SafetensorsException">A corrupt file or not a CropCat checkpoint.</exception>
+    /// <exception cref="System.IO.InvalidDataException">The stored description cannot be rebuilt (the message names the file).</exception>
+    /// <exception cref="CheckpointMismatchException">The weights do not fit the rebuilt network.</exception>
+    public static (Network Network, CheckpointInfo Info) LoadNetwork(string path, Device? device = null)
+    {
+        var info = ReadInfo(path);
+        Network net;
+        try
+        {
+            net = info.Architecture.Build(device);
+        }
+        catch (System.IO.InvalidDataException e)
+        {
+            throw new System.IO.InvalidDataException($"checkpoint {path}: {e.Message}", e);
+        }
+        try
+        {
+            return (net, Load(path, net));
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Loads the weights into <paramref name="net"/> and, when given, the state into <paramref name="optimizer"/>.
     /// Nothing is changed unless every tensor fits.
     /// </summary>

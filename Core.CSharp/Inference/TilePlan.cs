@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using CropCat.Architecture;
 using CropCat.Nets;
 using CropCat.Shapes;
 
@@ -28,32 +29,24 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
 
     /// <summary>
     /// The smallest valid input edge at least <paramref name="requested"/> whose output is at least
-    /// <paramref name="minOutput"/> pixels. Validity comes from <see cref="Network.Infer"/> only: sizes are
-    /// probed upward one by one; once the request is at least the net's smallest input, the first valid size
-    /// comes within 2^depth probes (valid sizes of a strict-pool U-Net repeat with that period). A request
-    /// below the smallest input walks up to it (at most <see cref="MaxProbes"/> probes in all).
+    /// <paramref name="minOutput"/> pixels, from the net's valid-size solution (closed form, no probing).
     /// </summary>
-    /// <exception cref="ArgumentException">No valid size in the probed range; the message carries the net's last reason.</exception>
-    public static TileChoice ChooseTileSize(Network net, int requested, int minOutput = 1)
+    /// <exception cref="ArgumentException">The net has no valid size, or none with that output; the message says why.</exception>
+    public static TileChoice ChooseTileSize(Network net, int requested, int minOutput = 1) =>
+        ChooseTileSize(net, SolutionOf(net), requested, minOutput);
+
+    private static TileChoice ChooseTileSize(Network net, Solution sizes, int requested, int minOutput)
     {
-        var start = Math.Max(1, requested);
-        ShapeException? last = null;
-        for (var t = start; t < start + MaxProbes; t++)
-        {
-            try
-            {
-                var o = net.Infer(t, t);
-                if (o.Height >= minOutput) return new TileChoice(t, o);
-            }
-            catch (ShapeException e) { last = e; }
-        }
-        throw new ArgumentException(
-            $"no valid tile size for this network from {start} to {start + MaxProbes - 1} with an output of at least {minOutput} px" +
-            (last is null ? "" : $"; the network says: {last.Message}"));
+        var pick = sizes.AtLeast(Math.Max(1, requested), minOutput)
+            ?? throw new ArgumentException($"no valid tile size for this network from {Math.Max(1, requested)} on with an output of at least {minOutput} px (valid sizes: {string.Join("; ", sizes.Progressions)})");
+        return new TileChoice(pick.Input, net.Infer(net.Spec.Cube(pick.Input)));
     }
 
-    /// <summary>Most sizes <see cref="ChooseTileSize"/> asks the network about.</summary>
-    public const int MaxProbes = 4096;
+    /// <summary>The valid sizes of <paramref name="net"/>'s axes.</summary>
+    /// <exception cref="ArgumentException">No input size works; the message carries the net's reason.</exception>
+    public static Solution SolutionOf(Network net) =>
+        ValidSizes.Solve(net.Spec) is { Value: { } v } ? v
+        : throw new ArgumentException($"no valid tile size for this network; the network says: {ValidSizes.Solve(net.Spec).Error!.Message}");
 
     /// <summary>Plans the tiles for an image of <paramref name="height"/> x <paramref name="width"/>.</summary>
     /// <exception cref="ArgumentException">Empty image, bad options, or no usable tile size.</exception>
@@ -61,15 +54,16 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
     {
         options.Validate();
         if (height < 1 || width < 1) throw new ArgumentException($"cannot tile an empty image of {height}x{width}");
-        var f = Downsampling.Factor(net.Root);
-        var (tile, output) = ChooseTileSize(net, options.TileSize);
+        var f = net.Spec.DownsamplingFactor;
+        var sizes = SolutionOf(net);
+        var (tile, output) = ChooseTileSize(net, sizes, options.TileSize, 1);
         var margin = MarginOf(tile, output);
         var mode = options.Mode != TileMode.Auto ? options.Mode : margin > 0 ? TileMode.Exact : TileMode.Gaussian;
         // Exact stitching steps by whole multiples of the factor, so a tile must yield at least one factor of output.
         var minOutput = mode == TileMode.Exact ? f : 1;
         // An image that fits into a smaller tile gets the smallest one that covers it: no work on mirrored filler.
         var cover = Math.Min(options.TileSize, Math.Max(height, width) + 2 * margin);
-        (tile, output) = ChooseTileSize(net, cover, minOutput);
+        (tile, output) = ChooseTileSize(net, sizes, cover, minOutput);
         margin = MarginOf(tile, output);
         var o = output.Height;
         int step;

@@ -1,6 +1,4 @@
 using System.Collections.Generic;
-using System.Linq;
-using CropCat.Shapes;
 using static TorchSharp.torch;
 
 namespace CropCat.Layers;
@@ -17,21 +15,7 @@ public sealed class Chain : Layer
     public IReadOnlyList<Layer> Layers => _layers;
 
     /// <inheritdoc />
-    public override string Kind => "Chain";
-
-    /// <inheritdoc />
-    public override long ParameterCount => _layers.Sum(l => l.ParameterCount);
-
-    /// <inheritdoc />
     public override IEnumerable<Layer> Children => _layers;
-
-    /// <inheritdoc />
-    public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
-    {
-        var s = input;
-        foreach (var l in _layers) s = l.Infer(s, trace);
-        return s;
-    }
 
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)

@@ -2,89 +2,51 @@ using System.Collections.Generic;
 using CropCat.Runtime;
 using CropCat.Shapes;
 using TorchSharp;
-using Padding = CropCat.Shapes.Padding;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Padding = CropCat.Shapes.Padding;
 
 namespace CropCat.Layers;
 
 /// <summary>
-/// Two 3x3 convolutions, each followed by (optional batch norm and) ReLU, then optional dropout:
-/// the paper's basic block. Valid padding loses 4 pixels per axis, same padding none.
+/// Two 3^N convolutions, each followed by (optional batch norm and) ReLU, then optional dropout:
+/// the paper's basic block (<see cref="Architecture.BlockSpec"/>).
 /// </summary>
 public sealed class ConvBlock : Layer
 {
-    private readonly Conv2d _conv1, _conv2;
-    private readonly BatchNorm2d? _bn1, _bn2;
+    private readonly Convolution _conv1, _conv2;
+    private readonly BatchNorm? _bn1, _bn2;
     private readonly Dropout? _dropout;
     private readonly string _scope;
 
     /// <summary>Creates the block.</summary>
     /// <param name="path">Display path, e.g. "level 1 / enc".</param>
     /// <param name="scope">Parameter-name scope, e.g. "enc1" (gives "enc1.conv1.weight").</param>
+    /// <param name="dims">Spatial axes: 2 for images, 3 for volumes.</param>
     /// <param name="inChannels">Input channels.</param>
+    /// <param name="midChannels">Output channels of the first convolution.</param>
     /// <param name="outChannels">Output channels of the block (of the second convolution).</param>
-    /// <param name="padding">Valid (the paper, n -> n - 4) or Same (n -> n).</param>
+    /// <param name="padding">Valid (n -> n - 4 per axis) or Same (n -> n).</param>
     /// <param name="batchNorm">Batch norm after each convolution (then the conv has no bias).</param>
     /// <param name="dropout">Dropout probability after the block; 0 for none.</param>
-    /// <param name="midChannels">Output channels of the first convolution; null for <paramref name="outChannels"/>
-    /// (milesial's bilinear decoder blocks halve the channels in the second convolution).</param>
-    public ConvBlock(string path, string scope, int inChannels, int outChannels,
-        Padding padding = Padding.Valid, bool batchNorm = false, double dropout = 0.0, int? midChannels = null) : base(path)
+    public ConvBlock(string path, string scope, int dims, int inChannels, int midChannels, int outChannels,
+        Padding padding, bool batchNorm, double dropout) : base(path)
     {
         NativeRuntime.EnsureLoaded();
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        MidChannels = midChannels ?? outChannels;
-        Padding = padding;
-        BatchNorm = batchNorm;
-        Dropout = dropout;
         _scope = scope;
         var pad = padding == Padding.Same ? 1 : 0;
-        _conv1 = nn.Conv2d(inChannels, MidChannels, 3, padding: pad, bias: !batchNorm);
-        _conv2 = nn.Conv2d(MidChannels, outChannels, 3, padding: pad, bias: !batchNorm);
-        Init.He(_conv1.weight!, _conv1.bias, 9L * inChannels);
-        Init.He(_conv2.weight!, _conv2.bias, 9L * MidChannels);
+        // Both convolutions are made before either is initialised: the random stream (and so a seeded
+        // net's weights) is the same as in every earlier release.
+        _conv1 = NdModules.Conv(dims, inChannels, midChannels, 3, pad, bias: !batchNorm, init: false);
+        _conv2 = NdModules.Conv(dims, midChannels, outChannels, 3, pad, bias: !batchNorm, init: false);
+        NdModules.He(_conv1, 3, dims);
+        NdModules.He(_conv2, 3, dims);
         if (batchNorm)
         {
-            _bn1 = nn.BatchNorm2d(MidChannels);
-            _bn2 = nn.BatchNorm2d(outChannels);
+            _bn1 = NdModules.Norm(dims, midChannels);
+            _bn2 = NdModules.Norm(dims, outChannels);
         }
         if (dropout > 0) _dropout = nn.Dropout(dropout);
-    }
-
-    /// <summary>Input channels.</summary>
-    public int InChannels { get; }
-    /// <summary>Output channels.</summary>
-    public int OutChannels { get; }
-    /// <summary>Output channels of the first convolution (<see cref="OutChannels"/> unless set).</summary>
-    public int MidChannels { get; }
-    /// <summary>Border treatment of both convolutions.</summary>
-    public Padding Padding { get; }
-    /// <summary>Whether batch norm follows each convolution.</summary>
-    public bool BatchNorm { get; }
-    /// <summary>Dropout probability after the block (0: none).</summary>
-    public double Dropout { get; }
-
-    /// <inheritdoc />
-    public override string Kind => "ConvBlock";
-
-    /// <summary>Parameters of one 3x3 conv (+ batch norm) from <paramref name="inC"/> to <paramref name="outC"/>.</summary>
-    public static long ConvParameters(int inC, int outC, bool batchNorm) =>
-        batchNorm ? 9L * inC * outC + 2L * outC : 9L * inC * outC + outC;
-
-    /// <inheritdoc />
-    public override long ParameterCount =>
-        ConvParameters(InChannels, MidChannels, BatchNorm) + ConvParameters(MidChannels, OutChannels, BatchNorm);
-
-    /// <inheritdoc />
-    public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
-    {
-        var a = ShapeRules.Conv3x3(input, InChannels, MidChannels, Padding).OrThrow($"{Path} / conv1");
-        trace?.Add(new ShapeTrace($"{Path} / conv1", "Conv3x3+ReLU", a, ConvParameters(InChannels, MidChannels, BatchNorm)));
-        var b = ShapeRules.Conv3x3(a, MidChannels, OutChannels, Padding).OrThrow($"{Path} / conv2");
-        trace?.Add(new ShapeTrace($"{Path} / conv2", "Conv3x3+ReLU", b, ConvParameters(MidChannels, OutChannels, BatchNorm)));
-        return b;
     }
 
     /// <inheritdoc />
@@ -99,7 +61,7 @@ public sealed class ConvBlock : Layer
         return d;
     }
 
-    private static Tensor Step(Conv2d conv, BatchNorm2d? bn, Tensor x)
+    private static Tensor Step(Convolution conv, BatchNorm? bn, Tensor x)
     {
         var y = MixedPrecision.Call(conv, conv.weight!, x);
         if (bn is not null)

@@ -1,46 +1,23 @@
 using System.Collections.Generic;
 using CropCat.Runtime;
-using CropCat.Shapes;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace CropCat.Layers;
 
-/// <summary>The final 1x1 convolution that maps features to class scores (logits).</summary>
+/// <summary>The final 1^N convolution that maps features to class scores (logits) (<see cref="Architecture.HeadSpec"/>).</summary>
 public sealed class Head : Layer
 {
-    private readonly Conv2d _conv;
+    private readonly Convolution _conv;
     private readonly string _scope;
 
     /// <summary>Creates the head; its parameters are named "<paramref name="scope"/>.weight".</summary>
-    public Head(string path, string scope, int inChannels, int classes) : base(path)
+    public Head(string path, string scope, int dims, int inChannels, int classes) : base(path)
     {
         NativeRuntime.EnsureLoaded();
-        InChannels = inChannels;
-        Classes = classes;
         _scope = scope;
-        _conv = nn.Conv2d(inChannels, classes, 1);
-        Init.He(_conv.weight!, _conv.bias, inChannels);
-    }
-
-    /// <summary>Input channels.</summary>
-    public int InChannels { get; }
-    /// <summary>Number of classes (output channels).</summary>
-    public int Classes { get; }
-
-    /// <inheritdoc />
-    public override string Kind => "Head1x1";
-
-    /// <inheritdoc />
-    public override long ParameterCount => (long)InChannels * Classes + Classes;
-
-    /// <inheritdoc />
-    public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
-    {
-        var y = ShapeRules.Head1x1(input, InChannels, Classes).OrThrow(Path);
-        trace?.Add(new ShapeTrace(Path, Kind, y, ParameterCount));
-        return y;
+        _conv = NdModules.Conv(dims, inChannels, classes, 1, 0, bias: true);
     }
 
     /// <inheritdoc />

@@ -1,34 +1,17 @@
-using System.Collections.Generic;
-using CropCat.Shapes;
 using static TorchSharp.torch;
 
 namespace CropCat.Layers;
 
-/// <summary>2x2 max-pool with stride 2: the down-step. Strict mode (default) refuses odd sizes.</summary>
+/// <summary>2^N max-pool with stride 2: the down-step (<see cref="Architecture.PoolSpec"/>; its shape rule decides odd sizes).</summary>
 public sealed class MaxPoolDown : Layer
 {
-    /// <summary>Creates the down-step shown as <paramref name="path"/>.</summary>
-    public MaxPoolDown(string path, PoolMode mode = PoolMode.Strict) : base(path) => Mode = mode;
+    private readonly int _dims;
 
-    /// <summary>Strict (refuse odd sizes) or Floor.</summary>
-    public PoolMode Mode { get; }
-
-    /// <inheritdoc />
-    public override string Kind => "MaxPool2x2";
+    /// <summary>Creates the down-step over <paramref name="dims"/> spatial axes, shown as <paramref name="path"/>.</summary>
+    public MaxPoolDown(string path, int dims = 2) : base(path) => _dims = dims;
 
     /// <inheritdoc />
-    public override long ParameterCount => 0;
-
-    /// <inheritdoc />
-    public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
-    {
-        var y = ShapeRules.MaxPool2x2(input, Mode).OrThrow(Path);
-        trace?.Add(new ShapeTrace(Path, Kind, y, 0));
-        return y;
-    }
-
-    /// <inheritdoc />
-    public override Tensor Forward(Tensor x) => Pool2x2(x);
+    public override Tensor Forward(Tensor x) => NdModules.MaxPool(_dims, x);
 
     /// <summary>
     /// max_pool2d(x, 2, 2), by <see cref="PairwiseMax"/> where that is faster and exact (no autograd,

@@ -1,22 +1,26 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using CropCat.Shapes;
 using static TorchSharp.torch;
 
 namespace CropCat.Layers;
 
 /// <summary>
-/// The skip connection y = merge(x, body(x)). With <see cref="Merge.CropConcat"/> x is centre-cropped
-/// to the body's spatial size and concatenated on channels as [x, body(x)]: "don't think copy and crop,
-/// think crop and cat". <see cref="Merge.Concat"/> needs equal sizes, <see cref="Merge.Add"/> equal shapes.
+/// The skip connection y = merge(x, body(x)) (<see cref="Architecture.SkipSpec"/>). With
+/// <see cref="Merge.CropConcat"/> x is centre-cropped to the body's spatial size and concatenated on
+/// channels as [x, body(x)]: "don't think copy and crop, think crop and cat". <see cref="Merge.Concat"/>
+/// needs equal sizes, <see cref="Merge.PadConcat"/> zero-pads the body to x's size, <see cref="Merge.Add"/>
+/// needs equal shapes. An <see cref="AttentionGate"/> weighs the (cropped) x by the body before it is merged.
 /// </summary>
 public sealed class Skip : Layer
 {
-    /// <summary>Creates the skip around <paramref name="body"/>; merge errors are reported at <paramref name="path"/>.</summary>
-    public Skip(string path, Layer body, Merge merge = Merge.CropConcat) : base(path)
+    /// <summary>Creates the skip around <paramref name="body"/>.</summary>
+    public Skip(string path, Layer body, Merge merge, AttentionGate? gate = null) : base(path)
     {
         Body = body;
         Merge = merge;
+        Gate = gate;
     }
 
     /// <summary>The layer the skip goes around.</summary>
@@ -25,28 +29,15 @@ public sealed class Skip : Layer
     /// <summary>How x and body(x) are merged.</summary>
     public Merge Merge { get; }
 
-    /// <inheritdoc />
-    public override string Kind => Merge switch
-    {
-        Merge.CropConcat => "CropCat",
-        Merge.Concat => "Concat",
-        _ => "Add",
-    };
-
-    /// <inheritdoc />
-    public override long ParameterCount => Body.ParameterCount;
+    /// <summary>The attention gate on x, if any.</summary>
+    public AttentionGate? Gate { get; }
 
     /// <inheritdoc />
     public override IEnumerable<Layer> Children => [Body];
 
     /// <inheritdoc />
-    public override Shape Infer(Shape input, List<ShapeTrace>? trace = null)
-    {
-        var b = Body.Infer(input, trace);
-        var y = ShapeRules.MergeShapes(input, b, Merge).OrThrow(Path);
-        trace?.Add(new ShapeTrace(Path, Kind, y, 0));
-        return y;
-    }
+    public override IEnumerable<(string Scope, string Name, TorchSharp.torch.nn.Module Module)> Modules =>
+        Gate?.Modules ?? [];
 
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)
@@ -57,11 +48,33 @@ public sealed class Skip : Layer
         {
             case Merge.CropConcat:
                 {
-                    using var c = Crop.Center(x, b.shape[^2], b.shape[^1]);
-                    return cat([c, b], 1);
+                    using var c = Crop.Center(x, Crop.Spatial(b));
+                    if (Gate is null) return cat([c, b], 1);
+                    using var gated = Gate.Apply(c, b);
+                    return cat([gated, b], 1);
                 }
             case Merge.Concat:
-                return cat([x, b], 1);
+                {
+                    if (Gate is null) return cat([x, b], 1);
+                    using var gated = Gate.Apply(x, b);
+                    return cat([gated, b], 1);
+                }
+            case Merge.PadConcat:
+                {
+                    var n = (int)b.dim() - 2;
+                    var diff = Enumerable.Range(0, n).Select(a => x.shape[2 + a] - b.shape[2 + a]).ToArray();
+                    if (diff.All(d => d == 0)) return cat([x, b], 1);
+                    // F.pad lists the last axis first: [left, right, top, bottom, front, back].
+                    var pad = new long[2 * n];
+                    for (var a = 0; a < n; a++)
+                    {
+                        var d = diff[n - 1 - a];
+                        pad[2 * a] = d / 2;
+                        pad[2 * a + 1] = d - d / 2;
+                    }
+                    using var padded = nn.functional.pad(b, pad);
+                    return cat([x, padded], 1);
+                }
             case Merge.Add:
                 return x + b;
             default:

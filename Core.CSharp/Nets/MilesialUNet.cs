@@ -1,5 +1,5 @@
 using System;
-using CropCat.Layers;
+using CropCat.Architecture;
 using CropCat.Shapes;
 using TorchSharp;
 using Padding = CropCat.Shapes.Padding;
@@ -40,12 +40,12 @@ public static class MilesialUNet
         Merge = Merge.Concat,
     };
 
-    /// <summary>The layer tree of milesial's <c>UNet(inChannels, classes, bilinear)</c>.</summary>
+    /// <summary>The description of milesial's <c>UNet(inChannels, classes, bilinear)</c>.</summary>
     /// <param name="inChannels">n_channels (3 for RGB).</param>
     /// <param name="classes">n_classes: 1 (one sigmoid mask) or 2 and more (softmax classes).</param>
     /// <param name="bilinear">milesial's bilinear flag: false for transposed up-convolutions.</param>
     /// <param name="baseWidth">The width milesial hard-codes as 64; smaller for tests.</param>
-    public static Layer Layers(int inChannels = 3, int classes = 2, bool bilinear = false, int baseWidth = 64)
+    public static NetSpec Describe(int inChannels = 3, int classes = 2, bool bilinear = false, int baseWidth = 64)
     {
         var o = TransposedOptions(inChannels, classes, baseWidth);
         o.Validate();
@@ -53,33 +53,22 @@ public static class MilesialUNet
         const int depth = 4;
         // factor = 2 when bilinear: down4 gives 1024 / 2 channels, so the parameterless up-step keeps them.
         var factor = bilinear ? 2 : 1;
-        Layer inner = new ConvBlock("bottom", "bottom", w[depth - 1], w[depth] / factor, Padding.Same, batchNorm: true);
+        Spec inner = new BlockSpec(w[depth] / factor, Padding.Same, BatchNorm: true);
         for (var k = depth; k >= 1; k--)
         {
-            var inC = k == 1 ? inChannels : w[k - 2];
-            var lvl = $"level {k}";
-            var enc = new ConvBlock($"{lvl} / enc", $"enc{k}", inC, w[k - 1], Padding.Same, batchNorm: true);
+            var enc = new BlockSpec(w[k - 1], Padding.Same, BatchNorm: true);
             // Up(w[k], ...): transposed w[k] -> w[k] / 2 = w[k-1]; bilinear keeps the w[k-1] channels that arrive.
-            Layer up = bilinear
-                ? new BilinearUp($"{lvl} / up", w[k - 1])
-                : new Up($"{lvl} / up", $"dec{k}", w[k], w[k - 1], UpMode.Transposed);
-            var body = new Chain($"{lvl} / body", new MaxPoolDown($"{lvl} / down", PoolMode.Floor), inner, up);
-            var skip = new PadConcat($"{lvl} / merge", body);
+            var up = bilinear ? new UpSpec(w[k - 1], UpMode.Interpolate) : new UpSpec(w[k - 1], UpMode.Transposed);
             // DoubleConv on [skip, up] = 2 w[k-1] channels: transposed (in, out); bilinear (in, out, mid = in // 2).
             var outC = k == 1 ? w[0] : w[k - 2] * 2 / factor;
-            var dec = new ConvBlock($"{lvl} / dec", $"dec{k}", 2 * w[k - 1], outC, Padding.Same, batchNorm: true,
-                midChannels: bilinear ? w[k - 1] : outC);
-            inner = new Chain(lvl, enc, skip, dec);
+            var dec = new BlockSpec(outC, Padding.Same, BatchNorm: true, Mid: bilinear ? w[k - 1] : null);
+            inner = UNet.Level(enc, new PoolSpec(PoolMode.Floor), inner, up, Merge.PadConcat, dec);
         }
-        return new Chain("unet", inner, new Head("head", "head", w[0], classes));
+        return new NetSpec(inChannels, new ChainSpec(inner, new HeadSpec(classes)));
     }
 
-    /// <summary>Builds milesial's net (see <see cref="Layers"/>) on <see cref="Runtime.Devices.Default"/> (or <paramref name="device"/>).</summary>
+    /// <summary>Builds milesial's net (see <see cref="Describe"/>) on <see cref="Runtime.Devices.Default"/> (or <paramref name="device"/>).</summary>
     public static Network Create(int inChannels = 3, int classes = 2, bool bilinear = false, int baseWidth = 64,
-        TorchSharp.torch.Device? device = null)
-    {
-        var net = new Network(Layers(inChannels, classes, bilinear, baseWidth), inChannels, "MilesialUNet");
-        net.to(device ?? Runtime.Devices.Default);
-        return net;
-    }
+        TorchSharp.torch.Device? device = null) =>
+        Network.Create(Describe(inChannels, classes, bilinear, baseWidth), "MilesialUNet", device);
 }

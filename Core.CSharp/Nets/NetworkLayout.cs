@@ -19,13 +19,15 @@ public sealed partial class Network
     /// (<see cref="MemoryLayouts.Default"/> at construction: Auto). A fixed layout re-strides the weights
     /// now; Auto picks the faster layout per input shape, dtype, device and mode (training or inference) by
     /// timing both at the first forward of that case (<see cref="LayoutTuner"/>). Values, names, checkpoints
-    /// and the NCHW output do not change, only speed.
+    /// and the NCHW output do not change, only speed. Nets of other than 2 spatial axes are always Contiguous.
     /// </summary>
     public MemoryLayout Layout
     {
         get => _layout;
         set
         {
+            // Channels-last strides exist for 4-D tensors only here: other nets always run contiguous.
+            if (Dims != 2) value = MemoryLayout.Contiguous;
             if (value != MemoryLayout.Auto) Activate(value);
             _layout = value;
         }
@@ -100,7 +102,7 @@ public sealed partial class Network
     private string LayoutKey(long[] shape, ScalarType dtype, Device device, bool training)
     {
         var structure = new System.Text.StringBuilder();
-        foreach (var r in Trace((int)shape[2], (int)shape[3])) structure.Append(r.Path).Append(' ').Append(r.Kind).Append(' ').Append(r.Output).Append(';');
+        foreach (var r in Trace(shape[2..].Select(v => (int)v).ToArray())) structure.Append(r.Path).Append(' ').Append(r.Kind).Append(' ').Append(r.Output).Append(';');
         foreach (var (n, p) in named_parameters()) structure.Append(n).Append(string.Join("x", p.shape)).Append(';');
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(structure.ToString())))[..16].ToLowerInvariant();
         return $"net {hash}|input {string.Join("x", shape)}|{dtype}|{_precision}|{device}|{(training ? "train" : "infer")}";

@@ -9,29 +9,38 @@ public static class Summary
 {
     /// <summary>Renders the path, kind, output shape and parameters of every layer, then the totals.</summary>
     /// <exception cref="ShapeException">The net cannot take this size.</exception>
-    public static string Render(Network net, int height, int width)
+    public static string Render(Network net, int height, int width) => Render(net, [height, width]);
+
+    /// <summary>The table for an input of the given spatial <paramref name="extents"/> (3-D: depth, height, width).</summary>
+    /// <exception cref="ShapeException">The net cannot take this size.</exception>
+    public static string Render(Network net, params int[] extents) =>
+        Render(net.Spec.Infer(extents)) + LayoutLine(net, extents) + System.Environment.NewLine;
+
+    /// <summary>The table of one inference: every layer's path, kind, output and parameters, then the totals and sizes.</summary>
+    public static string Render(Architecture.Inferred inferred)
     {
-        var rows = net.Trace(height, width);
+        var rows = inferred.Rows;
+        var dims = inferred.Input.Dims;
         var pw = System.Math.Max(24, rows.Max(r => r.Path.Length) + 2);
         var sb = new StringBuilder();
-        sb.AppendLine($"{"Layer (path)".PadRight(pw)}{"Kind",-16}{"Output (CxHxW)",-18}{"Params",14}");
+        var axes = dims switch { 1 => "CxW", 2 => "CxHxW", 3 => "CxDxHxW", _ => "C x spatial" };
+        sb.AppendLine($"{"Layer (path)".PadRight(pw)}{"Kind",-16}{$"Output ({axes})",-18}{"Params",14}");
         sb.AppendLine(new string('=', pw + 48));
-        sb.AppendLine($"{"input".PadRight(pw)}{"",-16}{new Shape(net.InChannels, height, width).ToString(),-18}{0,14:N0}");
+        sb.AppendLine($"{"input".PadRight(pw)}{"",-16}{inferred.Input.ToString(),-18}{0,14:N0}");
         foreach (var r in rows)
             sb.AppendLine($"{r.Path.PadRight(pw)}{r.Kind,-16}{r.Output.ToString(),-18}{r.Parameters,14:N0}");
         sb.AppendLine(new string('=', pw + 48));
-        sb.AppendLine($"Total params: {net.ParameterCount:N0}");
-        var o = rows[^1].Output;
-        sb.AppendLine($"Input {height}x{width} -> output {o.Height}x{o.Width}x{o.Channels}");
-        sb.AppendLine(LayoutLine(net, height, width));
+        sb.AppendLine($"Total params: {inferred.Parameters:N0}");
+        var o = inferred.Output;
+        sb.AppendLine($"Input {inferred.Input.SizeText} -> output {o.SizeText}x{o.Channels}");
         return sb.ToString();
     }
 
     /// <summary>The memory layout policy and, under Auto, what was chosen for a batch of one at this size.</summary>
-    private static string LayoutLine(Network net, int height, int width)
+    private static string LayoutLine(Network net, int[] extents)
     {
         if (net.Layout != Runtime.MemoryLayout.Auto) return $"Memory layout: {net.Layout}";
-        long[] shape = [1, net.InChannels, height, width];
+        long[] shape = [1, net.InChannels, .. extents.Select(e => (long)e)];
         var parts = new[] { false, true }.Select(training => (training, net.LayoutChoiceFor(shape, training)))
             .Where(p => p.Item2 is not null)
             .Select(p => System.FormattableString.Invariant(

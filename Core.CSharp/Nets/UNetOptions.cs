@@ -28,12 +28,48 @@ public sealed record UNetOptions
     public double BottomDropout { get; init; }
     /// <summary>Skip merge; CropConcat for unpadded nets, Concat or CropConcat for padded ones.</summary>
     public Merge Merge { get; init; } = Merge.CropConcat;
+    /// <summary>Spatial axes: 2 for images, 3 for volumes (3^3 convolutions, 2^3 pools).</summary>
+    public int Dims { get; init; } = 2;
+    /// <summary>Attention gates on every skip with this many intermediate channels (Attention U-Net); 0 for none.</summary>
+    public int Gate { get; init; }
 
     /// <summary>Number of down-steps (levels above the bottom).</summary>
     public int Depth => Widths.Length - 1;
 
     /// <summary>The paper's Fig. 1 net: 1 channel in, 2 classes, widths 64..1024, valid convs, transposed up, dropout 0.5 at the bottom.</summary>
     public static UNetOptions Paper => new() { BottomDropout = 0.5 };
+
+    /// <summary>
+    /// The padded net popular for the Carvana car-masking data: RGB in, 1 class (a sigmoid mask), same padding,
+    /// batch norm, bilinear up + 1x1, plain concat; any multiple of 16, output size = input size.
+    /// </summary>
+    public static UNetOptions Carvana => new()
+    {
+        InChannels = 3,
+        Classes = 1,
+        Padding = Padding.Same,
+        Up = UpMode.Bilinear,
+        BatchNorm = true,
+        Merge = Merge.Concat,
+    };
+
+    /// <summary>A copy with the given fields replaced (for F#, which has no <c>with</c> on C# records).</summary>
+    public UNetOptions With(int[]? widths = null, int? inChannels = null, int? classes = null, int? gate = null, int? dims = null,
+        Padding? padding = null, UpMode? up = null, PoolMode? pool = null, bool? batchNorm = null, double? bottomDropout = null, Merge? merge = null) =>
+        this with
+        {
+            Widths = widths ?? Widths,
+            InChannels = inChannels ?? InChannels,
+            Classes = classes ?? Classes,
+            Gate = gate ?? Gate,
+            Dims = dims ?? Dims,
+            Padding = padding ?? Padding,
+            Up = up ?? Up,
+            Pool = pool ?? Pool,
+            BatchNorm = batchNorm ?? BatchNorm,
+            BottomDropout = bottomDropout ?? BottomDropout,
+            Merge = merge ?? Merge,
+        };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
     public void Validate()
@@ -43,6 +79,8 @@ public sealed record UNetOptions
         if (Widths.Length < 2) throw new ArgumentException($"UNetOptions.Widths needs at least 2 entries (depth >= 1), got {Widths.Length}");
         var bad = Array.FindIndex(Widths, w => w < 1);
         if (bad >= 0) throw new ArgumentException($"UNetOptions.Widths[{bad}] must be >= 1, got {Widths[bad]}");
+        if (Dims is < 1 or > 3) throw new ArgumentException($"UNetOptions.Dims must be 1, 2 or 3, got {Dims}");
+        if (Gate < 0) throw new ArgumentException($"UNetOptions.Gate must be >= 0 (0: no attention gates), got {Gate}");
         if (BottomDropout is < 0 or >= 1) throw new ArgumentException($"UNetOptions.BottomDropout must be in [0, 1), got {BottomDropout}");
         if (Merge == Merge.Add && Widths.Distinct().Count() > 1)
             throw new ArgumentException("Merge.Add needs the skip and the up path to have equal channels; CropCat's U-Net concatenates instead");

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 
 namespace CropCat.Shapes;
 
@@ -28,8 +30,11 @@ public enum UpMode
     /// <summary>2x2 transposed convolution with stride 2 (the paper's "up-convolution").</summary>
     Transposed,
 
-    /// <summary>Bilinear x2 interpolation (align corners) followed by a 1x1 convolution that sets the channels.</summary>
+    /// <summary>Bilinear (3-D: trilinear) x2 interpolation (align corners) followed by a 1x1 convolution that sets the channels.</summary>
     Bilinear,
+
+    /// <summary>(Bi/tri)linear x2 interpolation (align corners) alone: no parameters, channels unchanged (milesial's bilinear net).</summary>
+    Interpolate,
 }
 
 /// <summary>How a skip connection merges its input x with the output of its body.</summary>
@@ -41,77 +46,95 @@ public enum Merge
     /// <summary>Concatenate channels [x, body(x)]; the spatial sizes must already agree (padded nets).</summary>
     Concat,
 
+    /// <summary>
+    /// milesial/Pytorch-UNet's merge: zero-pad body(x) to x's size (the odd pixel at the far end), then
+    /// concatenate [x, padded]; the body may be smaller than x, never larger.
+    /// </summary>
+    PadConcat,
+
     /// <summary>Element-wise sum x + body(x); shapes must agree (residual nets).</summary>
     Add,
 }
 
 /// <summary>
-/// The shape algebra: one rule per layer kind, on (channels, height, width).
-/// Every part of CropCat (modules, DSL inference, the valid-size solver) uses these
+/// The shape algebra: one rule per layer kind, on channels and N spatial extents, applied per axis.
+/// Every part of CropCat (the descriptions, the valid-size solver, the modules' checks) uses these
 /// functions, so there is exactly one definition of what each layer does to a shape.
 /// </summary>
 public static class ShapeRules
 {
+    /// <summary>"3x3" in 2-D, "3x3x3" in 3-D: a kernel of edge <paramref name="k"/> over <paramref name="dims"/> axes.</summary>
+    public static string Kernel(int k, int dims) => string.Join("x", Enumerable.Repeat(k, Math.Max(dims, 1)));
+
     private static ShapeResult Channels(Shape s, int expected, string layer) =>
         s.Channels == expected
             ? ShapeResult.Ok(s)
             : ShapeResult.Fail($"{layer} expects {expected} input channels, got {s.Channels}");
 
-    /// <summary>One 3x3 convolution from <paramref name="inChannels"/> to <paramref name="outChannels"/>.</summary>
+    private static string? Empty(Shape s) =>
+        s.Extents.Any(e => e < 1) ? $"size {s.SizeText} is empty" : null;
+
+    /// <summary>One 3x3 (3-D: 3x3x3) convolution from <paramref name="inChannels"/> to <paramref name="outChannels"/>.</summary>
     public static ShapeResult Conv3x3(Shape s, int inChannels, int outChannels, Padding padding)
     {
-        var c = Channels(s, inChannels, "3x3 convolution");
+        var name = $"{Kernel(3, s.Dims)} convolution";
+        var c = Channels(s, inChannels, name);
         if (!c.IsOk) return c;
-        if (outChannels < 1) return ShapeResult.Fail($"3x3 convolution needs at least 1 output channel, got {outChannels}");
+        if (outChannels < 1) return ShapeResult.Fail($"{name} needs at least 1 output channel, got {outChannels}");
         if (padding == Padding.Same)
-            return s.Height < 1 || s.Width < 1
-                ? ShapeResult.Fail($"size {s.Height}x{s.Width} is empty")
-                : ShapeResult.Ok(s with { Channels = outChannels });
-        if (s.Height < 3) return ShapeResult.Fail($"height {s.Height} is below 3; an unpadded 3x3 convolution needs at least 3");
-        if (s.Width < 3) return ShapeResult.Fail($"width {s.Width} is below 3; an unpadded 3x3 convolution needs at least 3");
-        return ShapeResult.Ok(new Shape(outChannels, s.Height - 2, s.Width - 2));
+            return Empty(s) is { } e ? ShapeResult.Fail(e) : ShapeResult.Ok(s with { Channels = outChannels });
+        for (var a = 0; a < s.Dims; a++)
+            if (s[a] < 3)
+                return ShapeResult.Fail($"{Shape.AxisName(s.Dims, a)} {s[a]} is below 3; an unpadded {name} needs at least 3");
+        return ShapeResult.Ok(new Shape(outChannels, s.Extents.Select(e => e - 2).ToArray()));
     }
 
-    /// <summary>2x2 max-pool with stride 2: n -> n/2; odd n is refused in <see cref="PoolMode.Strict"/> mode.</summary>
+    /// <summary>2x2 (3-D: 2x2x2) max-pool with stride 2: n -> n/2 on every axis; odd n is refused in <see cref="PoolMode.Strict"/> mode.</summary>
     public static ShapeResult MaxPool2x2(Shape s, PoolMode mode)
     {
-        if (s.Height < 2) return ShapeResult.Fail($"height {s.Height} is below 2; a 2x2 max-pool needs at least 2");
-        if (s.Width < 2) return ShapeResult.Fail($"width {s.Width} is below 2; a 2x2 max-pool needs at least 2");
+        var name = $"{Kernel(2, s.Dims)} max-pool";
+        for (var a = 0; a < s.Dims; a++)
+            if (s[a] < 2)
+                return ShapeResult.Fail($"{Shape.AxisName(s.Dims, a)} {s[a]} is below 2; a {name} needs at least 2");
         if (mode == PoolMode.Strict)
-        {
-            if (s.Height % 2 != 0) return ShapeResult.Fail($"height {s.Height} is odd; 2x2 max-pool needs even sizes");
-            if (s.Width % 2 != 0) return ShapeResult.Fail($"width {s.Width} is odd; 2x2 max-pool needs even sizes");
-        }
-        return ShapeResult.Ok(s with { Height = s.Height / 2, Width = s.Width / 2 });
+            for (var a = 0; a < s.Dims; a++)
+                if (s[a] % 2 != 0)
+                    return ShapeResult.Fail($"{Shape.AxisName(s.Dims, a)} {s[a]} is odd; {name} needs even sizes");
+        return ShapeResult.Ok(s.MapExtents(e => e / 2));
     }
 
-    /// <summary>Up-sampling by two (transposed or bilinear + 1x1): n -> 2n, channels set to <paramref name="outChannels"/>.</summary>
+    /// <summary>Up-sampling by two (transposed, or interpolation with or without 1x1): n -> 2n, channels set to <paramref name="outChannels"/>.</summary>
     public static ShapeResult Up2x(Shape s, int inChannels, int outChannels)
     {
         var c = Channels(s, inChannels, "up-sampling");
         if (!c.IsOk) return c;
         if (outChannels < 1) return ShapeResult.Fail($"up-sampling needs at least 1 output channel, got {outChannels}");
-        if (s.Height < 1 || s.Width < 1) return ShapeResult.Fail($"size {s.Height}x{s.Width} is empty");
-        return ShapeResult.Ok(new Shape(outChannels, 2 * s.Height, 2 * s.Width));
+        if (Empty(s) is { } e) return ShapeResult.Fail(e);
+        return ShapeResult.Ok(new Shape(outChannels, s.Extents.Select(x => 2 * x).ToArray()));
     }
 
-    /// <summary>The 1x1 convolution that maps features to class scores.</summary>
+    /// <summary>The 1x1 (3-D: 1x1x1) convolution that maps features to class scores.</summary>
     public static ShapeResult Head1x1(Shape s, int inChannels, int classes)
     {
-        var c = Channels(s, inChannels, "1x1 head");
+        var c = Channels(s, inChannels, $"{Kernel(1, s.Dims)} head");
         if (!c.IsOk) return c;
         if (classes < 1) return ShapeResult.Fail($"the head needs at least 1 class, got {classes}");
         return ShapeResult.Ok(s with { Channels = classes });
     }
 
-    /// <summary>Centre crop to <paramref name="height"/> x <paramref name="width"/>; needs the source at least that large.</summary>
-    public static ShapeResult CenterCrop(Shape s, int height, int width)
+    /// <summary>Centre crop of every spatial axis to <paramref name="target"/>; needs the source at least that large.</summary>
+    public static ShapeResult CenterCrop(Shape s, IReadOnlyList<int> target)
     {
-        if (height < 1 || width < 1) return ShapeResult.Fail($"crop target {height}x{width} is empty");
-        if (s.Height < height) return ShapeResult.Fail($"cannot crop height {s.Height} to the larger {height}");
-        if (s.Width < width) return ShapeResult.Fail($"cannot crop width {s.Width} to the larger {width}");
-        return ShapeResult.Ok(s with { Height = height, Width = width });
+        if (target.Count != s.Dims) return ShapeResult.Fail($"crop target {string.Join("x", target)} has {target.Count} axes, the source {s.Dims}");
+        if (target.Any(t => t < 1)) return ShapeResult.Fail($"crop target {string.Join("x", target)} is empty");
+        for (var a = 0; a < s.Dims; a++)
+            if (s[a] < target[a])
+                return ShapeResult.Fail($"cannot crop {Shape.AxisName(s.Dims, a)} {s[a]} to the larger {target[a]}");
+        return ShapeResult.Ok(s.WithExtents(target));
     }
+
+    /// <summary>Centre crop of a 2-D map to <paramref name="height"/> x <paramref name="width"/>.</summary>
+    public static ShapeResult CenterCrop(Shape s, int height, int width) => CenterCrop(s, [height, width]);
 
     /// <summary>
     /// The offset of a centre crop from <paramref name="source"/> to <paramref name="target"/> along one axis:
@@ -122,18 +145,24 @@ public static class ShapeRules
     /// <summary>The skip merge of input <paramref name="x"/> with body output <paramref name="body"/>.</summary>
     public static ShapeResult MergeShapes(Shape x, Shape body, Merge merge)
     {
+        if (x.Dims != body.Dims) return ShapeResult.Fail($"the skip input {x} and the body output {body} have different numbers of axes");
         switch (merge)
         {
             case Merge.CropConcat:
                 {
-                    var crop = CenterCrop(x, body.Height, body.Width);
+                    var crop = CenterCrop(x, body.Extents);
                     if (!crop.IsOk) return ShapeResult.Fail($"crop-and-cat: the skip input {x} is smaller than the body output {body}: {crop.Error}");
                     return ShapeResult.Ok(body with { Channels = x.Channels + body.Channels });
                 }
             case Merge.Concat:
-                if (x.Height != body.Height || x.Width != body.Width)
-                    return ShapeResult.Fail($"concat needs equal sizes, got skip {x.Height}x{x.Width} and body {body.Height}x{body.Width} (use crop-and-cat for unpadded nets)");
+                if (!x.Extents.SequenceEqual(body.Extents))
+                    return ShapeResult.Fail($"concat needs equal sizes, got skip {x.SizeText} and body {body.SizeText} (use crop-and-cat for unpadded nets)");
                 return ShapeResult.Ok(body with { Channels = x.Channels + body.Channels });
+            case Merge.PadConcat:
+                for (var a = 0; a < x.Dims; a++)
+                    if (body[a] > x[a])
+                        return ShapeResult.Fail($"pad-and-cat: the body output {body.SizeText} is larger than the skip input {x.SizeText}");
+                return ShapeResult.Ok(x with { Channels = x.Channels + body.Channels });
             case Merge.Add:
                 if (x != body)
                     return ShapeResult.Fail($"add needs equal shapes, got skip {x} and body {body}");

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using CropCat.Architecture;
 using CropCat.Data;
 using CropCat.IO;
 using CropCat.Inference;
@@ -60,7 +61,7 @@ public static class FolderTraining
     /// <exception cref="FolderTrainingException">The net reads neither 1 nor 3 channels, has another class count than the schema, or no valid input fits the smallest image.</exception>
     /// <exception cref="DatasetException">The folder is inconsistent (the message names the file).</exception>
     /// <exception cref="LabelSchemaException">A mask holds a value outside the schema.</exception>
-    public static FolderTrainingResult Run(Network net, NetworkDescription description, FolderTrainingOptions options, TrainerOptions training)
+    public static FolderTrainingResult Run(Network net, FolderTrainingOptions options, TrainerOptions training)
     {
         if (options.MaxTileSize < 1) throw new ArgumentException($"the largest tile size must be >= 1, got {options.MaxTileSize}");
         if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"the validation fraction must be in [0, 1), got {options.ValidationFraction}");
@@ -71,7 +72,7 @@ public static class FolderTraining
         var tile = LargestValidSize(net, Math.Min(options.MaxTileSize, Math.Min(smallest.Height, smallest.Width)));
         if (tile is null)
         {
-            var least = TilePlan.ChooseTileSize(net, 1).Tile;
+            var least = Sizes(net).Smallest;
             throw new FolderTrainingException(
                 $"the network needs square inputs of at least {least}x{least} px, but image {Path.Combine(options.DataFolder, "images", smallest.Name)} is {smallest.Width}x{smallest.Height}" +
                 (options.MaxTileSize < least ? $" and the tile size is limited to {options.MaxTileSize}" : "") +
@@ -87,7 +88,7 @@ public static class FolderTraining
         var valTiles = valImages.SelectMany(s => Tiles(s, tile.Value)).ToList();
         var checkpoint = Path.Combine(options.OutputFolder, CheckpointFile);
         Directory.CreateDirectory(options.OutputFolder);
-        using var trainer = new Trainer(net, description, options.Labels, training with { CheckpointPath = checkpoint });
+        using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint });
         if (options.ResumeFrom is not null) trainer.Resume(options.ResumeFrom);
         var result = trainer.Fit(trainTiles, valTiles.Count == 0 ? null : valTiles);
         // A resumed run that was already done trains no epoch, so Fit wrote nothing: write the state anyway.
@@ -95,20 +96,12 @@ public static class FolderTraining
         return new FolderTrainingResult(result, checkpoint, tile.Value, trainImages.Count, valImages.Count, trainTiles.Count, valTiles.Count);
     }
 
-    /// <summary>The largest square input edge at most <paramref name="atMost"/> that the net accepts, or null when none is.</summary>
-    public static int? LargestValidSize(Network net, int atMost)
-    {
-        for (var t = atMost; t >= 1; t--)
-        {
-            try
-            {
-                net.Infer(t, t);
-                return t;
-            }
-            catch (ShapeException) { }
-        }
-        return null;
-    }
+    /// <summary>The largest valid input edge of <paramref name="net"/> that is at most <paramref name="atMost"/>, from the valid-size solver.</summary>
+    public static int? LargestValidSize(Network net, int atMost) => Sizes(net).Below(atMost);
+
+    private static Solution Sizes(Network net) =>
+        ValidSizes.Solve(net.Spec).Value
+        ?? throw new FolderTrainingException($"the network has no valid input size: {ValidSizes.Solve(net.Spec).Error!.Message}");
 
     /// <summary>
     /// Splits images into training and validation: a seeded shuffle, then round(fraction * n) images held out,

@@ -37,17 +37,15 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Creates a trainer and its optimiser over <paramref name="network"/>'s parameters.</summary>
     /// <param name="network">The net to train (it stays owned by the caller).</param>
-    /// <param name="architecture">The net's description, stored in checkpoints.</param>
     /// <param name="labels">The label schema, stored in checkpoints; its class count must match the net's output.</param>
     /// <param name="options">How to train.</param>
-    public Trainer(Network network, NetworkDescription architecture, LabelSchema labels, TrainerOptions options)
+    public Trainer(Network network, LabelSchema labels, TrainerOptions options)
     {
         options.Validate();
         NativeRuntime.EnsureLoaded();
         if (network.Precision != Precision.Float32)
             throw new ArgumentException($"the network computes in {network.Precision}; training needs Float32 weights (bf16 is for inference: set Precision after training)");
         Network = network;
-        Architecture = architecture;
         Labels = labels;
         _o = options;
         Optimizer = options.Optimizer switch
@@ -60,8 +58,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The network being trained.</summary>
     public Network Network { get; }
-    /// <summary>Its description (stored in checkpoints).</summary>
-    public NetworkDescription Architecture { get; }
+    /// <summary>Its description (stored in checkpoints), read from the network.</summary>
+    public NetworkDescription Architecture => Network.Description;
     /// <summary>The label schema (stored in checkpoints).</summary>
     public LabelSchema Labels { get; }
     /// <summary>The TorchSharp optimiser.</summary>
