@@ -15,25 +15,23 @@ let level width inner =
     --> skip concat (down --> inner --> bilinearUp width)
     --> withBatchNorm (sameBlock width)
 
-let net = {
-    InChannels = 3
-    Body = level 16 (level 32 (level 64 (withBatchNorm (sameBlock 128)))) --> head 2
-}
+let custom =
+    net 3 (level 16 (level 32 (level 64 (withBatchNorm (sameBlock 128)))) --> head 2)
 
-match Summary.render net 128 with
+match Summary.render custom 128 with
 | Ok table -> printfn "%s" table
 | Error e -> failwith e.Message
 
-match ValidSizes.solve net with
-| Ok sizes -> sizes.Progressions |> List.iter (printfn "valid sizes: %O")
+match ValidSizes.solve custom with
+| Ok sizes -> sizes.Progressions |> Seq.iter (printfn "valid sizes: %O")
 | Error e -> failwith e.Message
 
 // 100 is not a multiple of 8: inference says where it breaks, before any tensor exists.
-match Inference.infer net 100 with
+match ShapeCheck.infer custom 100 with
 | Ok _ -> ()
 | Error e -> printfn "100x100 refused: %s" e.Message
 
-let model = Build.build net
+let model = Build.build custom
 model.eval ()
 
 do

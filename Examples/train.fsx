@@ -37,7 +37,7 @@ let trainerOptions =
     )
 
 let trainer =
-    new Trainer(net, NetworkDescription.FromUNet options, LabelSchema.Binary255, trainerOptions)
+    new Trainer(net, LabelSchema.Binary255, trainerOptions)
 
 let result = trainer.Fit(train, test)
 let eval = trainer.Evaluate test

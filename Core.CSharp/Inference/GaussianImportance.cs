@@ -16,7 +16,10 @@ public static class GaussianImportance
     public const float Floor = 1e-6f;
 
     /// <summary>A (1, <paramref name="size"/>, <paramref name="size"/>) float32 CPU map.</summary>
-    public static Tensor Map(int size, double sigmaScale)
+    public static Tensor Map(int size, double sigmaScale) => Map(size, sigmaScale, 2);
+
+    /// <summary>A (1, size, ..., size) float32 CPU map over <paramref name="dims"/> axes: the product of one Gaussian per axis.</summary>
+    public static Tensor Map(int size, double sigmaScale, int dims)
     {
         if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "the tile output must be at least 1 px");
         var sigma = size * sigmaScale;
@@ -24,8 +27,16 @@ public static class GaussianImportance
         var g = new float[size];
         for (var i = 0; i < size; i++) g[i] = (float)Math.Exp(-(i - centre) * (i - centre) / (2 * sigma * sigma));
         using var line = tensor(g);
-        using var outer = line.unsqueeze(1) * line.unsqueeze(0);
-        using var floored = outer.clamp_min(Floor);
-        return floored.unsqueeze(0);
+        var outer = line.alias();
+        for (var a = 1; a < dims; a++)
+        {
+            // (size, ..., size) x (size): one more axis of the separable product.
+            using var grown = outer.unsqueeze(-1) * line;
+            outer.Dispose();
+            outer = grown.alias();
+        }
+        using (outer)
+        using (var floored = outer.clamp_min(Floor))
+            return floored.unsqueeze(0);
     }
 }

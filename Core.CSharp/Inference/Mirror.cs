@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using static TorchSharp.torch;
 
 namespace CropCat.Inference;
@@ -48,6 +50,37 @@ public static class Mirror
         using var cols = tensor(Indices(left, width, w), device: image.device);
         using var r = image.index_select(image.dim() - 2, rows);
         return r.index_select(image.dim() - 1, cols);
+    }
+
+    /// <summary>
+    /// Cuts the window [starts[a], starts[a] + sizes[a]) on each of the last <c>sizes.Count</c> axes out of
+    /// the infinite mirror extension of <paramref name="image"/> (a volume's depth, height, width, say).
+    /// Returns a new tensor on the image's device; the image is not changed.
+    /// </summary>
+    public static Tensor Window(Tensor image, IReadOnlyList<long> starts, IReadOnlyList<int> sizes)
+    {
+        var n = sizes.Count;
+        var current = image.alias();
+        for (var a = 0; a < n; a++)
+        {
+            var axis = image.dim() - n + a;
+            using var idx = tensor(Indices(starts[a], sizes[a], (int)image.shape[axis]), device: image.device);
+            var next = current.index_select(axis, idx);
+            current.Dispose();
+            current = next;
+        }
+        return current;
+    }
+
+    /// <summary>Mirror-pads each of the last <c>margins.Count</c> axes by (before, after) pixels (each >= 0, any size).</summary>
+    public static Tensor Pad(Tensor image, IReadOnlyList<(int Before, int After)> margins)
+    {
+        if (margins.Any(m => m.Before < 0 || m.After < 0))
+            throw new ArgumentOutOfRangeException(nameof(margins), $"mirror margins must be >= 0, got {string.Join(", ", margins)}");
+        var n = margins.Count;
+        var starts = margins.Select(m => (long)-m.Before).ToArray();
+        var sizes = margins.Select((m, a) => (int)image.shape[image.dim() - n + a] + m.Before + m.After).ToArray();
+        return Window(image, starts, sizes);
     }
 
     /// <summary>Mirror-pads the last two axes of <paramref name="image"/> by the given margins (each >= 0, any size).</summary>

@@ -44,37 +44,38 @@ public sealed class OverlapTile
     /// <summary>The tiling settings.</summary>
     public TileOptions Options { get; }
 
-    /// <summary>The tiles for an image of <paramref name="height"/> x <paramref name="width"/>.</summary>
-    public TilePlan Plan(int height, int width) => TilePlan.For(Network, height, width, Options);
+    /// <summary>The tiles for an input of the spatial <paramref name="extents"/> (2-D: height, width; 3-D: depth, height, width).</summary>
+    public TilePlan Plan(params int[] extents) => TilePlan.For(Network, extents, Options);
 
     /// <summary>
-    /// Predicts every pixel of <paramref name="image"/>, a (C, H, W) tensor or, for one channel, (H, W).
-    /// Returns a new (classes, H, W) float32 CPU tensor of probabilities (or logits, see
-    /// <see cref="TileOptions.Output"/>) that the caller owns. The network runs in eval mode for the call
-    /// and gets its previous mode back afterwards. Any H, W >= 1 work, including images smaller than a tile
-    /// and single rows (whose mirror extension repeats the row).
+    /// Predicts every pixel (voxel) of <paramref name="image"/>: (C, H, W) or, for one channel, (H, W) for a
+    /// 2-D net; (C, D, H, W) or (D, H, W) for a 3-D net. Returns a new (classes, spatial...) float32 CPU
+    /// tensor of probabilities (or logits, see <see cref="TileOptions.Output"/>) that the caller owns. The
+    /// network runs in eval mode for the call and gets its previous mode back afterwards. Any sizes >= 1
+    /// work, including inputs smaller than a tile and single rows (whose mirror extension repeats the row).
     /// </summary>
     /// <exception cref="ArgumentException">Wrong rank, channel count that differs from the network's, or an empty image.</exception>
     public Tensor Predict(Tensor image)
     {
         NativeRuntime.EnsureLoaded();
         if (image is null) throw new ArgumentNullException(nameof(image));
-        if (image.dim() is not (2 or 3))
-            throw new ArgumentException($"overlap-tile prediction expects an image (C, H, W) or (H, W), got shape [{string.Join(", ", image.shape)}]");
-        var channels = image.dim() == 2 ? 1 : (int)image.shape[0];
+        var dims = Network.Dims;
+        if (image.dim() != dims && image.dim() != dims + 1)
+            throw new ArgumentException($"overlap-tile prediction with a {dims}-D net expects {(dims == 3 ? "a volume (C, D, H, W) or (D, H, W)" : "an image (C, H, W) or (H, W)")}, got shape [{string.Join(", ", image.shape)}]");
+        var channels = image.dim() == dims ? 1 : (int)image.shape[0];
         if (channels != Network.InChannels)
             throw new ArgumentException($"the image has {channels} channel(s) (shape [{string.Join(", ", image.shape)}]) but the network expects {Network.InChannels}");
-        var height = (int)image.shape[^2];
-        var width = (int)image.shape[^1];
-        var plan = Plan(height, width);
+        var extents = image.shape[^dims..].Select(e => (int)e).ToArray();
+        var plan = Plan(extents);
         Allocator.KeepHeap();
 
-        using var source = AsCpuFloat(image);
-        var result = zeros(plan.Classes, height, width, dtype: ScalarType.Float32, device: CPU);
-        using var weightSum = plan.Mode == TileMode.Gaussian ? zeros(1, height, width, dtype: ScalarType.Float32, device: CPU) : null;
-        using var importance = plan.Mode == TileMode.Gaussian ? GaussianImportance.Map(plan.OutputSize, Options.SigmaScale) : null;
+        using var source = AsCpuFloat(image, dims);
+        var result = zeros([plan.Classes, .. extents.Select(e => (long)e)], dtype: ScalarType.Float32, device: CPU);
+        using var weightSum = plan.Mode == TileMode.Gaussian ? zeros([1, .. extents.Select(e => (long)e)], dtype: ScalarType.Float32, device: CPU) : null;
+        using var importance = plan.Mode == TileMode.Gaussian ? GaussianImportance.Map(plan.OutputSize, Options.SigmaScale, dims) : null;
         var device = DeviceOf(Network);
-        var tiles = (from r in plan.Rows from c in plan.Columns select (Row: r, Col: c)).ToArray();
+        var tiles = plan.Tiles().ToArray();
+        var tileSizes = Enumerable.Repeat(plan.TileSize, dims).ToArray();
         var wasTraining = Network.training;
         Network.eval();
         try
@@ -85,13 +86,13 @@ public sealed class OverlapTile
                 var batch = tiles.Skip(first).Take(Options.BatchSize).ToArray();
                 // One scope per batch: the tiles, their activations and the CPU copy die before the next batch.
                 using var scope = NewDisposeScope();
-                var inputs = batch.Select(t => Mirror.Window(source, t.Row - plan.Margin, t.Col - plan.Margin, plan.TileSize, plan.TileSize)).ToArray();
+                var inputs = batch.Select(t => Mirror.Window(source, t.Select(o => (long)(o - plan.Margin)).ToArray(), tileSizes)).ToArray();
                 var x = stack(inputs, 0).to(device);
                 var y = Network.forward(x);
                 if (Options.Output == TileOutput.Probabilities) y = y.softmax(1);
                 var host = y.to(ScalarType.Float32).cpu();
                 for (var j = 0; j < batch.Length; j++)
-                    Accumulate(result, weightSum, importance, host[j], batch[j].Row, batch[j].Col, plan.OutputSize, height, width);
+                    Accumulate(result, weightSum, importance, host[j], batch[j], plan.OutputSize, extents);
                 Options.Progress?.Invoke(first + batch.Length, tiles.Length);
             }
             if (weightSum is not null) result.div_(weightSum);
@@ -108,10 +109,10 @@ public sealed class OverlapTile
         return result;
     }
 
-    /// <summary>The class of highest score per pixel of a (classes, H, W) tensor: an (H, W) int64 tensor.</summary>
+    /// <summary>The class of highest score per pixel of a (classes, H, W) (or (classes, D, H, W)) tensor: an int64 tensor without the class axis.</summary>
     public static Tensor ClassMap(Tensor scores)
     {
-        if (scores.dim() != 3) throw new ArgumentException($"a class map needs (classes, H, W) scores, got shape [{string.Join(", ", scores.shape)}]");
+        if (scores.dim() < 2) throw new ArgumentException($"a class map needs (classes, spatial...) scores, got shape [{string.Join(", ", scores.shape)}]");
         return scores.argmax(0, false);
     }
 
@@ -124,28 +125,38 @@ public sealed class OverlapTile
 
     // Exact: copy the tile's output (clipped to the image). Gaussian: add weight * output and the weight.
     private static void Accumulate(Tensor result, Tensor? weightSum, Tensor? importance, Tensor tile,
-        int row, int col, int size, int height, int width)
+        int[] start, int size, int[] extents)
     {
-        var h = Math.Min(size, height - row);
-        var w = Math.Min(size, width - col);
-        using var src = tile.narrow(1, 0, h).narrow(2, 0, w);
-        using var dst = result.narrow(1, row, h).narrow(2, col, w);
+        var lengths = start.Select((s, a) => Math.Min(size, extents[a] - s)).ToArray();
+        Tensor Region(Tensor t, bool atStart)
+        {
+            var v = t.alias();
+            for (var a = 0; a < lengths.Length; a++)
+            {
+                var next = v.narrow(1 + a, atStart ? 0 : start[a], lengths[a]);
+                v.Dispose();
+                v = next;
+            }
+            return v;
+        }
+        using var src = Region(tile, true);
+        using var dst = Region(result, false);
         if (importance is null)
         {
             dst.copy_(src);
             return;
         }
-        using var weight = importance.narrow(1, 0, h).narrow(2, 0, w);
+        using var weight = Region(importance, true);
         using var weighted = src * weight;
         dst.add_(weighted);
-        using var ws = weightSum!.narrow(1, row, h).narrow(2, col, w);
+        using var ws = Region(weightSum!, false);
         ws.add_(weight);
     }
 
-    private static Tensor AsCpuFloat(Tensor image)
+    private static Tensor AsCpuFloat(Tensor image, int dims)
     {
         using var scope = NewDisposeScope();
-        var t = image.dim() == 2 ? image.unsqueeze(0) : image.alias();
+        var t = image.dim() == dims ? image.unsqueeze(0) : image.alias();
         var cpu = t.to(ScalarType.Float32).cpu().contiguous();
         return cpu.MoveToOuterDisposeScope();
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using CropCat.Architecture;
 using CropCat.Nets;
 using CropCat.Shapes;
@@ -7,25 +8,39 @@ using CropCat.Shapes;
 namespace CropCat.Inference;
 
 /// <summary>
-/// Where the tiles of one image go. Offsets are the top-left corners of the tiles' outputs in image
-/// coordinates; each input tile starts <see cref="Margin"/> pixels above and left of its output
-/// (outside the image the input is the mirror extension). In exact mode every offset is a multiple
-/// of <see cref="Factor"/>, so all tiles share the pooling grid of one pass over the whole padded image.
+/// Where the tiles of one image (or volume) go. <see cref="Offsets"/> holds, per spatial axis, the starts
+/// of the tiles' outputs in image coordinates; each input tile starts <see cref="Margin"/> pixels before
+/// its output on every axis (outside the image the input is the mirror extension). Tiles are cubes of
+/// <see cref="TileSize"/> on every axis. In exact mode every offset is a multiple of <see cref="Factor"/>,
+/// so all tiles share the pooling grid of one pass over the whole padded image.
 /// </summary>
-/// <param name="TileSize">Input tile edge (a valid input of the net).</param>
+/// <param name="TileSize">Input tile edge (a valid size of every axis).</param>
 /// <param name="OutputSize">Output edge of one tile.</param>
 /// <param name="Margin">Pixels lost per side: (TileSize - OutputSize) / 2; 92 for the paper's net.</param>
-/// <param name="Factor">Total down-sampling factor 2^depth.</param>
+/// <param name="Factor">Down-sampling factor 2^depth of every axis.</param>
 /// <param name="Step">Distance between neighbouring tiles' offsets (the last one may be closer in Gaussian mode).</param>
 /// <param name="Mode">Exact or Gaussian (never Auto).</param>
 /// <param name="Classes">Channels of the net's output.</param>
-/// <param name="Rows">Output offsets along the height.</param>
-/// <param name="Columns">Output offsets along the width.</param>
+/// <param name="Offsets">Output offsets along each spatial axis (2-D: rows, then columns).</param>
 public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Factor, int Step, TileMode Mode,
-    int Classes, IReadOnlyList<int> Rows, IReadOnlyList<int> Columns)
+    int Classes, IReadOnlyList<IReadOnlyList<int>> Offsets)
 {
     /// <summary>Number of tiles.</summary>
-    public int Count => Rows.Count * Columns.Count;
+    public int Count => Offsets.Aggregate(1, (n, o) => n * o.Count);
+
+    /// <summary>Output offsets along the height (the second-to-last axis).</summary>
+    public IReadOnlyList<int> Rows => Offsets[^2];
+
+    /// <summary>Output offsets along the width (the last axis).</summary>
+    public IReadOnlyList<int> Columns => Offsets[^1];
+
+    /// <summary>Every tile's output start, one entry per axis, in row-major order.</summary>
+    public IEnumerable<int[]> Tiles()
+    {
+        IEnumerable<int[]> acc = [[]];
+        foreach (var axis in Offsets) acc = acc.SelectMany(prefix => axis.Select(o => (int[])[.. prefix, o])).ToList();
+        return acc;
+    }
 
     /// <summary>
     /// The smallest valid input edge at least <paramref name="requested"/> whose output is at least
@@ -50,10 +65,15 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
 
     /// <summary>Plans the tiles for an image of <paramref name="height"/> x <paramref name="width"/>.</summary>
     /// <exception cref="ArgumentException">Empty image, bad options, or no usable tile size.</exception>
-    public static TilePlan For(Network net, int height, int width, TileOptions options)
+    public static TilePlan For(Network net, int height, int width, TileOptions options) => For(net, [height, width], options);
+
+    /// <summary>Plans the tiles for an image or volume of the spatial <paramref name="extents"/> (one per axis of the net).</summary>
+    /// <exception cref="ArgumentException">Empty input, wrong number of axes, bad options, or no usable tile size.</exception>
+    public static TilePlan For(Network net, IReadOnlyList<int> extents, TileOptions options)
     {
         options.Validate();
-        if (height < 1 || width < 1) throw new ArgumentException($"cannot tile an empty image of {height}x{width}");
+        if (extents.Count != net.Dims) throw new ArgumentException($"a {net.Dims}-D net tiles {net.Dims}-D inputs, got sizes {string.Join("x", extents)}");
+        if (extents.Any(e => e < 1)) throw new ArgumentException($"cannot tile an empty image of {string.Join("x", extents)}");
         var f = net.Spec.DownsamplingFactor;
         var sizes = SolutionOf(net);
         var (tile, output) = ChooseTileSize(net, sizes, options.TileSize, 1);
@@ -61,30 +81,30 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         var mode = options.Mode != TileMode.Auto ? options.Mode : margin > 0 ? TileMode.Exact : TileMode.Gaussian;
         // Exact stitching steps by whole multiples of the factor, so a tile must yield at least one factor of output.
         var minOutput = mode == TileMode.Exact ? f : 1;
-        // An image that fits into a smaller tile gets the smallest one that covers it: no work on mirrored filler.
-        var cover = Math.Min(options.TileSize, Math.Max(height, width) + 2 * margin);
+        // An input that fits into a smaller tile gets the smallest one that covers it: no work on mirrored filler.
+        var cover = Math.Min(options.TileSize, extents.Max() + 2 * margin);
         (tile, output) = ChooseTileSize(net, sizes, cover, minOutput);
         margin = MarginOf(tile, output);
-        var o = output.Height;
+        var o = output.Width;
         int step;
         if (mode == TileMode.Exact) step = o / f * f;
         else step = Math.Max(f, (int)Math.Floor(o * (1 - options.Overlap) / f) * f);
         step = Math.Min(step, Math.Max(1, o)); // a factor larger than the output (Gaussian mode) must not leave gaps
         return new TilePlan(tile, o, margin, f, step, mode, output.Channels,
-            Offsets(height, o, step, mode), Offsets(width, o, step, mode));
+            extents.Select(n => (IReadOnlyList<int>)AxisOffsets(n, o, step, mode)).ToArray());
     }
 
     private static int MarginOf(int tile, Shape output)
     {
-        if (output.Height != output.Width)
-            throw new ArgumentException($"a square tile of {tile} gives a non-square output {output}; CropCat's tiler needs square outputs");
-        var lost = tile - output.Height;
+        if (output.Extents.Distinct().Count() != 1)
+            throw new ArgumentException($"a cube tile of {tile} gives a non-cube output {output}; CropCat's tiler needs equal output edges");
+        var lost = tile - output.Width;
         if (lost < 0 || lost % 2 != 0)
-            throw new ArgumentException($"tile {tile} gives output {output.Height}: the lost border {lost} is not an even, non-negative number, so the output cannot be centred on the input");
+            throw new ArgumentException($"tile {tile} gives output {output.Width}: the lost border {lost} is not an even, non-negative number, so the output cannot be centred on the input");
         return lost / 2;
     }
 
-    private static int[] Offsets(int n, int o, int step, TileMode mode)
+    private static int[] AxisOffsets(int n, int o, int step, TileMode mode)
     {
         var offsets = new List<int> { 0 };
         while (offsets[^1] + o < n) offsets.Add(offsets[^1] + step);
@@ -100,6 +120,6 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
 }
 
 /// <summary>A tile size chosen for a network: the input edge and the output it yields.</summary>
-/// <param name="Tile">Input tile edge, a valid input of the network.</param>
-/// <param name="Output">The network's output for a <paramref name="Tile"/> x <paramref name="Tile"/> input.</param>
+/// <param name="Tile">Input tile edge, a valid input size of every axis.</param>
+/// <param name="Output">The network's output for a cube of <paramref name="Tile"/> on every axis.</param>
 public readonly record struct TileChoice(int Tile, Shape Output);

@@ -20,7 +20,7 @@ var cells = new SyntheticCellsOptions { Height = 140, Width = 140 };
 var train = Enumerable.Range(0, 16).Select(i => SyntheticCells.Generate(i, cells).Standardized()).ToList();
 var test = Enumerable.Range(1000, 4).Select(i => SyntheticCells.Generate(i, cells).Standardized()).ToList();
 
-var trainer = new Trainer(net, NetworkDescription.FromUNet(options), LabelSchema.Binary255, new TrainerOptions
+var trainer = new Trainer(net, LabelSchema.Binary255, new TrainerOptions
 {
     Epochs = 3,
     StepsPerEpoch = Math.Max(1, steps / 3),
