@@ -38,6 +38,7 @@ public sealed class DescriptionJsonException(string where, string problem) : Exc
 ///   { "head": 2 }
 ///   { "skip": "cropcat" | "concat" | "padcat" | "add", "body": [ ...layers... ], "gate": 16 }
 ///   { "seq": [ ...layers... ] }                           (a nested sequence)
+/// Where a list of layers is expected ("layers", "body"), one layer object alone is that layer.
 /// </summary>
 public static class SpecJson
 {
@@ -81,8 +82,10 @@ public static class SpecJson
     private static T Opt<T>(JsonElement e, string where, string name, Func<string, JsonElement, T> f, T d) =>
         Prop(e, name) is { } v ? f($"{where}.{name}", v) : d;
 
-    private static ChainSpec Layers(string where, JsonElement e)
+    private static Spec Layers(string where, JsonElement e)
     {
+        // A single layer object (not a list) is that layer alone, not a chain of one.
+        if (e.ValueKind == JsonValueKind.Object) return Layer(where, e);
         if (e.ValueKind != JsonValueKind.Array) throw Bad(where, $"expected a list of layers, got {e.GetRawText()}");
         return new ChainSpec(e.EnumerateArray().Select((l, i) => Layer($"{where}[{i}]", l)).ToArray());
     }
@@ -240,7 +243,7 @@ public static class SpecJson
                 return new JsonObject { ["head"] = h.Classes };
             case SkipSpec s:
                 {
-                    var o = new JsonObject { ["skip"] = Name(Merges, s.Merge), ["body"] = WriteItems(Items(s.Body)) };
+                    var o = new JsonObject { ["skip"] = Name(Merges, s.Merge), ["body"] = WriteBody(s.Body) };
                     if (s.Gate is { } g) o["gate"] = g.Channels;
                     return o;
                 }
@@ -251,17 +254,13 @@ public static class SpecJson
         }
     }
 
-    // A skip body or the top level is a list: a chain there is its items, anything else a list of one.
-    private static IEnumerable<Spec> Items(Spec s) => s is ChainSpec c ? c.Items : [s];
+    // A skip body or the top level: a chain is written as the list of its items, anything else as one layer object.
+    private static JsonNode WriteBody(Spec s) => s is ChainSpec c ? WriteItems(c.Items) : WriteLayer(s);
 
-    /// <summary>
-    /// The free JSON form of <paramref name="net"/>. <see cref="Parse"/> gives back an equal description when
-    /// the body and every skip body are chains (as the U-Net form and the DSL make them); a lone layer
-    /// there comes back as a chain of one, which has the same names, shapes and function.
-    /// </summary>
+    /// <summary>The free JSON form of <paramref name="net"/>; <see cref="Parse"/> gives back an equal description.</summary>
     public static string Write(NetSpec net)
     {
-        var root = new JsonObject { ["inChannels"] = net.InChannels, ["dims"] = net.Dims, ["layers"] = WriteItems(Items(net.Body)) };
+        var root = new JsonObject { ["inChannels"] = net.InChannels, ["dims"] = net.Dims, ["layers"] = WriteBody(net.Body) };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }
 }
