@@ -175,6 +175,22 @@ let unet3d =
             Expect.stringContains e.Message "2x2x2 max-pool needs even sizes" "and the 3-D pool"
         }
 
+        test "the 3-D U-Net preset trains one SGD step (at its smallest size, 92^3 -> 4^3)" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            torch.manual_seed 6L |> ignore
+            use net = Network.Create(Presets.unet3d, "unet3d", torch.CPU)
+            let x = torch.rand [| 1L; 3L; 92L; 92L; 92L |]
+            let target = torch.randint (3L, [| 1L; 4L; 4L; 4L |])
+            use sgd = torch.optim.SGD(net.parameters (), 0.01, 0.99)
+            let head = net.get_parameter("head.weight").detach().clone ()
+            let loss = torch.nn.functional.cross_entropy (net.forward x, target)
+            loss.backward ()
+            sgd.step () |> ignore
+            Expect.isTrue (Double.IsFinite(float (loss.item<float32> ()))) "finite loss"
+            Expect.isGreaterThan (maxAbs (net.get_parameter "head.weight") head) 0.0 "the step moved the head"
+        }
+
         test "a small 3-D U-Net: forward, backward, one SGD step, checkpoint round trip" {
             init ()
             use scope = torch.NewDisposeScope()
