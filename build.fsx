@@ -142,6 +142,7 @@ let fsharpSources = [ "Dsl.FSharp"; "Tests"; "Cli"; "Examples"; "build.fsx" ]
 
 let csharpProjects = [
     "Core.CSharp/Core.CSharp.csproj"
+    "Bench.CSharp/Bench.CSharp.csproj"
     "Examples/CSharpSummary/CSharpSummary.csproj"
 ]
 

@@ -11,6 +11,7 @@ open System.Globalization
 open System.Text.Json.Nodes
 open CropCat.Bench
 open CropCat.Nets
+open CropCat.Architecture
 
 /// Starts a child process; .NET answers null only when it reuses a running one, which a bench
 /// never asks for, so null is reported as a failure to start.

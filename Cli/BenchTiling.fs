@@ -9,6 +9,7 @@ open CropCat.Inference
 open CropCat.Nets
 open CropCat.Runtime
 open TorchSharp
+open CropCat.Architecture
 
 /// Command-line options of `cropcat bench-tiling`.
 type Args =

@@ -13,6 +13,7 @@ open CropCat.Nets
 open CropCat.Runtime
 open CropCat.Training
 open TorchSharp
+open CropCat.Architecture
 
 /// Tile edge: a depth-3 unpadded net loses 88 px, so a 188 px tile predicts its centre 100 x 100.
 let private tile = 188

@@ -11,6 +11,7 @@ open CropCat.IO
 open CropCat.Nets
 open CropCat.Training
 open CropCat.Cli.Summary
+open CropCat.Architecture
 
 /// Arguments of `cropcat train`.
 type Args =

@@ -121,7 +121,7 @@ module UNet =
     let level (form: UNetOptions) width (inner: Spec) : Spec =
         let b = BlockSpec(width, form.Padding, form.BatchNorm, 0.0)
 
-        UNet.Level(
+        UNets.Level(
             b,
             PoolSpec(form.Pool),
             inner,
@@ -170,7 +170,7 @@ module Presets =
         CropCat.Nets.MilesialUNet.Describe(3, classes, true)
 
     /// The 3-D U-Net of Cicek et al. 2016: 3 channels in, 3 classes, 116x132x132 -> 28x44x44.
-    let unet3d = CropCat.Nets.UNet.Cicek3D()
+    let unet3d = UNets.Cicek3D()
 
     /// The paper's net with attention gates of 32 channels on every skip (Attention U-Net, 2-D).
     let attention =

@@ -10,6 +10,7 @@ open CropCat.IO
 open CropCat.Nets
 open CropCat.Training
 open TorchSharp
+open CropCat.Architecture
 
 CropCat.Runtime.NativeRuntime.EnsureLoaded()
 

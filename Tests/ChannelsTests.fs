@@ -14,6 +14,7 @@ open CropCat.Nets
 open CropCat.Training
 open TorchSharp
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 
 let private cellOptions =

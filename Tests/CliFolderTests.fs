@@ -18,6 +18,7 @@ open CropCat.Nets
 open CropCat.Training
 open TorchSharp
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 
 /// Depth 1, widths [4; 8]: 100 px is a valid input (84 px out).

@@ -6,6 +6,7 @@ open Expecto
 open TorchSharp
 open CropCat.Nets
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 [<Tests>]
 let tests =

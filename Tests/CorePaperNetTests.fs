@@ -7,6 +7,7 @@ open TorchSharp
 open CropCat.Nets
 open CropCat.Shapes
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 let private paper =
     lazy

@@ -12,6 +12,7 @@ open CropCat.Nets
 open CropCat.Shapes
 open CropCat.Training
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
 let goldenDir () =

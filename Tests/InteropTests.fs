@@ -15,6 +15,7 @@ open CropCat.Nets
 open CropCat.Runtime
 open CropCat.Shapes
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 
 let private config = {

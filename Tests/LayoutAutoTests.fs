@@ -12,6 +12,7 @@ open CropCat.Nets
 open CropCat.Runtime
 open TorchSharp
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 /// Runs `f` with CROPCAT_LAYOUT_CACHE set to `path` and the tuner's memory cleared before and after.
 let private withCache (path: string) f =

@@ -16,6 +16,7 @@ open CropCat.Training
 open CropCat.Data
 open TorchSharp
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 let private config = {
     FsCheckConfig.defaultConfig with

@@ -9,6 +9,7 @@ open FsCheck
 open FsCheck.FSharp
 open CropCat.Data
 open CropCat.Training
+open CropCat.Numerics
 
 /// The weight map by brute force: distances to every pixel of every instance, two smallest per pixel.
 /// w_c = N / (K n_c) is computed here from the counts, not by WeightMap.ClassWeights.

@@ -9,6 +9,7 @@ open CropCat.Data
 open CropCat.IO
 open TorchSharp
 open CropCat.Tests.TestUtil
+open CropCat.Architecture
 
 /// Switches `net` to bf16, or returns the refusal's message.
 let private tryBFloat16 (net: Network) =

@@ -9,6 +9,7 @@ open Expecto
 open TorchSharp
 open CropCat.Runtime
 open CropCat.Nets
+open CropCat.Architecture
 
 /// The argument that makes the test program run `childForward` instead of the tests.
 let childFlag = "--child-small-forward"

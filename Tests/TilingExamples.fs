@@ -8,6 +8,7 @@ open CropCat.Nets
 open CropCat.Shapes
 open TorchSharp
 open CropCat.Tests.TilingSupport
+open CropCat.Architecture
 
 let private valid = CropCat.Shapes.Padding.Valid
 

@@ -6,6 +6,7 @@ open FsCheck
 open FsCheck.FSharp
 open CropCat.Inference
 open TorchSharp
+open CropCat.Numerics
 
 /// Mirror-pads one axis the slow way: reflect the current array (without its edge pixel) as often as needed.
 let rec private reflectChunks (n0: int) (xs: int list) (before: int) (after: int) =

@@ -5,6 +5,8 @@ open CropCat.Inference
 open CropCat.Nets
 open CropCat.Shapes
 open TorchSharp
+open CropCat.Numerics
+open CropCat.Architecture
 
 /// A tiny U-Net in eval mode with a fixed seed.
 let tinyNet (seed: int) (widths: int list) (padding: CropCat.Shapes.Padding) (up: UpMode) (inChannels: int) (classes: int) =

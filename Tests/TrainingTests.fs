@@ -12,6 +12,7 @@ open CropCat.Nets
 open CropCat.Runtime
 open CropCat.Training
 open TorchSharp
+open CropCat.Architecture
 
 let private tempFile name =
     let d =

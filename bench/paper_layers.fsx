@@ -11,6 +11,7 @@ open TorchSharp
 open CropCat.Bench
 open CropCat.Nets
 open CropCat.Runtime
+open CropCat.Architecture
 
 NativeRuntime.EnsureLoaded()
 Allocator.KeepHeap() |> ignore

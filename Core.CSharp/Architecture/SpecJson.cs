@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CropCat.Nets;
 using CropCat.Shapes;
 
 namespace CropCat.Architecture;
@@ -140,7 +139,7 @@ public static class SpecJson
         };
         if (widths.Length < 2) throw Bad("unet.widths", $"needs at least two widths (depth >= 1), got {widths.Length}");
         var p = UNetOptions.Paper;
-        return UNet.Describe(new UNetOptions
+        return UNets.Describe(new UNetOptions
         {
             InChannels = inChannels,
             Dims = dims,

@@ -6,7 +6,7 @@ namespace CropCat.Augment;
 public static class Interpolation
 {
     /// <summary>Mirrors index <paramref name="i"/> into 0..n-1 (reflect without repeating the edge: -1 -> 1).</summary>
-    public static int Mirror(int i, int n) => Inference.Mirror.Index(i, n);
+    public static int Mirror(int i, int n) => Numerics.Mirror.Index(i, n);
 
     /// <summary>Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom), the usual "bicubic".</summary>
     public static double Cubic(double t)

@@ -175,8 +175,8 @@ public static class SyntheticCells
         // Phase-contrast halos: bright along a cell's outer outline, and fainter along the line where two
         // cells touch, so the net has a weak but real cue for the border (as in PhC-U373 images).
         var (outer, contact) = Outlines(owner, h, w);
-        var dOuter = CropCat.Training.DistanceTransform.Squared(outer, h, w);
-        var dContact = CropCat.Training.DistanceTransform.Squared(contact, h, w);
+        var dOuter = CropCat.Numerics.DistanceTransform.Squared(outer, h, w);
+        var dContact = CropCat.Numerics.DistanceTransform.Squared(contact, h, w);
         var img = new float[h * w];
         for (var y = 0; y < h; y++)
             for (var x = 0; x < w; x++)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using CropCat.Architecture;
 using CropCat.Data;
 using CropCat.Nets;
 using TorchSharp;

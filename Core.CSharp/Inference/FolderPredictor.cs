@@ -37,7 +37,7 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// <summary>
 /// Segments PNG files with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
-/// gray refused), standardised as <see cref="CropCat.Training.FolderTraining"/> standardises training images,
+/// gray refused), standardised as CropCat.Training.FolderTraining standardises training images,
 /// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
 /// label schema (the smallest value of that class; 8-bit gray up to 255, 16-bit gray up to 65535, else RGB
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)

@@ -5,6 +5,7 @@ using CropCat.Nets;
 using CropCat.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using CropCat.Numerics;
 
 namespace CropCat.Inference;
 

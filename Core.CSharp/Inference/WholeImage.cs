@@ -3,6 +3,7 @@ using System.Linq;
 using CropCat.Nets;
 using CropCat.Runtime;
 using static TorchSharp.torch;
+using CropCat.Numerics;
 
 namespace CropCat.Inference;
 

@@ -62,7 +62,7 @@ public static class MilesialUNet
             // DoubleConv on [skip, up] = 2 w[k-1] channels: transposed (in, out); bilinear (in, out, mid = in // 2).
             var outC = k == 1 ? w[0] : w[k - 2] * 2 / factor;
             var dec = new BlockSpec(outC, Padding.Same, BatchNorm: true, Mid: bilinear ? w[k - 1] : null);
-            inner = UNet.Level(enc, new PoolSpec(PoolMode.Floor), inner, up, Merge.PadConcat, dec);
+            inner = UNets.Level(enc, new PoolSpec(PoolMode.Floor), inner, up, Merge.PadConcat, dec);
         }
         return new NetSpec(inChannels, new ChainSpec(inner, new HeadSpec(classes)));
     }

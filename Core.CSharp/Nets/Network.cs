@@ -54,7 +54,7 @@ public sealed partial class Network : nn.Module<Tensor, Tensor>
     public NetSpec Spec { get; }
 
     /// <summary>The description as a checkpoint stores it.</summary>
-    public IO.NetworkDescription Description => IO.NetworkDescription.Of(Spec);
+    public NetworkDescription Description => NetworkDescription.Of(Spec);
 
     /// <summary>The runtime layer tree.</summary>
     public Layer Root { get; }

@@ -5,7 +5,6 @@ using System.Linq;
 using CropCat.Architecture;
 using CropCat.Data;
 using CropCat.IO;
-using CropCat.Inference;
 using CropCat.Nets;
 using CropCat.Shapes;
 

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using CropCat.Architecture;
 using CropCat.Augment;
 using CropCat.Data;
 using CropCat.IO;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using CropCat.Data;
+using CropCat.Numerics;
 
 namespace CropCat.Training;
 

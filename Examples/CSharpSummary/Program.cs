@@ -1,3 +1,4 @@
+using CropCat.Architecture;
 // The paper's U-Net from C# alone: build it, print its summary, show a refused size, run one tile.
 using System;
 using CropCat.Nets;

@@ -1,3 +1,4 @@
+using CropCat.Architecture;
 // Trains a small paper-style U-Net on synthetic touching cells from C#, saves a checkpoint and scores
 // held-out images. Run: dotnet run --project Examples/CSharpTrain -c Release [-- steps]
 using System;

@@ -2,7 +2,7 @@ using System;
 using System.Linq;
 using CropCat.Shapes;
 
-namespace CropCat.Nets;
+namespace CropCat.Architecture;
 
 /// <summary>
 /// Hyperparameters of a U-Net. <see cref="Widths"/> lists the channels of every level from the top

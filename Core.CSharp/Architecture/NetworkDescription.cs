@@ -2,10 +2,8 @@ using System;
 using System.IO;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using CropCat.Architecture;
-using CropCat.Nets;
 
-namespace CropCat.IO;
+namespace CropCat.Architecture;
 
 /// <summary>
 /// What network a checkpoint belongs to: a kind and a JSON description. CropCat writes kind "CropCat"
@@ -32,7 +30,7 @@ public sealed record NetworkDescription(string Kind, string Json)
     public static NetworkDescription Of(NetSpec spec) => new(SpecKind, SpecJson.Write(spec));
 
     /// <summary>The description of a network of <paramref name="options"/>.</summary>
-    public static NetworkDescription FromUNet(UNetOptions options) => Of(UNet.Describe(options));
+    public static NetworkDescription FromUNet(UNetOptions options) => Of(UNets.Describe(options));
 
     /// <summary>The network description this checkpoint entry holds, whichever kind wrote it.</summary>
     /// <exception cref="InvalidDataException">An unknown kind, or a description that does not parse; the message says which.</exception>
@@ -43,7 +41,7 @@ public sealed record NetworkDescription(string Kind, string Json)
             return Kind switch
             {
                 SpecKind or DslKind => SpecJson.Parse(Json),
-                UNetKind => UNet.Describe(ToUNetOptions()),
+                UNetKind => UNets.Describe(ToUNetOptions()),
                 _ => throw new InvalidDataException($"unknown network kind '{Kind}' (known: {SpecKind}, {UNetKind}, {DslKind})"),
             };
         }
@@ -69,21 +67,6 @@ public sealed record NetworkDescription(string Kind, string Json)
         catch (JsonException e)
         {
             throw new InvalidDataException($"the UNet description is not valid UNetOptions JSON ({e.Message}): {Json}", e);
-        }
-    }
-
-    /// <summary>Builds the (untrained) network of this description on the default device (or <paramref name="device"/>).</summary>
-    /// <exception cref="InvalidDataException">See <see cref="ToSpec"/>; also a description that cannot work at any size.</exception>
-    public Network Build(TorchSharp.torch.Device? device = null)
-    {
-        var spec = ToSpec();
-        try
-        {
-            return Network.Create(spec, Kind == UNetKind ? "UNet" : "CropCat", device);
-        }
-        catch (Shapes.ShapeException e)
-        {
-            throw new InvalidDataException($"the stored description cannot be built: {e.Message}");
         }
     }
 }

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using static TorchSharp.torch;
 
-namespace CropCat.Inference;
+namespace CropCat.Numerics;
 
 /// <summary>
 /// Mirror extrapolation of an image border, as the paper's overlap-tile strategy asks for.

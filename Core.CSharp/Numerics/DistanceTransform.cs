@@ -1,6 +1,6 @@
 using System;
 
-namespace CropCat.Training;
+namespace CropCat.Numerics;
 
 /// <summary>
 /// Exact squared Euclidean distance transforms after Felzenszwalb and Huttenlocher ("Distance Transforms
