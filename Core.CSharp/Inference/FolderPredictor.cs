@@ -137,7 +137,7 @@ public sealed class FolderPredictor
                 },
             };
         }
-        using var probabilities = new OverlapTile(Network, options).Predict(x);
+        using var probabilities = new OverlapTile(Network, options).Predict(x, plan);
         var classes = ClassIndices(probabilities);
         var mask = Path.Combine(outputFolder, name);
         PngEncoder.Write(mask, MaskImage(classes, image.Width, image.Height));

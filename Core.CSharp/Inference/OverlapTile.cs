@@ -55,8 +55,10 @@ public sealed class OverlapTile
     /// network runs in eval mode for the call and gets its previous mode back afterwards. Any sizes >= 1
     /// work, including inputs smaller than a tile and single rows (whose mirror extension repeats the row).
     /// </summary>
+    /// <param name="image">The image or volume.</param>
+    /// <param name="plan">The plan for this image when the caller already made one (<see cref="Plan"/>), so it is made once.</param>
     /// <exception cref="ArgumentException">Wrong rank, channel count that differs from the network's, or an empty image.</exception>
-    public Tensor Predict(Tensor image)
+    public Tensor Predict(Tensor image, TilePlan? plan = null)
     {
         NativeRuntime.EnsureLoaded();
         if (image is null) throw new ArgumentNullException(nameof(image));
@@ -67,7 +69,8 @@ public sealed class OverlapTile
         if (channels != Network.InChannels)
             throw new ArgumentException($"the image has {channels} channel(s) (shape [{string.Join(", ", image.shape)}]) but the network expects {Network.InChannels}");
         var extents = image.shape[^dims..].Select(e => (int)e).ToArray();
-        var plan = Plan(extents);
+        plan ??= Plan(extents);
+        if (plan.Offsets.Count != dims) throw new ArgumentException($"the plan has {plan.Offsets.Count} axes, the input {dims}");
         Allocator.KeepHeap();
 
         using var source = AsCpuFloat(image, dims);

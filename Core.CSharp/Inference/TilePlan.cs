@@ -60,8 +60,8 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
     /// <summary>The valid sizes of <paramref name="net"/>'s axes.</summary>
     /// <exception cref="ArgumentException">No input size works; the message carries the net's reason.</exception>
     public static Solution SolutionOf(Network net) =>
-        ValidSizes.Solve(net.Spec) is { Value: { } v } ? v
-        : throw new ArgumentException($"no valid tile size for this network; the network says: {ValidSizes.Solve(net.Spec).Error!.Message}");
+        net.Sizes is { Value: { } v } ? v
+        : throw new ArgumentException($"no valid tile size for this network; the network says: {net.Sizes.Error!.Message}");
 
     /// <summary>Plans the tiles for an image of <paramref name="height"/> x <paramref name="width"/>.</summary>
     /// <exception cref="ArgumentException">Empty image, bad options, or no usable tile size.</exception>

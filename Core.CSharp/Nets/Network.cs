@@ -56,6 +56,11 @@ public sealed partial class Network : nn.Module<Tensor, Tensor>
     /// <summary>The description as a checkpoint stores it.</summary>
     public NetworkDescription Description => NetworkDescription.Of(Spec);
 
+    /// <summary>The valid input sizes of every axis (<see cref="ValidSizes.Solve"/> of <see cref="Spec"/>), solved once per network.</summary>
+    public SolveOutcome Sizes => _sizes ??= ValidSizes.Solve(Spec);
+
+    private SolveOutcome? _sizes;
+
     /// <summary>The runtime layer tree.</summary>
     public Layer Root { get; }
 

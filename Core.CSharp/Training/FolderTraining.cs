@@ -99,8 +99,7 @@ public static class FolderTraining
     public static int? LargestValidSize(Network net, int atMost) => Sizes(net).Below(atMost);
 
     private static Solution Sizes(Network net) =>
-        ValidSizes.Solve(net.Spec).Value
-        ?? throw new FolderTrainingException($"the network has no valid input size: {ValidSizes.Solve(net.Spec).Error!.Message}");
+        net.Sizes.Value ?? throw new FolderTrainingException($"the network has no valid input size: {net.Sizes.Error!.Message}");
 
     /// <summary>
     /// Splits images into training and validation: a seeded shuffle, then round(fraction * n) images held out,
