@@ -22,7 +22,9 @@ internal static class SkiaDecoder
         var name = ImageFormats.Name(format);
         using var codec = CreateCodec(bytes, out var created);
         if (codec is null)
-            throw new ImageFormatException(name, path, $"corrupt or truncated: the header cannot be decoded ({Words(created)})");
+            throw new ImageFormatException(name, path, created == SKCodecResult.IncompleteInput
+                ? "truncated: the file ends inside its header"
+                : $"corrupt: the header cannot be decoded ({Words(created)})");
         var info = codec.Info;
         if (info.Width < 1 || info.Height < 1) throw new ImageFormatException(name, path, $"size {info.Width}x{info.Height} is empty");
         limits.Check(name, path, info.Width, info.Height, channels: 4);

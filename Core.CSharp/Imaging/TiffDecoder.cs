@@ -69,7 +69,7 @@ internal static class TiffDecoder
 
     private static ImageFormatException Corrupt(string path, string what, Exception? inner = null)
     {
-        var libtiff = _errors is { Length: > 0 } ? $" (libtiff: {_errors.ToString().Trim()})" : "";
+        var libtiff = _errors is { Length: > 0 } ? $" (libtiff: {_errors.ToString().TrimEnd(' ', ';')})" : "";
         return new ImageFormatException(Name, path, $"corrupt or truncated: {what}{libtiff}", inner);
     }
 

@@ -7,7 +7,7 @@ namespace CropCat.Imaging;
 
 /// <summary>
 /// Writes gray volumes as multi-page TIFF stacks through BitMiracle.LibTiff.NET: one page per slice, 16-bit
-/// unsigned or 32-bit float samples, Deflate-compressed strips, little-endian, pages numbered (PageNumber tag) so
+/// unsigned or 32-bit float samples, Deflate-compressed strips (compression 8), little-endian, pages numbered (PageNumber tag) so
 /// ImageJ, Fiji, tifffile and libtiff read them as a stack. Files are written atomically.
 /// </summary>
 public static class TiffWriter
@@ -58,7 +58,7 @@ public static class TiffWriter
                 tiff.SetField(TiffTag.SAMPLEFORMAT, format);
                 tiff.SetField(TiffTag.PHOTOMETRIC, Photometric.MINISBLACK);
                 tiff.SetField(TiffTag.PLANARCONFIG, PlanarConfig.CONTIG);
-                tiff.SetField(TiffTag.COMPRESSION, Compression.DEFLATE);
+                tiff.SetField(TiffTag.COMPRESSION, Compression.ADOBE_DEFLATE);
                 tiff.SetField(TiffTag.ROWSPERSTRIP, rowsPerStrip);
                 tiff.SetField(TiffTag.SUBFILETYPE, FileType.PAGE);
                 tiff.SetField(TiffTag.PAGENUMBER, p, count);
