@@ -69,7 +69,11 @@ let private expected =
                          BitDepth = e.GetProperty("bitDepth").GetInt32()
                          IsFloat = e.GetProperty("sampleType").GetString() = "float"
                          Values = [| for v in values.EnumerateArray() -> float32 (v.GetDouble()) |]
-                         Tolerance = if e.TryGetProperty("tolerance", &tol) then float32 (tol.GetDouble()) else 0f
+                         Tolerance =
+                             if e.TryGetProperty("tolerance", &tol) then
+                                 float32 (tol.GetDouble())
+                             else
+                                 0f
                      }
          ]
          |> Map.ofList)
@@ -141,9 +145,7 @@ let decoding =
                 expectMatches name img
             }
 
-        test "the expected file lists every decodable fixture above" {
-            Expect.equal expected.Value.Count 16 "16 fixtures with values"
-        }
+        test "the expected file lists every decodable fixture above" { Expect.equal expected.Value.Count 16 "16 fixtures with values" }
 
         test "a Carvana-like black/white palette GIF is one gray channel whose labels are 0 and 255" {
             let img = ImageFile.Read(fixture "gif_mask.gif")
@@ -161,7 +163,7 @@ let decoding =
 
         test "a 16-bit PNG read through ImageFile keeps all 16 bits" {
             let img = ImageFile.Read(fixture "png_gray16.png")
-            Expect.equal (img.Plane(0).[.. 2]) [| 0f; 65535f; 257f |] "0, 65535 and 257 (bytes 01 01) exact"
+            Expect.equal (img.Plane(0).[..2]) [| 0f; 65535f; 257f |] "0, 65535 and 257 (bytes 01 01) exact"
             Expect.equal (img.ToGray().[1]) 1f "full scale is 1"
         }
 
@@ -204,7 +206,11 @@ let limits =
         test "a PNG whose IHDR claims 60000x60000 is refused by name and size, before allocating, in both readers" {
             let file = fixture "huge_ihdr.png"
 
-            for read in [ (fun () -> ImageFile.Read file |> ignore); (fun () -> PngReader.Read file |> ignore) ] do
+            for read in
+                [
+                    (fun () -> ImageFile.Read file |> ignore)
+                    (fun () -> PngReader.Read file |> ignore)
+                ] do
                 let mutable message = ""
 
                 let bytes, seconds =
@@ -238,14 +244,20 @@ let limits =
 
         test "the budget is configurable and counts every page of a stack" {
             let stack = fixture "tiff_stack16.tif" // 3 pages of 11x9 = 297 pixels
-            let m = messageOf<ImageTooLargeException> (fun () -> ImageFile.Read(stack, ImageLimits(MaxPixels = 296L)) |> ignore)
+
+            let m =
+                messageOf<ImageTooLargeException> (fun () -> ImageFile.Read(stack, ImageLimits(MaxPixels = 296L)) |> ignore)
+
             Expect.stringContains m "3 pages of 11x9" "declared stack size"
             Expect.stringContains m "296" "the budget"
             Expect.equal (ImageFile.Read(stack, ImageLimits(MaxPixels = 297L))).PageCount 3 "exactly at the budget reads"
 
             for name, pixels in [ "jpeg_rgb.jpg", 192L; "gif_color.gif", 192L; "png_gray16.png", 140L ] do
                 let tight = ImageLimits(MaxPixels = pixels - 1L)
-                let m = messageOf<ImageTooLargeException> (fun () -> ImageFile.Read(fixture name, tight) |> ignore)
+
+                let m =
+                    messageOf<ImageTooLargeException> (fun () -> ImageFile.Read(fixture name, tight) |> ignore)
+
                 Expect.stringContains m name $"{name} refused by name"
                 Expect.isNotNull (ImageFile.Read(fixture name, ImageLimits(MaxPixels = pixels))) $"{name} read at its size"
 
@@ -262,12 +274,13 @@ let limits =
 [<Tests>]
 let damaged =
     testList "ImageIo.Damaged" [
-        for name, format in [
-            "truncated.jpg", "JPEG"
-            "truncated_header.jpg", "JPEG"
-            "truncated.gif", "GIF"
-            "corrupt.tif", "TIFF"
-          ] do
+        for name, format in
+            [
+                "truncated.jpg", "JPEG"
+                "truncated_header.jpg", "JPEG"
+                "truncated.gif", "GIF"
+                "corrupt.tif", "TIFF"
+            ] do
             test $"{name} gives one ImageFormatException naming the file" {
                 let file = fixture name
                 let m = imageError (fun () -> ImageFile.Read file |> ignore)
@@ -294,13 +307,21 @@ let writing =
             let w, h = 37, 23
             let rng = Random 5
             let u16 = [| for _ in 1..4 -> Array.init (w * h) (fun _ -> uint16 (rng.Next 65536)) |]
-            let f32 = [| for _ in 1..2 -> Array.init (w * h) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0) * 1000f) |]
+
+            let f32 = [|
+                for _ in 1..2 -> Array.init (w * h) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0) * 1000f)
+            |]
+
             let a = Path.Combine(d, "volume16.tif")
             let b = Path.Combine(d, "volume32.tif")
             TiffWriter.WriteStack16(a, u16, w, h)
             TiffWriter.WriteStackFloat(b, f32, w, h)
             let ra = ImageFile.Read a
-            Expect.equal (ra.PageCount, ra.BitDepth, ra.SampleType, ra.Width, ra.Height) (4, 16, SampleType.UnsignedInteger, w, h) "16-bit header"
+
+            Expect.equal
+                (ra.PageCount, ra.BitDepth, ra.SampleType, ra.Width, ra.Height)
+                (4, 16, SampleType.UnsignedInteger, w, h)
+                "16-bit header"
 
             for p in 0..3 do
                 Expect.equal ra.Pages[p] (Array.map float32 u16[p]) $"16-bit page {p}"
@@ -330,7 +351,9 @@ let folders =
             copy "tiff_packbits8.tif" (Path.Combine(d, "masks", "scan.png.tif"))
             File.Move(Path.Combine(d, "masks", "scan.png.tif"), Path.Combine(d, "masks", "scan.tiff"))
             // scan.tif is 14x10, its mask 12x10: named as a size mismatch once the JPEG pair has loaded.
-            let m = messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255, channels = 3) |> ignore)
+            let m =
+                messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255, channels = 3) |> ignore)
+
             Expect.stringContains m "scan" "the TIFF pair is read (and its sizes compared)"
             File.Delete(Path.Combine(d, "images", "scan.tif"))
             File.Delete(Path.Combine(d, "masks", "scan.tiff"))
@@ -339,10 +362,15 @@ let folders =
             Expect.equal (s.Name, s.Width, s.Height, s.Channels) ("car.jpg", 16, 12, 3) "sample"
 
             let maxDiff =
-                Array.map2 (fun (a: float32) b -> abs (a * 255f - b)) s.Image e.Values |> Array.max
+                Array.map2 (fun (a: float32) b -> abs (a * 255f - b)) s.Image e.Values
+                |> Array.max
 
             Expect.isLessThanOrEqual maxDiff e.Tolerance "R, G, B planes in [0, 1] from the JPEG"
-            let mask = expected.Value["gif_mask.gif"].Values |> Array.map (fun v -> if v = 255f then 1 else 0)
+
+            let mask =
+                expected.Value["gif_mask.gif"].Values
+                |> Array.map (fun v -> if v = 255f then 1 else 0)
+
             Expect.equal s.Classes mask "mask 255 -> class 1"
             Expect.equal (s.Instances |> Array.max) 1 "one instance"
             let gray = FolderDataset.Load(d, LabelSchema.Binary255) |> Seq.exactlyOne
@@ -353,17 +381,26 @@ let folders =
             let d = tempDir ()
             copy "truncated.jpg" (Path.Combine(d, "images", "a.jpg"))
             copy "gif_mask.gif" (Path.Combine(d, "masks", "a.gif"))
-            let m = messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
+            let m =
+                messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
             Expect.stringContains m "a.jpg" "corrupt image named"
             Expect.stringContains m "truncated" "and why"
             File.Delete(Path.Combine(d, "images", "a.jpg"))
             copy "jpeg_rgb.jpg" (Path.Combine(d, "images", "a.jpg"))
             copy "gif_mask.gif" (Path.Combine(d, "masks", "a.png.gif"))
-            let m = messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
+            let m =
+                messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
             Expect.stringContains m "a.png.gif has no image" "unpaired mask"
             File.Delete(Path.Combine(d, "masks", "a.png.gif"))
             copy "png_gray16.png" (Path.Combine(d, "masks", "a.png"))
-            let m = messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
+            let m =
+                messageOf<DatasetException> (fun () -> FolderDataset.Load(d, LabelSchema.Binary255) |> ignore)
+
             Expect.stringContains m "share the name a" "a.gif and a.png"
         }
 
@@ -389,7 +426,10 @@ let folders =
 
             let written = report.Written |> Seq.map Path.GetFileName |> List.ofSeq
             Expect.equal written [ "a.png"; "c.png"; "d.png" ] "a.png (from a.jpg), c.gif and d.tiff segmented"
-            let skipped = report.Skipped |> Seq.map (fun s -> Path.GetFileName s.File) |> List.ofSeq
+
+            let skipped =
+                report.Skipped |> Seq.map (fun s -> Path.GetFileName s.File) |> List.ofSeq
+
             Expect.equal skipped [ "a.png"; "b.jpg" ] "the clashing a.png and the truncated b.jpg skipped"
             Expect.stringContains (log.ToString()) "b.jpg: truncated" "the truncated JPEG is named with the reason"
             Expect.stringContains (log.ToString()) "already written for" "the name clash is explained"
