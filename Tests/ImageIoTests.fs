@@ -83,6 +83,8 @@ let private formatOf (name: string) =
     | ".jpg" -> ImageFormat.Jpeg
     | ".gif" -> ImageFormat.Gif
     | ".png" -> ImageFormat.Png
+    | ".webp" -> ImageFormat.WebP
+    | ".bmp" -> ImageFormat.Bmp
     | _ -> ImageFormat.Tiff
 
 /// All of an image's values, pages then planes, as make_fixtures.py lists them.
@@ -138,6 +140,8 @@ let decoding =
                 "tiff_lzw16_predictor.tif"
                 "tiff_packbits8.tif"
                 "tiff_rgb_separate.tif"
+                "webp_lossless.webp"
+                "bmp_rgb24.bmp"
             ] do
             test $"{name} decodes to the values its writer recorded" {
                 let img = ImageFile.Read(fixture name)
@@ -145,7 +149,7 @@ let decoding =
                 expectMatches name img
             }
 
-        test "the expected file lists every decodable fixture above" { Expect.equal expected.Value.Count 16 "16 fixtures with values" }
+        test "the expected file lists every decodable fixture above" { Expect.equal expected.Value.Count 18 "18 fixtures with values" }
 
         test "a Carvana-like black/white palette GIF is one gray channel whose labels are 0 and 255" {
             let img = ImageFile.Read(fixture "gif_mask.gif")

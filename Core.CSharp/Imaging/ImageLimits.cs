@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 
 namespace CropCat.Imaging;
 
@@ -38,11 +39,11 @@ public sealed record ImageLimits
         var pixels = (double)width * height * pages;
         var size = pages == 1 ? $"{width}x{height}" : $"{pages} pages of {width}x{height}";
         if (pixels > MaxPixels)
-            throw new ImageTooLargeException(format, path, width, height, pages, MaxPixels,
-                $"declares {size} pixels ({pixels:N0} pixels), over the pixel budget of {MaxPixels:N0} " +
-                $"(ImageLimits.MaxPixels); refused before decoding");
+            throw new ImageTooLargeException(format, path, width, height, pages, MaxPixels, string.Create(CultureInfo.InvariantCulture,
+                $"declares {size} pixels ({pixels:N0} pixels), over the pixel budget of {MaxPixels:N0} (ImageLimits.MaxPixels); refused before decoding"));
         if ((double)width * height * Math.Max(1, channels) > Array.MaxLength)
             throw new ImageTooLargeException(format, path, width, height, pages, MaxPixels,
-                $"declares {size} pixels with {channels} channel(s), more values per page than one .NET array holds ({Array.MaxLength:N0}); refused before decoding");
+                string.Create(CultureInfo.InvariantCulture,
+                    $"declares {size} pixels with {channels} channel(s), more values per page than one .NET array holds ({Array.MaxLength:N0}); refused before decoding"));
     }
 }

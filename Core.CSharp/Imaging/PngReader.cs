@@ -187,7 +187,8 @@ public static class PngReader
 
         var bpp = channels * depth / 8;
         if ((long)(width * (long)bpp + 1) * height > Array.MaxLength)
-            throw new PngException(name, $"{width}x{height} with {bpp} bytes per pixel needs more bytes than one .NET array holds ({Array.MaxLength:N0})");
+            throw new PngException(name, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{width}x{height} with {bpp} bytes per pixel needs more bytes than one .NET array holds ({Array.MaxLength:N0})"));
         var stride = width * bpp;
         var raw = Inflate(idat.ToArray(), (long)(stride + 1) * height, name);
         Unfilter(raw, stride, height, bpp, name);

@@ -23,6 +23,9 @@ internal static class TiffDecoder
 
     static TiffDecoder() => Tiff.SetErrorHandler(new CollectingHandler());
 
+    /// <summary>Installs the quiet error handler (runs the static constructor) before another LibTiff.NET use, such as <see cref="TiffWriter"/>.</summary>
+    internal static void Quiet() { }
+
     /// <summary>Decodes <paramref name="bytes"/>, the contents of <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">Corrupt, truncated or unsupported; the message names the file.</exception>
     /// <exception cref="ImageTooLargeException">The pages declare more pixels than the budget.</exception>

@@ -42,6 +42,7 @@ public static class TiffWriter
         if (count < 1) throw new ArgumentException($"TIFF {path}: no pages to write");
         if (width < 1 || height < 1) throw new ArgumentException($"TIFF {path}: size {width}x{height} is empty");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("TiffWriter writes host-order samples and expects a little-endian CPU");
+        TiffDecoder.Quiet(); // libtiff's errors are checked through return values here, not printed
         var rowBytes = width * bits / 8;
         var rowsPerStrip = Math.Clamp(65536 / rowBytes, 1, height);
         using var memory = new MemoryStream();
