@@ -35,10 +35,10 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 }
 
 /// <summary>
-/// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
+/// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension, and outputs are always PNG) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
 /// gray refused), standardised as <see cref="CropCat.Training.FolderTraining"/> standardises training images,
-/// predicted, and written as <c>OUTPUT/NAME.png</c> (NAME without the input's extension; outputs are always PNG): each pixel's class mapped back to its mask value through the
+/// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
 /// label schema (the smallest value of that class; 8-bit gray up to 255, 16-bit gray up to 65535, else RGB
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
 /// as 16-bit gray, or one <c>NAME.classK.png</c> per non-background class when there are more than two.
