@@ -42,8 +42,7 @@ type NetSpec = {
     member s.Options = UNetOptions(Widths = s.Widths, BottomDropout = s.Dropout)
 
     /// The output edge length, from the shape algebra.
-    member s.OutSize =
-        (UNet.Describe s.Options).Infer(s.Size, s.Size).Output.Height
+    member s.OutSize = (UNet.Describe s.Options).Infer(s.Size, s.Size).Output.Height
 
 /// Forward (eval, no_grad) or one training step.
 type Op =

@@ -56,8 +56,7 @@ let private train
             MaxSteps = maxSteps
         )
 
-    let trainer =
-        new Trainer(net, LabelSchema.Binary255, options)
+    let trainer = new Trainer(net, LabelSchema.Binary255, options)
 
     eprintfn
         "--- training %s (time budget %.0f s%s) ---"
@@ -118,11 +117,7 @@ let private bf16Evaluation (checkpoint: string) (testSet: Sample list) =
         Checkpoint.Load(checkpoint, net) |> ignore
 
         use t =
-            new Trainer(
-                net,
-                LabelSchema.Binary255,
-                TrainerOptions(Loss = LossKind.WeightedCrossEntropy, Progress = null)
-            )
+            new Trainer(net, LabelSchema.Binary255, TrainerOptions(Loss = LossKind.WeightedCrossEntropy, Progress = null))
 
         try
             net.Precision <- Precision.BFloat16

@@ -1,4 +1,4 @@
-/// `cropcat predict`: segments PNG files with a trained checkpoint (exact overlap-tile inference).
+/// `cropcat predict`: segments image files with a trained checkpoint (exact overlap-tile inference).
 module CropCat.Cli.Predict
 
 open System
@@ -25,7 +25,7 @@ type Args =
             match a with
             | Model _ -> "a checkpoint written by cropcat train (it holds the net's description, weights and label schema)"
             | Input _ ->
-                "a PNG file or a folder of *.png (8/16-bit gray, gray+alpha, RGB(A), palette), standardised per image as in training. A 1-channel net reads colour as luma; a 3-channel net needs RGB(A). An unreadable file or one with the wrong channel count is reported by name on stderr and skipped, the others are still written, and the exit code is 5 (2: missing or corrupt checkpoint, bad arguments)"
+                "an image file or a folder of them (PNG, JPEG, GIF, TIFF, BMP, WebP; 8/16-bit gray, gray+alpha, RGB(A), palette), standardised per image as in training. A 1-channel net reads colour as luma; a 3-channel net needs RGB(A). An unreadable file or one with the wrong channel count is reported by name on stderr and skipped, the others are still written, and the exit code is 5 (2: missing or corrupt checkpoint, bad arguments)"
             | Output _ ->
                 "folder for OUTPUT/NAME.png: each pixel's class mapped back to its mask value by the stored label schema (e.g. 0/255). Must not be the input folder"
             | Tile _ ->

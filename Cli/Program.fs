@@ -38,8 +38,10 @@ type Command =
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
             | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
             | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
-            | Train _ -> "train a net on a folder of image/mask PNG pairs (DATA/images/NAME.png + DATA/masks/NAME.png); writes a checkpoint"
-            | Predict _ -> "segment a PNG file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
+            | Train _ ->
+                "train a net on a folder of image/mask pairs (DATA/images/NAME.jpg + DATA/masks/NAME.gif, any of PNG, JPEG, GIF, TIFF, BMP, WebP); writes a checkpoint"
+            | Predict _ ->
+                "segment an image file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
             | Synth _ -> "write a dataset folder of synthetic touching cells (images/ and masks/) to try train and predict on"
             | Bench _ -> "benchmark forward and training step against a hand-written TorchSharp net and PyTorch"
 

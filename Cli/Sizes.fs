@@ -19,7 +19,8 @@ type SizesArgs =
             match a with
             | Preset _ -> "a built-in net: paper, carvana, milesial, milesial-bilinear, unet3d or attention. Default: paper"
             | Description _ -> "a JSON description file instead of a preset"
-            | Near _ -> "also give the valid size nearest to this one on each axis (ties go up), its output and crop margins: 570, or 116x130x130 for a 3-D net"
+            | Near _ ->
+                "also give the valid size nearest to this one on each axis (ties go up), its output and crop margins: 570, or 116x130x130 for a 3-D net"
             | Output _ -> "also give the smallest input whose output is at least this many pixels"
             | Json -> "print the answer as JSON"
 
@@ -103,7 +104,8 @@ let run (args: ParseResults<SizesArgs>) =
         near
         |> Option.iter (fun (asked, n, out, crops, single) ->
             // A size given as one number (the same on every axis) is answered in the same form.
-            let sizeText (e: int list) = if single then string e.Head else sizeText e
+            let sizeText (e: int list) =
+                if single then string e.Head else sizeText e
 
             if asked = n then
                 printfn "%s is valid -> output %s" (sizeText n) (sizeText out)

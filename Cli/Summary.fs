@@ -20,7 +20,8 @@ type SummaryArgs =
             | Preset _ ->
                 "a built-in net: paper (Fig. 1, 1 -> 2 classes, valid convs), carvana (padded, RGB -> 1 class), milesial or milesial-bilinear (milesial/Pytorch-UNet, RGB -> 2 classes), unet3d (Cicek et al. 2016, 3-D) or attention (the paper's net with attention gates). Default: paper"
             | Description _ -> "a JSON description file instead of a preset (format: see the README, section 'The F# DSL')"
-            | Size _ -> "input size: one edge for every axis (572), or one per axis (116x132x132 for a 3-D net, DxHxW). Default: the valid size nearest 572"
+            | Size _ ->
+                "input size: one edge for every axis (572), or one per axis (116x132x132 for a 3-D net, DxHxW). Default: the valid size nearest 572"
             | Json -> "print the table as JSON instead of text"
 
 /// A command failed with a message for the user and an exit code.
@@ -63,7 +64,8 @@ let parseExtents (net: Net) (text: string) : int list =
     | many -> raise (CliFailure($"cropcat: size '{text}' has {List.length many} axes; this net has {net.Dims}", 2))
 
 /// "572x572" or "116x132x132".
-let sizeText (extents: int seq) = extents |> Seq.map string |> String.concat "x"
+let sizeText (extents: int seq) =
+    extents |> Seq.map string |> String.concat "x"
 
 /// Fails with one line naming the refusal and the nearest valid sizes when `extents` are not valid.
 let requireValid (name: string) (net: Net) (sizes: Solution) (extents: int list) =
@@ -74,7 +76,10 @@ let requireValid (name: string) (net: Net) (sizes: Solution) (extents: int list)
             let below = extents |> List.map (ValidSizes.below sizes)
 
             [
-                (if List.forall Option.isSome below then Some(below |> List.map Option.get) else None)
+                (if List.forall Option.isSome below then
+                     Some(below |> List.map Option.get)
+                 else
+                     None)
                 Some(extents |> List.map (ValidSizes.above sizes))
             ]
             |> List.choose id
@@ -94,6 +99,7 @@ let private shapeJson (s: CropCat.Shapes.Shape) =
 let run (args: ParseResults<SummaryArgs>) =
     let name, net = loadNet (args.TryGetResult Preset) (args.TryGetResult Description)
     let sizes = solve name net
+
     let extents =
         match args.TryGetResult Size with
         | Some text -> parseExtents net text

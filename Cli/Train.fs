@@ -1,4 +1,4 @@
-/// `cropcat train`: trains a net on a folder of image/mask PNG pairs and writes a checkpoint that
+/// `cropcat train`: trains a net on a folder of image/mask pairs (PNG, JPEG, GIF, TIFF, BMP, WebP) and writes a checkpoint that
 /// `cropcat predict` can rebuild the net from.
 module CropCat.Cli.Train
 
@@ -39,8 +39,9 @@ type Args =
         member a.Usage =
             match a with
             | Data _ ->
-                "dataset folder: DATA/images/NAME.png with its mask DATA/masks/NAME.png (same file name, same size; every image needs a mask). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette PNG, read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
-            | Preset _ -> "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
+                "dataset folder: DATA/images/NAME.ext with its mask DATA/masks/NAME.ext (same name without the extension, same size; every image needs a mask; PNG, JPEG, GIF, TIFF, BMP or WebP, told apart by their bytes). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette, read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
+            | Preset _ ->
+                "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
             | In_Channels _ -> "image channels of a --preset or --widths net: 1 (gray) or 3 (RGB). Default 1"
@@ -167,8 +168,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
             | None ->
                 let names = Presets.byName |> List.map fst |> String.concat ", "
                 fail $"unknown preset '{other}' (known: {names})"
-            | Some(_, spec) when spec.Dims <> 2 ->
-                fail $"preset '{other}' is a {spec.Dims}-D net; cropcat train reads 2-D images"
+            | Some(_, spec) when spec.Dims <> 2 -> fail $"preset '{other}' is a {spec.Dims}-D net; cropcat train reads 2-D images"
             | Some(_, spec) when spec.OutChannels < 2 ->
                 fail
                     $"preset '{other}' predicts one sigmoid class, while cropcat train trains softmax classes over the label schema; use --widths (with --in-channels 3 for RGB) or --description"

@@ -27,7 +27,8 @@ module ShapeCheck =
     let inferHW (net: Net) (height: int) (width: int) = inferAt net [ height; width ]
 
     /// Inference for `size` on every axis (a square, or a cube for 3-D nets).
-    let infer (net: Net) (size: int) = inferAt net (List.ofArray (net.Cube size))
+    let infer (net: Net) (size: int) =
+        inferAt net (List.ofArray (net.Cube size))
 
     /// The output shape for `size` on every axis, or the refusing layer.
     let output (net: Net) (size: int) =

@@ -41,7 +41,8 @@ module Combinators =
     let sameBlock width : Spec = BlockSpec(width, Padding.Same)
 
     /// A valid block whose first convolution has `mid` channels and the second `width` (the 3-D U-Net's (32, 64)).
-    let block2 mid width : Spec = BlockSpec(width, Mid = System.Nullable mid)
+    let block2 mid width : Spec =
+        BlockSpec(width, Mid = System.Nullable mid)
 
     /// The paper's 2x2 (3-D: 2x2x2) max-pool that refuses odd sizes.
     let down: Spec = PoolSpec(PoolMode.Strict)
@@ -78,7 +79,8 @@ module Combinators =
 
     /// A skip whose input is weighed by an attention gate with `channels` intermediate channels
     /// (Attention U-Net) before the merge (crop-and-cat or concat).
-    let gatedSkip channels merge (body: Spec) : Spec = SkipSpec(merge, body, GateSpec(channels))
+    let gatedSkip channels merge (body: Spec) : Spec =
+        SkipSpec(merge, body, GateSpec(channels))
 
     /// Sequencing, left to right: `a --> b` runs a, then b. A chain `a --> b --> c` is one flat
     /// chain [a; b; c]: a chain on the left is extended, a chain on the right stays one item, so
@@ -128,7 +130,10 @@ module UNet =
             UpSpec(width, form.Up),
             form.Merge,
             b,
-            (if form.Gate > 0 then GateSpec(form.Gate) else Unchecked.defaultof<GateSpec>)
+            (if form.Gate > 0 then
+                 GateSpec(form.Gate)
+             else
+                 Unchecked.defaultof<GateSpec>)
         )
 
     /// The network for `widths` (top to bottom; the last is the bottom block, so depth = length - 1)

@@ -35,6 +35,7 @@ module ValidSizes =
     /// The smallest input whose output is at least `wanted` pixels, with that output.
     let inputFor (s: Solution) wanted =
         let r = s.InputFor wanted
+
         if r.HasValue then
             let struct (input, output) = r.Value
             Some(input, output)

@@ -37,8 +37,7 @@ let trainerOptions =
         CheckpointPath = "out/fsx-train/model.safetensors"
     )
 
-let trainer =
-    new Trainer(net, LabelSchema.Binary255, trainerOptions)
+let trainer = new Trainer(net, LabelSchema.Binary255, trainerOptions)
 
 let result = trainer.Fit(train, test)
 let eval = trainer.Evaluate test

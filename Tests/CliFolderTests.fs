@@ -152,8 +152,7 @@ let endToEnd =
             let o = UNetOptions(Widths = [| 2; 2; 2; 2; 2 |])
             use net = UNet.Create o
 
-            let m =
-                messageOf<FolderTrainingException> (fun () -> train data net |> ignore)
+            let m = messageOf<FolderTrainingException> (fun () -> train data net |> ignore)
 
             Expect.stringContains m "0000.png is 100x100" "names the image and its size"
             Expect.stringContains m "at least 188x188" "says the smallest input"
@@ -173,7 +172,13 @@ let endToEnd =
             TestUtil.init ()
             use _ = torch.NewDisposeScope()
             let d = tempDir ()
-            Expect.throwsT<FileNotFoundException> (fun () -> (Checkpoint.LoadNetwork (Path.Combine(d, "none.safetensors"))).ToTuple() |> ignore) "missing"
+
+            Expect.throwsT<FileNotFoundException>
+                (fun () ->
+                    (Checkpoint.LoadNetwork(Path.Combine(d, "none.safetensors"))).ToTuple()
+                    |> ignore)
+                "missing"
+
             let bad = Path.Combine(d, "bad.safetensors")
             File.WriteAllBytes(bad, [| 1uy; 2uy; 3uy |])
             Expect.throwsT<SafetensorsException> (fun () -> (Checkpoint.LoadNetwork bad).ToTuple() |> ignore) "truncated"

@@ -73,20 +73,37 @@ let tests =
         }
 
         test "the 3-D U-Net through the CLI: summary 116x132x132 -> 28x44x44, sizes --near, JSON with dims 3" {
-            let code, out, _ = cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "116x132x132" ]
+            let code, out, _ =
+                cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "116x132x132" ]
+
             Expect.equal code 0 "exit code"
             Expect.stringContains out "Input 116x132x132 -> output 28x44x44x3" "sizes"
             Expect.stringContains out "Total params: 19,073,187" "parameters"
-            let code, out, _ = cropcat [ "sizes"; "--preset"; "unet3d"; "--near"; "116x130x130" ]
+
+            let code, out, _ =
+                cropcat [ "sizes"; "--preset"; "unet3d"; "--near"; "116x130x130" ]
+
             Expect.equal code 0 "sizes exit code"
             Expect.stringContains out "92 + 8k -> 4 + 8k (output = input - 88)" "per-axis progression"
             Expect.stringContains out "116x130x130 is not valid; nearest valid: 116x132x132 -> output 28x44x44" "nearest"
-            let code, out, _ = cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "116x132x132"; "--json" ]
+
+            let code, out, _ =
+                cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "116x132x132"; "--json" ]
+
             Expect.equal code 0 "json exit code"
             use doc = System.Text.Json.JsonDocument.Parse out
             Expect.equal (doc.RootElement.GetProperty("dims").GetInt32()) 3 "dims"
-            Expect.sequenceEqual [ for e in doc.RootElement.GetProperty("output").EnumerateArray() -> e.GetInt32() ] [ 3; 28; 44; 44 ] "output"
-            let code, _, err = cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "118x132x132" ]
+
+            Expect.sequenceEqual
+                [
+                    for e in doc.RootElement.GetProperty("output").EnumerateArray() -> e.GetInt32()
+                ]
+                [ 3; 28; 44; 44 ]
+                "output"
+
+            let code, _, err =
+                cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "118x132x132" ]
+
             Expect.equal code 1 "a size it cannot take"
             Expect.stringContains err "depth 53 is odd; 2x2x2 max-pool needs even sizes" "names the axis"
             let code, _, err = cropcat [ "summary"; "--preset"; "unet3d"; "--size"; "132x132" ]

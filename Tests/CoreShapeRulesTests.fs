@@ -25,7 +25,9 @@ let private forward (layer: Layer) (c: int) (extents: int list) =
     use _ = torch.no_grad ()
 
     try
-        let y = layer.Forward(torch.randn (Array.ofList (1L :: int64 c :: (extents |> List.map int64))))
+        let y =
+            layer.Forward(torch.randn (Array.ofList (1L :: int64 c :: (extents |> List.map int64))))
+
         Some(y.shape |> Array.skip 1 |> Array.map int |> List.ofArray)
     with :? System.Runtime.InteropServices.ExternalException ->
         None
@@ -57,7 +59,9 @@ let private agree (spec: Spec) c extents =
 [<Tests>]
 let tests =
     testList "Core.ShapeRules" [
-        testPropertyWithConfig config "conv blocks (2-D and 3-D): the rule equals the real output shape, and refuses exactly when libtorch does"
+        testPropertyWithConfig
+            config
+            "conv blocks (2-D and 3-D): the rule equals the real output shape, and refuses exactly when libtorch does"
         <| fun () ->
             init ()
 
@@ -112,7 +116,9 @@ let tests =
                 && (strict.IsSome = (evenOk && torchOut.IsSome))
                 && (strict.IsNone || strict = torchOut))
 
-        testPropertyWithConfig config "up-steps (transposed, linear + 1x1, interpolation; 2-D and 3-D) double sizes and set channels as their rule says"
+        testPropertyWithConfig
+            config
+            "up-steps (transposed, linear + 1x1, interpolation; 2-D and 3-D) double sizes and set channels as their rule says"
         <| fun () ->
             init ()
 
@@ -126,7 +132,9 @@ let tests =
             init ()
             Prop.forAll (Arb.fromGen (Gen.zip3 chans chans genExtents)) (fun (c, k, e) -> agree (HeadSpec(k)) c e)
 
-        testPropertyWithConfig config "skip merges (crop-and-cat, concat, pad-and-cat, add, attention-gated; 2-D and 3-D): the rule equals the real output shape"
+        testPropertyWithConfig
+            config
+            "skip merges (crop-and-cat, concat, pad-and-cat, add, attention-gated; 2-D and 3-D): the rule equals the real output shape"
         <| fun () ->
             init ()
 
@@ -138,7 +146,13 @@ let tests =
                     let! merge = Gen.elements [ Merge.CropConcat; Merge.Concat; Merge.PadConcat; Merge.Add ]
                     let! pad = Gen.elements [ Padding.Valid; Padding.Same ]
                     let! gated = Gen.elements [ false; true ]
-                    let gate = if gated && merge <> Merge.Add && merge <> Merge.PadConcat then GateSpec(2) else null
+
+                    let gate =
+                        if gated && merge <> Merge.Add && merge <> Merge.PadConcat then
+                            GateSpec(2)
+                        else
+                            null
+
                     let! floorDown = Gen.elements [ false; true ]
                     // A body that down- and up-samples, so pad-and-cat meets a smaller body at odd sizes.
                     let body: Spec =
@@ -155,12 +169,18 @@ let tests =
                 // Concat/Add of unequal sizes would fail in libtorch too; only compare accepted cases there.
                 match r with
                 | Some _ -> agree spec c e
-                | None -> (merge <> Merge.CropConcat && merge <> Merge.PadConcat && (pad = Padding.Valid || floorDown)) |> Prop.ofTestable)
+                | None ->
+                    (merge <> Merge.CropConcat
+                     && merge <> Merge.PadConcat
+                     && (pad = Padding.Valid || floorDown))
+                    |> Prop.ofTestable)
 
         testCase "channel mismatch is refused with the layer path and both counts"
         <| fun () ->
             init ()
-            use net = new CropCat.Nets.Network(NetSpec(8, ChainSpec(BlockSpec(16), HeadSpec(2))))
+
+            use net =
+                new CropCat.Nets.Network(NetSpec(8, ChainSpec(BlockSpec(16), HeadSpec(2))))
 
             try
                 net.forward (torch.zeros (1L, 4L, 30L, 30L)) |> ignore
@@ -171,7 +191,11 @@ let tests =
         testCase "a 3-D pool names the axis: depth 57 is odd"
         <| fun () ->
             let net =
-                NetSpec(1, ChainSpec(BlockSpec(2), SkipSpec(Merge.CropConcat, ChainSpec(PoolSpec(), BlockSpec(4), UpSpec(2))), BlockSpec(2)), 3)
+                NetSpec(
+                    1,
+                    ChainSpec(BlockSpec(2), SkipSpec(Merge.CropConcat, ChainSpec(PoolSpec(), BlockSpec(4), UpSpec(2))), BlockSpec(2)),
+                    3
+                )
 
             let o = net.TryInfer([| 61; 64; 64 |])
             Expect.equal o.Error.Message "level 1 / down: depth 57 is odd; 2x2x2 max-pool needs even sizes" "message"

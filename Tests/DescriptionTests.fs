@@ -28,7 +28,11 @@ let private legacyDir () =
             failwith "Tests/fixtures/legacy not found"
         else
             let p = Path.Combine(d.FullName, "Tests", "fixtures", "legacy")
-            if File.Exists(Path.Combine(p, "outputs.safetensors")) then p else up d.Parent
+
+            if File.Exists(Path.Combine(p, "outputs.safetensors")) then
+                p
+            else
+                up d.Parent
 
     try
         up (DirectoryInfo AppContext.BaseDirectory)
@@ -42,7 +46,7 @@ let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
 /// The fixture input of the legacy script: sin(arange(C*H*W) / (C*H*W)) as (1, C, H, W).
 let private legacyInput c size =
     let n = int64 (c * size * size)
-    (torch.arange(n, dtype = torch.float32) / float32 n).sin().reshape (1L, int64 c, int64 size, int64 size)
+    (torch.arange (n, dtype = torch.float32) / float32 n).sin().reshape (1L, int64 c, int64 size, int64 size)
 
 /// Parameter count from the modules themselves.
 let private moduleCount (net: Network) =
@@ -51,12 +55,19 @@ let private moduleCount (net: Network) =
 [<Tests>]
 let legacy =
     testList "Description.legacy checkpoints" [
-        for file, kind, c, size in [ "unet-kind.safetensors", "UNet", 1, 20; "dsl-kind.safetensors", "CropCat.Dsl", 3, 16 ] do
+        for file, kind, c, size in
+            [
+                "unet-kind.safetensors", "UNet", 1, 20
+                "dsl-kind.safetensors", "CropCat.Dsl", 3, 16
+            ] do
             test $"a checkpoint of kind {kind} written by the release before the redesign loads and computes what it computed" {
                 init ()
                 use scope = torch.NewDisposeScope()
                 let dir = legacyDir ()
-                let struct (expected, _) = Safetensors.Read(Path.Combine(dir, "outputs.safetensors"))
+
+                let struct (expected, _) =
+                    Safetensors.Read(Path.Combine(dir, "outputs.safetensors"))
+
                 let struct (net, info) = Checkpoint.LoadNetwork(Path.Combine(dir, file))
                 use net = net
                 Expect.equal info.Architecture.Kind kind "the stored kind"
@@ -85,7 +96,9 @@ let properties =
                 Expect.equal (SpecJson.Parse(SpecJson.Write spec)) spec name
         }
 
-        testPropertyWithConfig (config 30) "valid sizes per axis in 3-D: anisotropic inputs are valid exactly when every axis is, with per-axis outputs"
+        testPropertyWithConfig
+            (config 30)
+            "valid sizes per axis in 3-D: anisotropic inputs are valid exactly when every axis is, with per-axis outputs"
         <| Prop.forAll (Arb.zip (arbNet 3, Arb.fromGen (Gen.listOfLength 3 (Gen.choose (1, 200))))) (fun (net2d, extents) ->
             let net = in3d net2d
 
@@ -129,8 +142,12 @@ let properties =
                 use built = new Network(net)
                 built.eval ()
                 use _ = torch.no_grad ()
-                let y = built.forward (torch.rand [| 1L; int64 net.InChannels; int64 n; int64 n; int64 n |])
+
+                let y =
+                    built.forward (torch.rand [| 1L; int64 net.InChannels; int64 n; int64 n; int64 n |])
+
                 let rule = net.Infer(n, n, n).Output
+
                 (y.shape |> Array.skip 1 |> Array.map int |> List.ofArray) = (rule.Channels :: List.ofSeq rule.Extents)
                 |> Prop.label $"{n}: torch %A{y.shape}, rule {rule}")
     ]
@@ -167,7 +184,10 @@ let unet3d =
         }
 
         test "its valid sizes per axis, and a refusal that names the depth axis" {
-            let s = ValidSizes.solve Presets.unet3d |> Result.defaultWith (fun e -> failtest e.Message)
+            let s =
+                ValidSizes.solve Presets.unet3d
+                |> Result.defaultWith (fun e -> failtest e.Message)
+
             Expect.isTrue (s.Contains 116 && s.Contains 132) "116 and 132 are valid"
             Expect.equal s.Period 8 "three down-steps"
             let e = Presets.unet3d.TryInfer([| 118; 132; 132 |]).Error
@@ -195,12 +215,18 @@ let unet3d =
             init ()
             use scope = torch.NewDisposeScope()
             torch.manual_seed 5L |> ignore
-            let spec = UNet.Describe(UNetOptions(Widths = [| 2; 4; 8 |], Dims = 3, BatchNorm = true, Classes = 2))
+
+            let spec =
+                UNet.Describe(UNetOptions(Widths = [| 2; 4; 8 |], Dims = 3, BatchNorm = true, Classes = 2))
+
             let n = (ValidSizes.Solve spec).OrThrow().Smallest
             use net = Network.Create(spec, "tiny3d", torch.CPU)
             let x = torch.rand [| 2L; 1L; int64 n; int64 n; int64 (n + 8) |]
             let out = net.Infer(n, n, n + 8)
-            let target = torch.randint (2L, [| 2L; int64 out.Extents[0]; int64 out.Extents[1]; int64 out.Extents[2] |])
+
+            let target =
+                torch.randint (2L, [| 2L; int64 out.Extents[0]; int64 out.Extents[1]; int64 out.Extents[2] |])
+
             let before = parameterValues net
             use sgd = torch.optim.SGD(net.parameters (), 0.01, 0.99)
             net.train ()
@@ -212,7 +238,14 @@ let unet3d =
             Expect.notEqual (parameterValues net) before "the step changed the weights"
 
             let path = Path.Combine(tempDir (), "tiny3d.safetensors")
-            Checkpoint.Save(path, net, null, CheckpointInfo(net.Description, CropCat.Data.LabelSchema.Binary255, 1, 1L, "", readOnlyDict []))
+
+            Checkpoint.Save(
+                path,
+                net,
+                null,
+                CheckpointInfo(net.Description, CropCat.Data.LabelSchema.Binary255, 1, 1L, "", readOnlyDict [])
+            )
+
             let struct (back, info) = Checkpoint.LoadNetwork path
             use back = back
             Expect.stringContains info.Architecture.Json "\"dims\":3" "the JSON form says dims 3"
@@ -225,7 +258,9 @@ let unet3d =
 
 /// The attention gate written out in plain TorchSharp functions, with the built net's weights.
 let private referenceForward (net: Network) (dims: int) (x: torch.Tensor) : torch.Tensor =
-    let parameters = net.named_parameters () |> Seq.map (fun struct (n, t) -> n, t) |> Map.ofSeq
+    let parameters =
+        net.named_parameters () |> Seq.map (fun struct (n, t) -> n, t) |> Map.ofSeq
+
     let pad (k: int) = Array.create dims (int64 k)
 
     let conv (input: torch.Tensor) (name: string) (k: int) : torch.Tensor =
@@ -277,12 +312,26 @@ let attention =
                 init ()
                 use scope = torch.NewDisposeScope()
                 torch.manual_seed 9L |> ignore
-                let body = chain [ sameBlock 4; gatedSkip 3 concat (chain [ down; sameBlock 6; up 4 ]); sameBlock 4; head 2 ]
+
+                let body =
+                    chain [
+                        sameBlock 4
+                        gatedSkip 3 concat (chain [ down; sameBlock 6; up 4 ])
+                        sameBlock 4
+                        head 2
+                    ]
+
                 let spec = NetSpec(2, body, dims)
                 use net = Network.Create(spec, "gated", torch.CPU)
                 net.eval ()
                 use _ = torch.no_grad ()
-                let size = if dims = 2 then [| 1L; 2L; 16L; 12L |] else [| 1L; 2L; 8L; 12L; 6L |]
+
+                let size =
+                    if dims = 2 then
+                        [| 1L; 2L; 16L; 12L |]
+                    else
+                        [| 1L; 2L; 8L; 12L; 6L |]
+
                 let x = torch.randn size
                 let mine = net.forward x
                 let theirs = referenceForward net dims x
@@ -290,7 +339,19 @@ let attention =
                 Expect.isLessThanOrEqual (maxAbs mine theirs) 1e-5 "max |CropCat - reference|"
 
                 let names = net.named_parameters () |> Seq.map (fun struct (n, _) -> n) |> Set.ofSeq
-                Expect.isTrue (Set.isSubset (set [ "att1.wx.weight"; "att1.wg.weight"; "att1.wg.bias"; "att1.psi.weight"; "att1.psi.bias" ]) names) "gate names"
+
+                Expect.isTrue
+                    (Set.isSubset
+                        (set [
+                            "att1.wx.weight"
+                            "att1.wg.weight"
+                            "att1.wg.bias"
+                            "att1.psi.weight"
+                            "att1.psi.bias"
+                        ])
+                        names)
+                    "gate names"
+
                 Expect.equal (moduleCount net) spec.Parameters "the description counts the gate's parameters"
             }
 

@@ -50,7 +50,10 @@ let genNet maxDepth : Gen<Net> =
         let bottom: Spec = BlockSpec(List.last widths, padding, batchNorm, dropout)
 
         let u =
-            List.foldBack (fun (w, up, merge) inner -> UNet.level (form.With(up = System.Nullable up, merge = System.Nullable merge)) w inner) levels bottom
+            List.foldBack
+                (fun (w, up, merge) inner -> UNet.level (form.With(up = System.Nullable up, merge = System.Nullable merge)) w inner)
+                levels
+                bottom
 
         let body =
             match residual with

@@ -88,7 +88,11 @@ let paperFacts =
 
             Expect.equal [ size "bottom / conv1"; size "bottom / conv2" ] [ 30; 28 ] "bottom"
             Expect.equal i.Output (Shape(2, 388, 388)) "output 388x388x2"
-            let crops = i.Crops |> Seq.map (fun c -> c.Path, c.Source.Height, c.Target.Height) |> List.ofSeq
+
+            let crops =
+                i.Crops
+                |> Seq.map (fun c -> c.Path, c.Source.Height, c.Target.Height)
+                |> List.ofSeq
 
             Expect.equal
                 crops
@@ -145,8 +149,7 @@ let refusals =
 
         testCase "concat of unequal sizes is refused before building, at the merge"
         <| fun () ->
-            let net =
-                UNet.unet [ 4; 8 ] (UNet.paperForm.With(merge = Merge.Concat))
+            let net = UNet.unet [ 4; 8 ] (UNet.paperForm.With(merge = Merge.Concat))
 
             let e = Build.check net |> err "concat"
             Expect.equal e.Path "level 1 / merge" "path"
@@ -176,9 +179,18 @@ let freeForm =
         testCase "--> reads left to right and names layers from the structure"
         <| fun () ->
             let net =
-                net 1 (block 4 --> block 4 --> skip cropCat (down --> block 8 --> up 4) --> block 4 --> head 2)
+                net
+                    1
+                    (block 4
+                     --> block 4
+                     --> skip cropCat (down --> block 8 --> up 4)
+                     --> block 4
+                     --> head 2)
 
-            let paths = (ShapeCheck.infer net 64 |> ok "free").Rows |> Seq.map (fun r -> r.Path) |> List.ofSeq
+            let paths =
+                (ShapeCheck.infer net 64 |> ok "free").Rows
+                |> Seq.map (fun r -> r.Path)
+                |> List.ofSeq
 
             Expect.equal
                 paths
@@ -224,9 +236,7 @@ let freeForm =
 
         testCase "a net without skips or pools takes every size its convs allow"
         <| fun () ->
-            let s =
-                ValidSizes.solve (net 1 (block 2 --> head 1))
-                |> ok "plain"
+            let s = ValidSizes.solve (net 1 (block 2 --> head 1)) |> ok "plain"
 
             Expect.equal (List.ofSeq s.Progressions) [ Progression(5, 1, 1, 1) ] "n >= 5"
     ]

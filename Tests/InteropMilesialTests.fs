@@ -206,7 +206,8 @@ let tests =
             settle ()
         }
 
-        test "the plain U-Net form (floor pooling, plain concat) refuses the odd sizes milesial pads, naming the merge; the preset takes them" {
+        test
+            "the plain U-Net form (floor pooling, plain concat) refuses the odd sizes milesial pads, naming the merge; the preset takes them" {
             match ShapeCheck.inferHW (UNet.unet [ 64; 128; 256; 512; 1024 ] (Presets.milesialForm 2)) 36 48 with
             | Ok _ -> failtest "36x48 was accepted"
             | Error e -> Expect.equal e.Path "level 3 / merge" "names the concat that meets the floored odd size"

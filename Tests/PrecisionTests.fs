@@ -140,9 +140,7 @@ let tests =
                 match tryBFloat16 net with
                 | Ok() ->
                     let msg =
-                        messageOf<System.ArgumentException> (fun () ->
-                            new Trainer(net, LabelSchema.Binary255, TrainerOptions())
-                            |> ignore)
+                        messageOf<System.ArgumentException> (fun () -> new Trainer(net, LabelSchema.Binary255, TrainerOptions()) |> ignore)
 
                     Expect.stringContains msg "training needs Float32" "why"
                 | Error msg -> Expect.stringContains msg "self-check" "refused only by the self-check"

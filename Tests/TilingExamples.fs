@@ -22,7 +22,10 @@ let tests =
         test "the down-sampling factor comes from the description: the deepest path" {
             Expect.equal (UNet.Describe UNetOptions.Paper).DownsamplingFactor 16 "paper net: 2^4"
             Expect.equal (UNet.Describe(UNetOptions(Widths = [| 2; 4 |]))).Depth 1 "one down-step"
-            let d (s: CropCat.Architecture.Spec) = CropCat.Architecture.NetSpec(1, s).Depth
+
+            let d (s: CropCat.Architecture.Spec) =
+                CropCat.Architecture.NetSpec(1, s).Depth
+
             let open' = CropCat.Architecture.PoolSpec()
             let up = CropCat.Architecture.UpSpec(1)
             Expect.equal (d (CropCat.Architecture.ChainSpec(open', up, open', up))) 1 "[down; up; down; up] goes one step deep"

@@ -46,14 +46,14 @@ let private wholeVolumeLogits (net: Network) (volume: torch.Tensor) =
     for a, n in List.indexed extents do
         let total = sizes.Above(n + 2 * m)
         let idx = Array.init total (fun k -> int64 (reflect (k - m) n))
-        padded <- padded.index_select(int64 (a + 1), torch.tensor idx)
+        padded <- padded.index_select (int64 (a + 1), torch.tensor idx)
 
     let y = net.forward(padded.unsqueeze 0L).squeeze 0L
 
     let mutable cropped = y
 
     for a, n in List.indexed extents do
-        cropped <- cropped.narrow(int64 (a + 1), 0L, int64 n)
+        cropped <- cropped.narrow (int64 (a + 1), 0L, int64 n)
 
     cropped.clone().MoveToOuterDisposeScope()
 
@@ -93,8 +93,13 @@ let private gap (c: Case3D) =
     use scope = torch.NewDisposeScope()
     use net = tinyNet3d c.Seed c.Widths c.InChannels c.Classes
     torch.manual_seed (int64 c.Seed + 1L) |> ignore
-    let volume = torch.rand (Array.ofList (int64 c.InChannels :: (c.Extents |> List.map int64)))
-    let options = TileOptions(TileSize = c.Tile, BatchSize = c.Batch, Output = TileOutput.Logits)
+
+    let volume =
+        torch.rand (Array.ofList (int64 c.InChannels :: (c.Extents |> List.map int64)))
+
+    let options =
+        TileOptions(TileSize = c.Tile, BatchSize = c.Batch, Output = TileOutput.Logits)
+
     let tiler = OverlapTile(net, options)
     let plan = tiler.Plan(Array.ofList c.Extents)
     let tiled = tiler.Predict volume
@@ -136,7 +141,10 @@ let tests =
             use net = tinyNet3d 3 [ 2; 3 ] 1 2
             torch.manual_seed 4L |> ignore
             let v = torch.rand (9L, 21L, 17L)
-            let tiled = OverlapTile(net, TileOptions(TileSize = 20, Output = TileOutput.Logits)).Predict v
+
+            let tiled =
+                OverlapTile(net, TileOptions(TileSize = 20, Output = TileOutput.Logits)).Predict v
+
             let whole = WholeImage.Predict(net, v, TileOutput.Logits)
             Expect.sequenceEqual whole.shape [| 2L; 9L; 21L; 17L |] "(classes, D, H, W)"
             Expect.isLessThanOrEqual (maxAbsDiff tiled whole) 1e-4 "whole == tiled"

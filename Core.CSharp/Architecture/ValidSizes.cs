@@ -109,7 +109,7 @@ public sealed record Solution(int Period, IReadOnlyList<Progression> Progression
 public sealed record SolveOutcome(Solution? Value, SpecError? Error)
 {
     /// <summary>The solution.</summary>
-    /// <exception cref="ShapeException">The description has no valid size, or is outside the solver's form.</exception>
+    /// <exception cref="Shapes.ShapeException">The description has no valid size, or is outside the solver's form.</exception>
     public Solution OrThrow() => Value ?? throw Error!.ToException();
 }
 

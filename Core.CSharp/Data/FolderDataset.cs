@@ -14,8 +14,8 @@ public sealed class DatasetException : Exception
 }
 
 /// <summary>
-/// A segmentation dataset on disk: <c>images/NAME.png</c> with <c>masks/NAME.png</c> (8- or 16-bit gray,
-/// gray+alpha, RGB, RGBA or palette PNGs). Images are read as intensities in [0, 1]: one gray channel
+/// A segmentation dataset on disk: <c>images/NAME.EXT</c> with <c>masks/NAME.EXT</c> (PNG, JPEG, GIF, TIFF, BMP or
+/// WebP, each read by <see cref="ImageFile.Read"/>; the extensions may differ, the names without them must match). Images are read as intensities in [0, 1]: one gray channel
 /// (colour as luma) or, for 3-channel nets, R, G and B planes (gray images are refused then); mask values are
 /// mapped to class indices by a <see cref="LabelSchema"/>; instances are the 4-connected components of the
 /// non-background classes (so thin background lines between touching cells separate them).
@@ -24,47 +24,62 @@ public static class FolderDataset
 {
     /// <summary>
     /// Loads every pair under <paramref name="root"/> (sub-folders <paramref name="imageDir"/> and
-    /// <paramref name="maskDir"/>, matched by file name), sorted by name, with <paramref name="channels"/>
-    /// (1 or 3) image channels.
+    /// <paramref name="maskDir"/>, matched by file name without its extension, so <c>images/a.jpg</c> pairs with
+    /// <c>masks/a.gif</c>), sorted by name, with <paramref name="channels"/> (1 or 3) image channels. Both folders
+    /// are enumerated for <see cref="ImageFormats.Extensions"/>; each file is decoded by <see cref="ImageFile.Read"/>
+    /// within <paramref name="limits"/> (the default budget when null).
     /// </summary>
-    /// <exception cref="DatasetException">A folder or a partner file is missing, sizes differ, a file cannot be decoded, or an image has too few channels.</exception>
+    /// <exception cref="DatasetException">A folder or a partner file is missing, two files share a name, sizes differ, a file cannot be decoded, or an image has too few channels.</exception>
     /// <exception cref="LabelSchemaException">A mask holds a value the schema does not map.</exception>
-    public static IReadOnlyList<Sample> Load(string root, LabelSchema schema, string imageDir = "images", string maskDir = "masks", int channels = 1)
+    public static IReadOnlyList<Sample> Load(string root, LabelSchema schema, string imageDir = "images", string maskDir = "masks", int channels = 1, ImageLimits? limits = null)
     {
         var images = Path.Combine(root, imageDir);
         var masks = Path.Combine(root, maskDir);
         if (!Directory.Exists(images)) throw new DatasetException($"dataset {root}: image folder {images} does not exist");
         if (!Directory.Exists(masks)) throw new DatasetException($"dataset {root}: mask folder {masks} does not exist");
-        var imageFiles = Directory.GetFiles(images, "*.png").OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
-        var maskNames = Directory.GetFiles(masks, "*.png").Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
-        if (imageFiles.Length == 0) throw new DatasetException($"dataset {root}: no .png images in {images}");
-        foreach (var m in maskNames)
-            if (!File.Exists(Path.Combine(images, m!)))
-                throw new DatasetException($"dataset {root}: mask {Path.Combine(masks, m!)} has no image {Path.Combine(images, m!)}");
-        var samples = new List<Sample>(imageFiles.Length);
-        foreach (var img in imageFiles)
+        var imageFiles = ByBaseName(root, images);
+        var maskFiles = ByBaseName(root, masks);
+        if (imageFiles.Count == 0) throw new DatasetException($"dataset {root}: no images ({ImageFormats.ExtensionsInWords}) in {images}");
+        foreach (var (stem, m) in maskFiles)
+            if (!imageFiles.ContainsKey(stem))
+                throw new DatasetException($"dataset {root}: mask {m} has no image {Path.Combine(images, stem)}.* ({ImageFormats.ExtensionsInWords})");
+        var samples = new List<Sample>(imageFiles.Count);
+        foreach (var (stem, img) in imageFiles.OrderBy(p => Path.GetFileName(p.Value), StringComparer.Ordinal))
         {
-            var name = Path.GetFileName(img);
-            var mask = Path.Combine(masks, name);
-            if (!maskNames.Contains(name)) throw new DatasetException($"dataset {root}: image {img} has no mask {mask}");
-            samples.Add(LoadPair(img, mask, schema, channels));
+            if (!maskFiles.TryGetValue(stem, out var mask))
+                throw new DatasetException($"dataset {root}: image {img} has no mask {Path.Combine(masks, Path.GetFileName(img))} (or {Path.Combine(masks, stem)} with another image extension)");
+            samples.Add(LoadPair(img, mask, schema, channels, limits));
         }
         return samples;
+    }
+
+    /// <summary>The image files of <paramref name="folder"/> by file name without extension; two files with one such name are refused.</summary>
+    private static Dictionary<string, string> ByBaseName(string root, string folder)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var f in Directory.GetFiles(folder).Where(ImageFormats.HasImageExtension).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal))
+        {
+            var stem = Path.GetFileNameWithoutExtension(f);
+            if (files.TryGetValue(stem, out var other))
+                throw new DatasetException($"dataset {root}: {other} and {f} share the name {stem}; images and masks are paired by name without extension, so keep one");
+            files[stem] = f;
+        }
+        return files;
     }
 
     /// <summary>Loads one image/mask pair.</summary>
     /// <exception cref="DatasetException">A file is unreadable or the sizes differ.</exception>
     /// <exception cref="LabelSchemaException">A mask value is not in the schema.</exception>
-    public static Sample LoadPair(string imagePath, string maskPath, LabelSchema schema, int channels = 1)
+    public static Sample LoadPair(string imagePath, string maskPath, LabelSchema schema, int channels = 1, ImageLimits? limits = null)
     {
-        var image = ReadPng(imagePath);
-        var mask = ReadPng(maskPath);
+        var image = ReadImage(imagePath, limits);
+        var mask = ReadImage(maskPath, limits);
         if (image.Width != mask.Width || image.Height != mask.Height)
             throw new DatasetException($"mask {maskPath} is {mask.Width}x{mask.Height} but its image {imagePath} is {image.Width}x{image.Height}");
         var planes = image.ToPlanes(channels)
             ?? throw new DatasetException($"image {imagePath} is {image.ChannelsInWords} but the network reads {channels} channels" +
                                           (channels == 3 ? "; give RGB or RGBA images" : ""));
-        var classes = schema.Apply(mask.ToLabelValues(), mask.Width, maskPath);
+        var classes = schema.Apply(LabelValues(mask), mask.Width, maskPath);
         return new Sample(Path.GetFileName(imagePath), image.Height, image.Width, planes, classes,
             Components.OfClasses(classes, image.Height, image.Width), channels: channels);
     }
@@ -80,15 +95,31 @@ public static class FolderDataset
         return r;
     }
 
-    private static PngImage ReadPng(string path)
+    private static PlanarImage ReadImage(string path, ImageLimits? limits)
+    {
+        PlanarImage image;
+        try
+        {
+            image = ImageFile.Read(path, limits);
+        }
+        catch (ImageFormatException e)
+        {
+            throw new DatasetException($"cannot read {path}: {e.Reason}", e);
+        }
+        if (image.PageCount > 1)
+            throw new DatasetException($"cannot read {path}: it is a stack of {image.PageCount} pages; a dataset folder holds single images");
+        return image;
+    }
+
+    private static int[] LabelValues(PlanarImage mask)
     {
         try
         {
-            return PngReader.Read(path);
+            return mask.ToLabelValues();
         }
-        catch (PngException e)
+        catch (ImageFormatException e)
         {
-            throw new DatasetException($"cannot read {path}: {e.Reason}", e);
+            throw new DatasetException($"cannot read {mask.Path} as a mask: {e.Reason}", e);
         }
     }
 

@@ -7,20 +7,10 @@ using System.Text;
 namespace CropCat.Imaging;
 
 /// <summary>A PNG file cannot be read; the message names the file and the reason.</summary>
-public sealed class PngException : Exception
+public sealed class PngException : ImageFormatException
 {
     /// <summary>Creates the error for <paramref name="path"/>.</summary>
-    public PngException(string path, string reason, Exception? inner = null) : base($"PNG {path}: {reason}", inner)
-    {
-        FilePath = path;
-        Reason = reason;
-    }
-
-    /// <summary>The file.</summary>
-    public string FilePath { get; }
-
-    /// <summary>What is wrong.</summary>
-    public string Reason { get; }
+    public PngException(string path, string reason, Exception? inner = null) : base("PNG", path, reason, inner) { }
 }
 
 /// <summary>
@@ -105,9 +95,15 @@ public static class PngReader
 {
     private static readonly byte[] Signature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>Decodes the PNG at <paramref name="path"/>.</summary>
+    /// <summary>Decodes the PNG at <paramref name="path"/> within the default <see cref="ImageLimits"/>.</summary>
     /// <exception cref="PngException">Missing, unreadable, corrupt or unsupported; the message names the file.</exception>
-    public static PngImage Read(string path)
+    /// <exception cref="ImageTooLargeException">The header declares more pixels than the budget.</exception>
+    public static PngImage Read(string path) => Read(path, null);
+
+    /// <summary>Decodes the PNG at <paramref name="path"/>; its declared size is checked against <paramref name="limits"/> (default when null) before any pixel memory is allocated.</summary>
+    /// <exception cref="PngException">Missing, unreadable, corrupt or unsupported; the message names the file.</exception>
+    /// <exception cref="ImageTooLargeException">The header declares more pixels than the budget.</exception>
+    public static PngImage Read(string path, ImageLimits? limits)
     {
         byte[] bytes;
         try
@@ -118,13 +114,23 @@ public static class PngReader
         {
             throw new PngException(path, $"cannot be read ({e.Message})", e);
         }
-        return Decode(bytes, path);
+        return Decode(bytes, path, limits);
     }
 
-    /// <summary>Decodes PNG bytes; <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>Decodes PNG bytes within the default <see cref="ImageLimits"/>; <paramref name="name"/> is used in error messages.</summary>
     /// <exception cref="PngException">Corrupt or unsupported.</exception>
-    public static PngImage Decode(byte[] bytes, string name)
+    /// <exception cref="ImageTooLargeException">The header declares more pixels than the budget.</exception>
+    public static PngImage Decode(byte[] bytes, string name) => Decode(bytes, name, null);
+
+    /// <summary>
+    /// Decodes PNG bytes; <paramref name="name"/> is used in error messages. The IHDR's size is checked against
+    /// <paramref name="limits"/> (default when null) as soon as it is read, before any pixel memory is allocated.
+    /// </summary>
+    /// <exception cref="PngException">Corrupt or unsupported.</exception>
+    /// <exception cref="ImageTooLargeException">The header declares more pixels than the budget.</exception>
+    public static PngImage Decode(byte[] bytes, string name, ImageLimits? limits)
     {
+        limits ??= ImageLimits.Default;
         if (bytes.Length < 8 || !bytes.AsSpan(0, 8).SequenceEqual(Signature))
             throw new PngException(name, "not a PNG file (bad signature)");
         int width = 0, height = 0, depth = 0, colorType = -1;
@@ -145,8 +151,13 @@ public static class PngReader
             {
                 case "IHDR":
                     if (len != 13) throw new PngException(name, "IHDR chunk is not 13 bytes");
-                    width = (int)ReadBE(bytes, pos + 8);
-                    height = (int)ReadBE(bytes, pos + 12);
+                    long declaredWidth = ReadBE(bytes, pos + 8), declaredHeight = ReadBE(bytes, pos + 12);
+                    if (declaredWidth == 0 || declaredHeight == 0 || declaredWidth > int.MaxValue || declaredHeight > int.MaxValue)
+                        throw new PngException(name, $"IHDR declares size {declaredWidth}x{declaredHeight}, outside 1..2^31-1 (corrupt file)");
+                    // The budget is checked here, on the header alone: nothing of the image size is allocated yet.
+                    limits.Check("PNG", name, declaredWidth, declaredHeight);
+                    width = (int)declaredWidth;
+                    height = (int)declaredHeight;
                     depth = data[8];
                     colorType = data[9];
                     if (data[10] != 0 || data[11] != 0) throw new PngException(name, "unknown compression or filter method");
@@ -175,6 +186,9 @@ public static class PngReader
         if (colorType == 3 && palette is null) throw new PngException(name, "palette image without a PLTE chunk");
 
         var bpp = channels * depth / 8;
+        if ((long)(width * (long)bpp + 1) * height > Array.MaxLength)
+            throw new PngException(name, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{width}x{height} with {bpp} bytes per pixel needs more bytes than one .NET array holds ({Array.MaxLength:N0})"));
         var stride = width * bpp;
         var raw = Inflate(idat.ToArray(), (long)(stride + 1) * height, name);
         Unfilter(raw, stride, height, bpp, name);

@@ -35,7 +35,7 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 }
 
 /// <summary>
-/// Segments PNG files with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
+/// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension, and outputs are always PNG) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
 /// gray refused), standardised as CropCat.Training.FolderTraining standardises training images,
 /// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
@@ -47,6 +47,7 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 public sealed class FolderPredictor
 {
     private readonly TextWriter? _log;
+    private readonly ImageLimits? _limits;
 
     /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says.</summary>
     /// <param name="network">The net (stays owned by the caller).</param>
@@ -54,8 +55,10 @@ public sealed class FolderPredictor
     /// <param name="tiles">Tiling settings (progress is set per image); defaults when null.</param>
     /// <param name="probabilities">Also write the probability maps.</param>
     /// <param name="log">Where skipped inputs and progress go (standard error in the CLI); null for silence.</param>
-    public FolderPredictor(Network network, LabelSchema labels, TileOptions? tiles = null, bool probabilities = false, TextWriter? log = null)
+    /// <param name="limits">The pixel budget for reading inputs; the default (2^28 pixels) when null.</param>
+    public FolderPredictor(Network network, LabelSchema labels, TileOptions? tiles = null, bool probabilities = false, TextWriter? log = null, ImageLimits? limits = null)
     {
+        _limits = limits;
         Network = network;
         Labels = labels;
         Tiles = tiles ?? new TileOptions();
@@ -73,18 +76,24 @@ public sealed class FolderPredictor
     /// <summary>Whether probability maps are written.</summary>
     public bool Probabilities { get; }
 
-    /// <summary>The PNG files of <paramref name="input"/>: the file itself, or the folder's <c>*.png</c> sorted by name.</summary>
-    /// <exception cref="FileNotFoundException">Neither a file nor a folder, or a folder without PNGs.</exception>
+    /// <summary>
+    /// The image files of <paramref name="input"/>: the file itself (whatever its extension), or the folder's files
+    /// with one of <see cref="ImageFormats.Extensions"/>, sorted by name.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither a file nor a folder, or a folder without image files.</exception>
     public static IReadOnlyList<string> Inputs(string input)
     {
         if (File.Exists(input)) return [input];
         if (!Directory.Exists(input)) throw new FileNotFoundException($"input {input} is neither a file nor a folder", input);
-        var files = Directory.GetFiles(input, "*.png").OrderBy(Path.GetFileName, StringComparer.Ordinal).ToArray();
-        if (files.Length == 0) throw new FileNotFoundException($"input folder {input} holds no .png files", input);
+        var files = Directory.GetFiles(input).Where(ImageFormats.HasImageExtension).OrderBy(Path.GetFileName, StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) throw new FileNotFoundException($"input folder {input} holds no image files ({ImageFormats.ExtensionsInWords})", input);
         return files;
     }
 
-    /// <summary>Segments every PNG of <paramref name="input"/> (a file or a folder) into <paramref name="outputFolder"/>.</summary>
+    /// <summary>
+    /// Segments every image of <paramref name="input"/> (a file or a folder) into <paramref name="outputFolder"/>.
+    /// An input whose mask name another input already takes (a.jpg after a.png) is skipped with that reason.
+    /// </summary>
     /// <exception cref="FileNotFoundException">No input.</exception>
     /// <exception cref="ArgumentException">The output folder is the input folder (the masks would replace the images).</exception>
     public PredictionReport Run(string input, string outputFolder)
@@ -95,9 +104,18 @@ public sealed class FolderPredictor
             throw new ArgumentException($"the output folder {outputFolder} holds the inputs; the masks would replace the images, so choose another folder");
         var written = new List<string>();
         var skipped = new List<SkippedInput>();
+        var claimed = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < files.Count; i++)
         {
             var file = files[i];
+            if (claimed.TryGetValue(MaskName(file), out var first))
+            {
+                var reason = $"{file}: its mask {MaskName(file)} is already written for {first}; rename one of them";
+                skipped.Add(new SkippedInput(file, reason));
+                _log?.WriteLine($"skipped: {reason}");
+                continue;
+            }
+            claimed[MaskName(file)] = file;
             try
             {
                 written.Add(PredictFile(file, outputFolder, $"[{i + 1}/{files.Count}] {Path.GetFileName(file)}"));
@@ -116,7 +134,7 @@ public sealed class FolderPredictor
     public string PredictFile(string file, string outputFolder, string? label = null)
     {
         var image = Read(file);
-        var name = Path.GetFileName(file);
+        var name = MaskName(file);
         using var x = InputTensor(image, Network.InChannels, file);
         var plan = TilePlan.For(Network, image.Height, image.Width, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
@@ -150,7 +168,15 @@ public sealed class FolderPredictor
     /// standardised over all its values.
     /// </summary>
     /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
-    public static Tensor InputTensor(PngImage image, int channels, string file)
+    public static Tensor InputTensor(PngImage image, int channels, string file) =>
+        InputTensor(PlanarImage.FromPng(image, file), channels, file);
+
+    /// <summary>
+    /// The (C, H, W) float input of <paramref name="image"/> (its first page) for a net of <paramref name="channels"/>
+    /// channels, standardised over all its values.
+    /// </summary>
+    /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
+    public static Tensor InputTensor(PlanarImage image, int channels, string file)
     {
         int h = image.Height, w = image.Width, n = h * w;
         var values = image.ToPlanes(channels)
@@ -162,16 +188,23 @@ public sealed class FolderPredictor
     }
 
 
-    private static PngImage Read(string file)
+    /// <summary>The output file name for <paramref name="file"/>: its name without extension, then <c>.png</c>.</summary>
+    public static string MaskName(string file) => Path.GetFileNameWithoutExtension(file) + ".png";
+
+    private PlanarImage Read(string file)
     {
+        PlanarImage image;
         try
         {
-            return PngReader.Read(file);
+            image = ImageFile.Read(file, _limits);
         }
-        catch (PngException e)
+        catch (ImageFormatException e)
         {
             throw new InputImageException($"{file}: {e.Reason}", e);
         }
+        if (image.PageCount > 1)
+            throw new InputImageException($"{file}: a stack of {image.PageCount} pages; predict reads single images");
+        return image;
     }
 
     private static int[] ClassIndices(Tensor probabilities)

@@ -14,7 +14,7 @@ namespace CropCat.Nets;
 /// OutConv = 1x1 conv. Transposed (bilinear = False, its published Carvana model): a 2x2 transposed conv
 /// halves the channels, then DoubleConv(in, out). Bilinear: the bottom has 1024/2 channels, up-sampling
 /// has no parameters and each decoder DoubleConv(in, out, in/2) halves the channels in its second conv.
-/// Pooling floors odd sizes and the up-sampled map is zero-padded to the skip's size (<see cref="PadConcat"/>),
+/// Pooling floors odd sizes and the up-sampled map is zero-padded to the skip's size (<see cref="Shapes.Merge.PadConcat"/>),
 /// as in milesial's code, so any size from 16 on is taken.
 /// </summary>
 public static class MilesialUNet

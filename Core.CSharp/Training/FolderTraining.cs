@@ -20,7 +20,7 @@ public sealed class FolderTrainingException : Exception
 /// <summary>What <see cref="FolderTraining.Run"/> trains on and where it writes.</summary>
 public sealed record FolderTrainingOptions
 {
-    /// <summary>The dataset folder: <c>images/NAME.png</c> with <c>masks/NAME.png</c> (see <see cref="FolderDataset"/>).</summary>
+    /// <summary>The dataset folder: <c>images/NAME.ext</c> with <c>masks/NAME.ext</c> (see <see cref="FolderDataset"/>).</summary>
     public required string DataFolder { get; init; }
     /// <summary>Mask value -> class index; stored in the checkpoint.</summary>
     public LabelSchema Labels { get; init; } = LabelSchema.Binary255;
@@ -46,7 +46,7 @@ public sealed record FolderTrainingResult(TrainResult Training, string Checkpoin
 
 /// <summary>
 /// Trains a network on a dataset folder, the path behind <c>cropcat train</c>: loads the pairs, standardises
-/// every image (zero mean, unit deviation, as <see cref="FolderPredictor"/> does before predicting), computes
+/// every image (zero mean, unit deviation, as CropCat.Inference.FolderPredictor does before predicting), computes
 /// the paper's weight map on the whole image, cuts every image into square tiles of one valid input size
 /// (a grid whose last row and column end at the image border), holds out whole images for validation,
 /// and runs the <see cref="Trainer"/> with a checkpoint after every epoch.
