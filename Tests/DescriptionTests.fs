@@ -22,22 +22,7 @@ let private config n = {
 }
 
 /// Tests/fixtures/legacy, found from the test program's folder or the working directory.
-let private legacyDir () =
-    let rec up (d: DirectoryInfo) =
-        if isNull d then
-            failwith "Tests/fixtures/legacy not found"
-        else
-            let p = Path.Combine(d.FullName, "Tests", "fixtures", "legacy")
-
-            if File.Exists(Path.Combine(p, "outputs.safetensors")) then
-                p
-            else
-                up d.Parent
-
-    try
-        up (DirectoryInfo AppContext.BaseDirectory)
-    with _ ->
-        up (DirectoryInfo Environment.CurrentDirectory)
+let private legacyDir () = committedDir "fixtures/legacy" "outputs.safetensors"
 
 let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
     use d = (a - b).abs().max ()

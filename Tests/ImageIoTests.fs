@@ -17,22 +17,7 @@ open TorchSharp
 open CropCat.Tests.TestUtil
 
 /// The fixture folder, found from the test program's folder or the working directory.
-let fixtureDir () =
-    let rec up (d: DirectoryInfo) =
-        if isNull d then
-            failwith "Tests/fixtures/images not found above the test program or the working directory"
-        else
-            let p = Path.Combine(d.FullName, "Tests", "fixtures", "images")
-
-            if File.Exists(Path.Combine(p, "expected.json")) then
-                p
-            else
-                up d.Parent
-
-    try
-        up (DirectoryInfo AppContext.BaseDirectory)
-    with _ ->
-        up (DirectoryInfo Environment.CurrentDirectory)
+let fixtureDir () = committedDir "fixtures/images" "expected.json"
 
 let private fixture name = Path.Combine(fixtureDir (), name)
 

@@ -15,22 +15,7 @@ open CropCat.Tests.TestUtil
 open CropCat.Architecture
 
 /// The folder of the committed fixture, found from the test program's folder or the working directory.
-let goldenDir () =
-    let rec up (d: DirectoryInfo) =
-        if isNull d then
-            failwith "Tests/golden not found above the test program or the working directory"
-        else
-            let p = Path.Combine(d.FullName, "Tests", "golden")
-
-            if File.Exists(Path.Combine(p, "expected.json")) then
-                p
-            else
-                up d.Parent
-
-    try
-        up (DirectoryInfo AppContext.BaseDirectory)
-    with _ ->
-        up (DirectoryInfo Environment.CurrentDirectory)
+let goldenDir () = committedDir "golden" "expected.json"
 
 /// The expected tensors of fixture `stem`: raw little-endian float32 (stem.bin) indexed by stem.json.
 let expectedIn (stem: string) =

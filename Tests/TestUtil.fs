@@ -29,6 +29,23 @@ let settle () =
     GC.WaitForPendingFinalizers()
     GC.Collect()
 
+/// The committed folder `Tests/<folder>` (e.g. "golden", "fixtures/images"), recognised by the file `marker`
+/// in it, found above the test program's folder or else above the working directory.
+let committedDir (folder: string) (marker: string) =
+    let parts = Array.append [| "Tests" |] (folder.Split '/')
+
+    let rec up (d: DirectoryInfo) =
+        if isNull d then
+            failwith $"Tests/{folder} not found above the test program or the working directory"
+        else
+            let p = Path.Combine(Array.append [| d.FullName |] parts)
+            if File.Exists(Path.Combine(p, marker)) then p else up d.Parent
+
+    try
+        up (DirectoryInfo AppContext.BaseDirectory)
+    with _ ->
+        up (DirectoryInfo Environment.CurrentDirectory)
+
 /// A fresh, empty folder under the system's temp directory.
 let tempDir () =
     let d =
