@@ -22,7 +22,8 @@ let private config n = {
 }
 
 /// Tests/fixtures/legacy, found from the test program's folder or the working directory.
-let private legacyDir () = committedDir "fixtures/legacy" "outputs.safetensors"
+let private legacyDir () =
+    committedDir "fixtures/legacy" "outputs.safetensors"
 
 let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
     use d = (a - b).abs().max ()

@@ -17,7 +17,8 @@ open TorchSharp
 open CropCat.Tests.TestUtil
 
 /// The fixture folder, found from the test program's folder or the working directory.
-let fixtureDir () = committedDir "fixtures/images" "expected.json"
+let fixtureDir () =
+    committedDir "fixtures/images" "expected.json"
 
 let private fixture name = Path.Combine(fixtureDir (), name)
 

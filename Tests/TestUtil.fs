@@ -39,7 +39,11 @@ let committedDir (folder: string) (marker: string) =
             failwith $"Tests/{folder} not found above the test program or the working directory"
         else
             let p = Path.Combine(Array.append [| d.FullName |] parts)
-            if File.Exists(Path.Combine(p, marker)) then p else up d.Parent
+
+            if File.Exists(Path.Combine(p, marker)) then
+                p
+            else
+                up d.Parent
 
     try
         up (DirectoryInfo AppContext.BaseDirectory)
