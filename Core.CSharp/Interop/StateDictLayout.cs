@@ -61,11 +61,6 @@ public static class StateDictLayouts
         return StateDictLayout.CropCat;
     }
 
-    /// <summary>The depth (number of enc{k} scopes) of a CropCat state dict's keys.</summary>
-    public static int DepthOf(IEnumerable<string> cropCatKeys) =>
-        cropCatKeys.Select(k => Regex.Match(k, @"^enc(\d+)\.")).Where(m => m.Success)
-            .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
-
     /// <summary>CropCat's name for <paramref name="key"/> of <paramref name="layout"/>, or null when the key has no place in a CropCat net.</summary>
     public static KeyMapping? ToCropCat(string key, StateDictLayout layout, int depth)
     {

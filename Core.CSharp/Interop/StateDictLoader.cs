@@ -49,7 +49,7 @@ public static class StateDictLoader
     {
         if (layout == StateDictLayout.Auto) layout = StateDictLayouts.Detect(source.Keys);
         var target = net.state_dict();
-        var depth = StateDictLayouts.DepthOf(target.Keys);
+        var depth = net.Spec.Depth;
         var missing = new List<string>();
         var unexpected = new List<string>();
         var misShaped = new List<string>();
@@ -121,7 +121,7 @@ public static class StateDictLoader
     public static Dictionary<string, Tensor> Export(Network net, StateDictLayout layout = StateDictLayout.CropCat)
     {
         var source = net.state_dict();
-        var depth = StateDictLayouts.DepthOf(source.Keys);
+        var depth = net.Spec.Depth;
         var result = new Dictionary<string, Tensor>();
         using var _ = no_grad();
         foreach (var (key, t) in source)
