@@ -76,7 +76,7 @@ public sealed class PlanarImage
 
     /// <summary>
     /// Intensities, one per pixel: sample / <see cref="MaxValue"/> (integers land in [0, 1]; floats are kept as
-    /// they are); colour as luma (0.299 R + 0.587 G + 0.114 B); alpha is ignored. Same rule as <see cref="PngImage.ToGray"/>.
+    /// they are); colour as luma (0.299 R + 0.587 G + 0.114 B); alpha is ignored.
     /// </summary>
     public float[] ToGray(int page = 0)
     {
@@ -108,7 +108,7 @@ public sealed class PlanarImage
     }
 
     /// <summary>
-    /// One label value per pixel, for masks, as <see cref="PngImage.ToLabelValues"/> gives it: the gray value for
+    /// One label value per pixel, for masks: the gray value for
     /// gray images, 0xRRGGBB for colour (16-bit colour keeps the high byte of each sample); alpha is ignored.
     /// </summary>
     /// <exception cref="ImageFormatException">Float samples that are not whole numbers in 0..2^24 (a float image is no label map).</exception>

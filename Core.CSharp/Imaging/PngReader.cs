@@ -26,64 +26,6 @@ public sealed record PngImage(int Width, int Height, int Channels, int BitDepth,
 {
     /// <summary>The largest sample value at this bit depth (255 or 65535).</summary>
     public int MaxValue => (1 << BitDepth) - 1;
-
-    /// <summary>
-    /// Intensities in [0, 1], one per pixel: gray as is, colour as luma (0.299 R + 0.587 G + 0.114 B); alpha is ignored.
-    /// </summary>
-    public float[] ToGray()
-    {
-        var n = Width * Height;
-        var g = new float[n];
-        var scale = 1f / MaxValue;
-        for (var i = 0; i < n; i++)
-        {
-            var o = i * Channels;
-            g[i] = Channels >= 3
-                ? (0.299f * Samples[o] + 0.587f * Samples[o + 1] + 0.114f * Samples[o + 2]) * scale
-                : Samples[o] * scale;
-        }
-        return g;
-    }
-
-    /// <summary>
-    /// The image as <paramref name="channels"/> planes of intensities in [0, 1] (channel-major, each plane
-    /// row-major): 1 = <see cref="ToGray"/>; 3 = R, G, B of a colour image (alpha ignored). Null when the
-    /// image cannot give that many channels (a gray image for 3, or any other count).
-    /// </summary>
-    public float[]? ToPlanes(int channels)
-    {
-        if (channels == 1) return ToGray();
-        if (channels != 3 || Channels < 3) return null;
-        var n = Width * Height;
-        var values = new float[3 * n];
-        var scale = 1f / MaxValue;
-        for (var c = 0; c < 3; c++)
-            for (var i = 0; i < n; i++)
-                values[c * n + i] = Samples[i * Channels + c] * scale;
-        return values;
-    }
-
-    /// <summary>What the channels are, in words ("gray", "RGB", ...).</summary>
-    public string ChannelsInWords => Channels switch { 1 => "gray", 2 => "gray+alpha", 3 => "RGB", 4 => "RGBA", _ => $"{Channels} channels" };
-
-    /// <summary>
-    /// One label value per pixel, for masks: the gray value for gray images, 0xRRGGBB for colour
-    /// images (8-bit; 16-bit colour keeps the high byte of each sample); alpha is ignored.
-    /// </summary>
-    public int[] ToLabelValues()
-    {
-        var n = Width * Height;
-        var v = new int[n];
-        var shift = BitDepth == 16 ? 8 : 0;
-        for (var i = 0; i < n; i++)
-        {
-            var o = i * Channels;
-            v[i] = Channels >= 3
-                ? (Samples[o] >> shift) << 16 | (Samples[o + 1] >> shift) << 8 | Samples[o + 2] >> shift
-                : Samples[o];
-        }
-        return v;
-    }
 }
 
 /// <summary>

@@ -222,7 +222,7 @@ public sealed class FolderPredictor
         var max = values.Max();
         if (max <= 65535)
             return new PngImage(width, height, 1, max > 255 ? 16 : 8, values.Select(v => (ushort)v).ToArray());
-        // Colour masks: the schema's values are 0xRRGGBB (see PngImage.ToLabelValues).
+        // Colour masks: the schema's values are 0xRRGGBB (see PlanarImage.ToLabelValues).
         var rgb = new ushort[values.Length * 3];
         for (var i = 0; i < values.Length; i++)
         {
