@@ -25,9 +25,7 @@ let private config n = {
 let private legacyDir () =
     committedDir "fixtures/legacy" "outputs.safetensors"
 
-let private maxAbs (a: torch.Tensor) (b: torch.Tensor) =
-    use d = (a - b).abs().max ()
-    float (d.item<float32> ())
+let private maxAbs = CropCat.Tests.TilingSupport.maxAbsDiff
 
 /// The fixture input of the legacy script: sin(arange(C*H*W) / (C*H*W)) as (1, C, H, W).
 let private legacyInput c size =

@@ -32,7 +32,15 @@ public sealed record NetSpec(int InChannels, Spec Body, int Dims = 2)
     }
 
     /// <summary>Output channels (the head's classes), or the refusal of <see cref="Check()"/>.</summary>
-    public int OutChannels => Body.Channels(Named, InChannels) is { Error: null } c ? c.Channels : throw Check()!.ToException();
+    public int OutChannels
+    {
+        get
+        {
+            var named = Named;
+            var c = Body.Channels(named, InChannels);
+            return c.Error is null ? c.Channels : throw Check(named)!.ToException();
+        }
+    }
 
     /// <summary>Trainable parameters (size-independent).</summary>
     /// <exception cref="ShapeException">The description cannot work at any size (<see cref="Check()"/>).</exception>
@@ -81,7 +89,11 @@ public sealed record NetSpec(int InChannels, Spec Body, int Dims = 2)
 
     /// <summary>Every layer's output for an input of <paramref name="extents"/>.</summary>
     /// <exception cref="ShapeException">Some layer refuses; the message names it and the axis.</exception>
-    public Inferred Infer(params int[] extents) => TryInfer(extents) is { Value: { } v } ? v : throw TryInfer(extents).Error!.ToException();
+    public Inferred Infer(params int[] extents)
+    {
+        var o = TryInfer(extents);
+        return o.Value ?? throw o.Error!.ToException();
+    }
 
     /// <summary>The same size on every axis.</summary>
     public int[] Cube(int size) => Enumerable.Repeat(size, Dims).ToArray();

@@ -131,18 +131,11 @@ public sealed class OverlapTile
     private static void Accumulate(Tensor result, Tensor? weightSum, Tensor? importance, Tensor tile,
         int[] start, int size, int[] extents)
     {
-        var lengths = start.Select((s, a) => Math.Min(size, extents[a] - s)).ToArray();
-        Tensor Region(Tensor t, bool atStart)
-        {
-            var v = t.alias();
-            for (var a = 0; a < lengths.Length; a++)
-            {
-                var next = v.narrow(1 + a, atStart ? 0 : start[a], lengths[a]);
-                v.Dispose();
-                v = next;
-            }
-            return v;
-        }
+        var lengths = start.Select((s, a) => (long)Math.Min(size, extents[a] - s)).ToArray();
+        var origin = new long[lengths.Length];
+        var at = start.Select(s => (long)s).ToArray();
+        // Tiles and the importance map are read from their origin, the result written at the tile's start.
+        Tensor Region(Tensor t, bool atOrigin) => Views.Box(t, atOrigin ? origin : at, lengths);
         using var src = Region(tile, true);
         using var dst = Region(result, false);
         if (importance is null)

@@ -43,8 +43,7 @@ public static class WholeImage
             var input = Mirror.Pad(x.to(ScalarType.Float32).cpu(), extents.Select((n, a) => (margin, padded[a] - n - margin)).ToArray());
             var y = net.forward(input.unsqueeze(0).to(OverlapTile.DeviceOf(net)));
             if (output == TileOutput.Probabilities) y = y.softmax(1);
-            var cropped = y[0];
-            for (var a = 0; a < dims; a++) cropped = cropped.narrow(1 + a, 0, extents[a]);
+            var cropped = Views.Box(y[0], new long[dims], extents.Select(e => (long)e).ToArray());
             return cropped.to(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
         }
         finally

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using CropCat.Numerics;
 using CropCat.Shapes;
 using static TorchSharp.torch;
 
@@ -20,15 +21,7 @@ public static class Crop
         var source = Enumerable.Range(0, n).Select(a => (int)x.shape[x.dim() - n + a]).ToArray();
         var t = target.Select(v => (int)v).ToArray();
         ShapeRules.CenterCrop(new Shape(0, source), t).OrThrow("crop");
-        var y = x.alias();
-        for (var a = 0; a < n; a++)
-        {
-            if (source[a] == t[a]) continue;
-            var next = y.narrow(x.dim() - n + a, ShapeRules.CropOffset(source[a], t[a]), t[a]);
-            y.Dispose();
-            y = next;
-        }
-        return y;
+        return Views.Box(x, source.Select((s, a) => (long)ShapeRules.CropOffset(s, t[a])).ToArray(), target);
     }
 
     /// <summary>Centre-crops the last two axes of <paramref name="x"/> to <paramref name="height"/> x <paramref name="width"/>.</summary>
