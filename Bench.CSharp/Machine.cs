@@ -74,6 +74,24 @@ public static class Machine
     /// <summary>Current resident memory of this process (VmRSS) in MiB; NaN where /proc is missing.</summary>
     public static double RssMiB() => ReadStatusKiB("VmRSS:") / 1024.0;
 
+    /// <summary>
+    /// The CPU in one line, for every reported number: model name, family and model (the model name alone says
+    /// "AMD EPYC" on several generations), logical CPUs, and the vector extensions that change libtorch's kernels.
+    /// </summary>
+    public static string Describe()
+    {
+        const string cpuinfo = "/proc/cpuinfo";
+        if (!File.Exists(cpuinfo)) return $"unknown CPU, {Environment.ProcessorCount} CPUs";
+        var lines = File.ReadLines(cpuinfo).TakeWhile(l => l.Length > 0).ToList();
+        string Field(string key) =>
+            lines.FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        var flags = Field("flags").Split(' ').ToHashSet();
+        var isa = flags.Contains("avx512f") ? "AVX-512" : flags.Contains("avx2") ? "AVX2" : "no AVX2";
+        if (flags.Contains("avx512_bf16")) isa += " + AVX512_BF16";
+        if (flags.Contains("amx_tile")) isa += " + AMX";
+        return $"{Field("model name")} (family {Field("cpu family")} model {Field("model")}), {Environment.ProcessorCount} CPUs, {isa}";
+    }
+
     private static double ReadStatusKiB(string key)
     {
         const string status = "/proc/self/status";

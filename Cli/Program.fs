@@ -24,6 +24,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Summary of ParseResults<Summary.SummaryArgs>
     | [<CliPrefix(CliPrefix.None)>] Sizes of ParseResults<Sizes.SizesArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench_Tiling of ParseResults<BenchTiling.Args>
+    | [<CliPrefix(CliPrefix.None)>] Bench_Data of ParseResults<BenchData.Args>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<Train.Args>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<Predict.Args>
     | [<CliPrefix(CliPrefix.None)>] Synth of ParseResults<Synth.Args>
@@ -38,6 +39,8 @@ type Command =
             | Summary _ -> "print a net's layer table (path, kind, output shape, parameters) for one input size"
             | Sizes _ -> "print the input sizes a net accepts (closed form), the nearest valid size, or the input for an output"
             | Bench_Tiling _ -> "time overlap-tile inference (MP/s, peak memory) for the paper and a width-reduced net"
+            | Bench_Data _ ->
+                "time the data path on a generated Carvana-like folder: decode MP/s per format, streamed training with and without prefetch, resident memory"
             | Train _ ->
                 "train a net on a folder of image/mask pairs (DATA/images/NAME.jpg + DATA/masks/NAME.gif, any of PNG, JPEG, GIF, TIFF, BMP, WebP); writes a checkpoint"
             | Predict _ ->
@@ -74,6 +77,7 @@ let main argv =
             | Summary a -> Summary.run a
             | Sizes a -> Sizes.run a
             | Bench_Tiling a -> BenchTiling.runWith a
+            | Bench_Data a -> BenchData.run a
             | Train a -> Train.run a
             | Predict a -> Predict.run a
             | Synth a -> Synth.run a

@@ -169,7 +169,9 @@ public sealed class Trainer : IDisposable
             using var prefetch = new Prefetcher(k => MakeBatch(trainSet, order, k, firstStep + (k - firstK)), firstK, lastK, _o.Prefetch);
             for (var k = EpochStep; k < steps; k++)
             {
-                lossSum += TrainStep(prefetch.Take(k));
+                var loss = TrainStep(prefetch.Take(k));
+                lossSum += loss;
+                _o.StepDone?.Invoke(Step, loss);
                 done++;
                 EpochStep = k + 1;
                 Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
