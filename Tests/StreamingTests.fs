@@ -188,6 +188,24 @@ let streaming =
             Expect.isFalse (Double.IsNaN ra.History[1].ValidationLoss) "validated on the lazy grid"
         }
 
+        test "an image that cannot be decoded is reported once and skipped; draws go to the next readable image" {
+            let es = entries [ 30, 30; 30, 30; 30, 30 ]
+            let bad = DatasetEntry("bad.jpg", "images/bad.jpg", 30, 30, fun () -> raise (DatasetException "cannot read images/bad.jpg: truncated"))
+            es.Insert(1, bad)
+            let warnings = Collections.Generic.List<string>()
+            let wm = WeightMapOptions()
+            let set = StreamingTiles(es, 36, 20, 20, (fun s -> FolderTraining.Prepare(s, wm)), 1L <<< 30, Warning = Action<string>(warnings.Add))
+            let tiles = [ for i in 0 .. set.Count - 1 -> set.Draw(i, int64 i) ]
+            Expect.equal (List.ofSeq warnings) [ "skipping images/bad.jpg: cannot read images/bad.jpg: truncated" ] "one message naming the file"
+            Expect.equal (List.ofSeq set.Skipped.Keys) [ "bad.jpg" ] "listed"
+            Expect.isTrue (tiles |> List.forall (fun t -> not (t.Name.StartsWith "bad"))) "no tile from it"
+            Expect.equal (set.EntryOf 4) 1 "draw 4 belongs to the bad image"
+            Expect.stringStarts tiles[4].Name "img1@" "its draws went to the next image (img1 follows it)"
+            let none = StreamingTiles(ResizeArray [ bad ], 36, 20, 20, id, 0L)
+            let m = TestUtil.messageOf<DatasetException> (fun () -> none.Draw(0, 0L) |> ignore)
+            Expect.stringContains m "none of the 1 training images can be read" "says so when nothing is readable"
+        }
+
         test "a streamed run stopped mid-epoch resumes to the uninterrupted run's weights" {
             let es = entries [ 40, 30; 12, 15; 25, 25 ]
             let dir = TestUtil.tempDir ()

@@ -45,6 +45,8 @@ public sealed record FolderTrainingOptions
     public long CacheBytes { get; init; } = 512L << 20;
     /// <summary>The pixel budget of every decoded file (<see cref="ImageLimits.Default"/> when null).</summary>
     public ImageLimits? Limits { get; init; }
+    /// <summary>Told, once per file, about an image that cannot be decoded and is skipped (null: skipped silently; see <see cref="FolderTrainingResult.Skipped"/>).</summary>
+    public Action<string>? Warning { get; init; }
 }
 
 /// <summary>What <see cref="FolderTraining.Run"/> did.</summary>
@@ -61,6 +63,8 @@ public sealed record FolderTrainingResult(TrainResult Training, string Checkpoin
     public int OutputSize { get; init; }
     /// <summary>Decodes of training images (cache misses) during the run.</summary>
     public long ImageLoads { get; init; }
+    /// <summary>Training images that could not be decoded and were skipped, by name, with the reason.</summary>
+    public IReadOnlyDictionary<string, string> Skipped { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -96,13 +100,13 @@ public static class FolderTraining
 
         var (trainEntries, valEntries) = Split(entries, options.ValidationFraction, training.Seed);
         Sample Prepare(Sample s) => FolderTraining.Prepare(s, training.WeightMap);
-        var trainSet = new StreamingTiles(trainEntries, tile, oh, ow, Prepare, options.CacheBytes);
+        var trainSet = new StreamingTiles(trainEntries, tile, oh, ow, Prepare, options.CacheBytes) { Warning = options.Warning };
         var valTiles = valEntries.Sum(e => TileWindow.GridCount(e.Height, e.Width, oh, ow));
         var checkpoint = Path.Combine(options.OutputFolder, CheckpointFile);
         Directory.CreateDirectory(options.OutputFolder);
         using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint });
         if (options.ResumeFrom is not null) trainer.Resume(options.ResumeFrom);
-        var validation = valEntries.Count == 0 ? null : StreamingTiles.GridTiles(valEntries, tile, oh, ow, Prepare);
+        var validation = valEntries.Count == 0 ? null : StreamingTiles.GridTiles(valEntries, tile, oh, ow, Prepare, options.Warning ?? (_ => { }));
         var result = trainer.Fit(trainSet, validation);
         // A resumed run that was already done trains no epoch, so Fit wrote nothing: write the state anyway.
         if (result.History.Count == 0) trainer.SaveCheckpoint(checkpoint);
@@ -110,6 +114,7 @@ public static class FolderTraining
         {
             OutputSize = oh,
             ImageLoads = trainSet.Cache.Loads,
+            Skipped = new Dictionary<string, string>(trainSet.Skipped),
         };
     }
 

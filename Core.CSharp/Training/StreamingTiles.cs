@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -77,25 +78,73 @@ public sealed class StreamingTiles : ITrainingSet
         return i >= 0 ? i : ~i - 1;
     }
 
-    /// <summary>A random output window of the draw's image, as a training tile.</summary>
+    /// <summary>Called once per image that cannot be read, with the message naming it (the image is then skipped).</summary>
+    public Action<string>? Warning { get; init; }
+
+    /// <summary>Images that could not be read, by name, with the reason; draws of theirs went to the next readable image.</summary>
+    public IReadOnlyDictionary<string, string> Skipped => _skipped;
+
+    private readonly ConcurrentDictionary<string, string> _skipped = new();
+
+    /// <summary>
+    /// A random output window of the draw's image, as a training tile. An image that cannot be decoded (truncated,
+    /// corrupt) is reported once through <see cref="Warning"/>, listed in <see cref="Skipped"/>, and replaced by the
+    /// next readable one, so one bad file among thousands does not end a long run (the same files give the same draws).
+    /// </summary>
+    /// <exception cref="DatasetException">No image of the set can be read.</exception>
+    /// <exception cref="LabelSchemaException">A mask holds a value the schema does not map (a setting to fix, not a file to skip).</exception>
     public Sample Draw(int index, long seed)
     {
-        var s = Cache.Get(EntryOf(index));
+        var s = Readable(EntryOf(index));
         var rng = new Random((int)(seed & 0x7fffffff));
         var oy = TileWindow.RandomStart(rng, s.Height, OutHeight);
         var ox = TileWindow.RandomStart(rng, s.Width, OutWidth);
         return TileWindow.Cut(s, oy, ox, Tile, OutHeight, OutWidth);
     }
 
+    private Sample Readable(int first)
+    {
+        for (var k = 0; k < _entries.Count; k++)
+        {
+            var i = (first + k) % _entries.Count;
+            var e = _entries[i];
+            if (_skipped.ContainsKey(e.Name)) continue;
+            try
+            {
+                return Cache.Get(i);
+            }
+            catch (DatasetException ex)
+            {
+                if (_skipped.TryAdd(e.Name, ex.Message)) Warning?.Invoke($"skipping {e.Source}: {ex.Message}");
+            }
+        }
+        throw new DatasetException($"none of the {_entries.Count} training images can be read; the first: {_skipped.Values.FirstOrDefault()}");
+    }
+
     /// <summary>
     /// Every grid window of every image in <paramref name="entries"/> as a tile, decoded lazily one image at a time
     /// (not cached: validation images are read once per pass), for validation.
     /// </summary>
-    public static IEnumerable<Sample> GridTiles(IEnumerable<DatasetEntry> entries, int tile, int outH, int outW, Func<Sample, Sample> prepare)
+    /// <param name="entries">The images.</param>
+    /// <param name="tile">The input tile edge.</param>
+    /// <param name="outH">The output window height.</param>
+    /// <param name="outW">The output window width.</param>
+    /// <param name="prepare">What a loaded sample goes through first.</param>
+    /// <param name="warning">Told about each image that cannot be decoded (it is skipped); null rethrows.</param>
+    public static IEnumerable<Sample> GridTiles(IEnumerable<DatasetEntry> entries, int tile, int outH, int outW, Func<Sample, Sample> prepare, Action<string>? warning = null)
     {
         foreach (var e in entries)
         {
-            var s = prepare(e.Load());
+            Sample s;
+            try
+            {
+                s = prepare(e.Load());
+            }
+            catch (DatasetException ex) when (warning is not null)
+            {
+                warning($"skipping validation image {e.Source}: {ex.Message}");
+                continue;
+            }
             foreach (var oy in TileWindow.GridStarts(s.Height, outH))
                 foreach (var ox in TileWindow.GridStarts(s.Width, outW))
                     yield return TileWindow.Cut(s, oy, ox, tile, outH, outW);
