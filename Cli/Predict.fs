@@ -19,6 +19,10 @@ type Args =
     | Probabilities
     | Precision of name: string
     | Threads of int
+    | Rle of csv: string
+    | Rle_Format of format: string
+    | Max_Edge of pixels: int
+    | Scale of factor: float
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -36,9 +40,44 @@ type Args =
             | Precision _ ->
                 "fp32 (default) or bf16: compute in bfloat16 (about 3 significant digits; on CPUs with AVX512_BF16 or AMX-BF16, refused elsewhere)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
+            | Rle _ ->
+                "also write a Kaggle run-length submission CSV (needs --rle-format): one row per segmented image in input order (skipped images have none), foreground = every class above 0, the PNG masks are still written. The file appears (atomically) only when all inputs are done; an existing one is replaced then"
+            | Rle_Format _ ->
+                "the submission's competition: carvana (img,rle_mask; img = file name with extension; row-major runs: left to right, then top to bottom, as Carvana's train_masks.csv), tgs (id,rle_mask; id = name without extension; column-major: top to bottom, then left to right, Kaggle's documented order) or dsb (ImageId,EncodedPixels; column-major; one row per 4-connected object, one empty row for an image without one)"
+            | Max_Edge _ ->
+                "shrink images whose longer edge exceeds this many pixels to it (aspect kept) before predicting; the class probabilities are resized back (bilinear) before the argmax, so masks and RLE rows keep the input's size. Not with --scale"
+            | Scale _ ->
+                "resize every image by this factor (above 0, at most 16) before predicting, bilinear; outputs keep the input's size as with --max-edge. Not with --max-edge"
 
 let private fail message =
     raise (CliFailure("cropcat predict: " + message, 2))
+
+/// The resizing of --max-edge or --scale (at most one of them).
+let private resizeOf (args: ParseResults<Args>) : InputResize | null =
+    let checkedBy name (make: unit -> InputResize) =
+        try
+            make ()
+        with :? ArgumentOutOfRangeException as e ->
+            // The exception's message without its "(Parameter ...)" and "Actual value" lines.
+            let reason = e.Message.Split([| " (Parameter"; "\n" |], StringSplitOptions.None)[0]
+            fail $"{name}: {reason}"
+
+    match args.TryGetResult Max_Edge, args.TryGetResult Scale with
+    | Some _, Some _ -> fail "--max-edge and --scale exclude each other; give one"
+    | Some n, None -> checkedBy $"--max-edge {n}" (fun () -> InputResize.ToMaxEdge n)
+    | None, Some f -> checkedBy $"--scale {f}" (fun () -> InputResize.ByFactor f)
+    | None, None -> null
+
+/// The --rle-format that --rle needs (neither makes sense without the other).
+let private submissionFormatOf (args: ParseResults<Args>) =
+    match args.TryGetResult Rle, args.TryGetResult Rle_Format with
+    | None, None -> SubmissionFormat.Carvana // unused: no submission
+    | None, Some _ -> fail "--rle-format needs --rle FILE.csv"
+    | Some _, None -> fail "--rle needs --rle-format carvana, tgs or dsb (they differ in pixel order and columns)"
+    | Some _, Some name ->
+        match Submission.Parse name |> Option.ofNullable with
+        | Some format -> format
+        | None -> fail $"--rle-format '{name}' is not carvana, tgs or dsb"
 
 /// Runs `cropcat predict`; returns 0, or 5 when an input was skipped.
 let run (args: ParseResults<Args>) =
@@ -74,17 +113,28 @@ let run (args: ParseResults<Args>) =
     let tiles =
         TileOptions(TileSize = args.GetResult(Tile, 572), BatchSize = args.GetResult(Batch, 1))
 
+    let options =
+        FolderPredictorOptions(
+            Tiles = tiles,
+            Probabilities = args.Contains Probabilities,
+            Log = Console.Error,
+            Resize = resizeOf args,
+            Submission = Option.toObj (args.TryGetResult Rle),
+            SubmissionFormat = submissionFormatOf args
+        )
+
     let report =
         try
             tiles.Validate()
-
-            FolderPredictor(net, info.Labels, tiles, args.Contains Probabilities, Console.Error)
-                .Run(args.GetResult Input, args.GetResult Output)
+            FolderPredictor(net, info.Labels, options).Run(args.GetResult Input, args.GetResult Output)
         with
         | :? FileNotFoundException as e -> fail e.Message
         | :? ArgumentException as e -> fail e.Message
 
     printfn "wrote %d mask(s) to %s (net %s, labels %O)" report.Written.Count (args.GetResult Output) info.Architecture.Kind info.Labels
+
+    if not (isNull report.Submission) then
+        printfn "wrote %s: %d row(s), %s format" report.Submission report.SubmissionRows (args.GetResult Rle_Format)
 
     if report.Skipped.Count > 0 then
         let names = report.Skipped |> Seq.map _.File |> String.concat ", "

@@ -5,6 +5,7 @@ using System.Linq;
 using CropCat.Data;
 using CropCat.Imaging;
 using CropCat.Nets;
+using CropCat.Numerics;
 using CropCat.Runtime;
 using static TorchSharp.torch;
 
@@ -25,7 +26,9 @@ public sealed record SkippedInput(string File, string Reason);
 /// <summary>What <see cref="FolderPredictor.Run"/> did.</summary>
 /// <param name="Written">The mask files written, one per segmented input.</param>
 /// <param name="Skipped">The inputs that were reported and skipped.</param>
-public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyList<SkippedInput> Skipped)
+/// <param name="Submission">The run-length submission CSV written, or null when none was asked for.</param>
+/// <param name="SubmissionRows">The rows of <paramref name="Submission"/> (without its header).</param>
+public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyList<SkippedInput> Skipped, string? Submission = null, int SubmissionRows = 0)
 {
     /// <summary>The process exit code <c>cropcat predict</c> returns when an input was skipped.</summary>
     public const int SkippedExitCode = 5;
@@ -43,11 +46,12 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
 /// as 16-bit gray, or one <c>NAME.classK.png</c> per non-background class when there are more than two.
 /// A bad input is reported by name and skipped; the others are still written. Every file is written atomically.
+/// Options (<see cref="FolderPredictorOptions"/>) add a run-length submission CSV of all masks (<see cref="Submission"/>) and
+/// resizing before prediction, with the probabilities resized back so that every output has the input's size.
 /// </summary>
 public sealed class FolderPredictor
 {
     private readonly TextWriter? _log;
-    private readonly ImageLimits? _limits;
 
     /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says.</summary>
     /// <param name="network">The net (stays owned by the caller).</param>
@@ -57,24 +61,34 @@ public sealed class FolderPredictor
     /// <param name="log">Where skipped inputs and progress go (standard error in the CLI); null for silence.</param>
     /// <param name="limits">The pixel budget for reading inputs; the default (2^28 pixels) when null.</param>
     public FolderPredictor(Network network, LabelSchema labels, TileOptions? tiles = null, bool probabilities = false, TextWriter? log = null, ImageLimits? limits = null)
+        : this(network, labels, new FolderPredictorOptions { Tiles = tiles ?? new TileOptions(), Probabilities = probabilities, Log = log, Limits = limits })
     {
-        _limits = limits;
+    }
+
+    /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says, with all options.</summary>
+    /// <param name="network">The net (stays owned by the caller).</param>
+    /// <param name="labels">The label schema stored with the net.</param>
+    /// <param name="options">The settings.</param>
+    /// <exception cref="ArgumentException">Invalid tiling settings.</exception>
+    public FolderPredictor(Network network, LabelSchema labels, FolderPredictorOptions options)
+    {
         Network = network;
         Labels = labels;
-        Tiles = tiles ?? new TileOptions();
-        Tiles.Validate();
-        Probabilities = probabilities;
-        _log = log;
+        Options = options;
+        Options.Tiles.Validate();
+        _log = options.Log;
     }
 
     /// <summary>The network.</summary>
     public Network Network { get; }
     /// <summary>The label schema.</summary>
     public LabelSchema Labels { get; }
+    /// <summary>The settings.</summary>
+    public FolderPredictorOptions Options { get; }
     /// <summary>The tiling settings.</summary>
-    public TileOptions Tiles { get; }
+    public TileOptions Tiles => Options.Tiles;
     /// <summary>Whether probability maps are written.</summary>
-    public bool Probabilities { get; }
+    public bool Probabilities => Options.Probabilities;
 
     /// <summary>
     /// The image files of <paramref name="input"/>: the file itself (whatever its extension), or the folder's files
@@ -93,17 +107,35 @@ public sealed class FolderPredictor
     /// <summary>
     /// Segments every image of <paramref name="input"/> (a file or a folder) into <paramref name="outputFolder"/>.
     /// An input whose mask name another input already takes (a.jpg after a.png) is skipped with that reason.
+    /// With <see cref="FolderPredictorOptions.Submission"/>, the segmented inputs' foregrounds (class above 0) become the
+    /// submission's rows in input order; skipped inputs have none, and the CSV appears only when all inputs are done.
     /// </summary>
     /// <exception cref="FileNotFoundException">No input.</exception>
-    /// <exception cref="ArgumentException">The output folder is the input folder (the masks would replace the images).</exception>
+    /// <exception cref="ArgumentException">The output folder is the input folder (the masks would replace the images), or the submission would replace an input.</exception>
     public PredictionReport Run(string input, string outputFolder)
     {
         var files = Inputs(input);
         var outFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputFolder));
         if (files.Any(f => Path.GetDirectoryName(Path.GetFullPath(f)) == outFull))
             throw new ArgumentException($"the output folder {outputFolder} holds the inputs; the masks would replace the images, so choose another folder");
+        var csv = Options.Submission;
+        if (csv is not null && files.Any(f => Path.GetFullPath(f) == Path.GetFullPath(csv)))
+            throw new ArgumentException($"the submission {csv} is one of the inputs; choose another file name");
         var written = new List<string>();
         var skipped = new List<SkippedInput>();
+        var masks = Segment(files, outputFolder, written, skipped);
+        if (csv is null)
+        {
+            foreach (var _ in masks) { }
+            return new PredictionReport(written, skipped);
+        }
+        var rows = Submission.Write(csv, Options.SubmissionFormat, masks);
+        return new PredictionReport(written, skipped, csv, rows);
+    }
+
+    /// <summary>Segments the files one by one as the result is enumerated, recording what was written and skipped.</summary>
+    private IEnumerable<SubmissionMask> Segment(IReadOnlyList<string> files, string outputFolder, List<string> written, List<SkippedInput> skipped)
+    {
         var claimed = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < files.Count; i++)
         {
@@ -116,27 +148,42 @@ public sealed class FolderPredictor
                 continue;
             }
             claimed[MaskName(file)] = file;
+            Segmented result;
             try
             {
-                written.Add(PredictFile(file, outputFolder, $"[{i + 1}/{files.Count}] {Path.GetFileName(file)}"));
+                result = Segment(file, outputFolder, $"[{i + 1}/{files.Count}] {Path.GetFileName(file)}");
             }
             catch (InputImageException e)
             {
                 skipped.Add(new SkippedInput(file, e.Message));
                 _log?.WriteLine($"skipped: {e.Message}");
+                continue;
             }
+            written.Add(result.MaskFile);
+            yield return result.Foreground;
         }
-        return new PredictionReport(written, skipped);
     }
 
     /// <summary>Segments one file; returns the mask's path.</summary>
-    /// <exception cref="InputImageException">The file is unreadable or has the wrong channel count.</exception>
-    public string PredictFile(string file, string outputFolder, string? label = null)
+    /// <exception cref="InputImageException">The file is unreadable, has the wrong channel count, or its resized size is over the pixel budget.</exception>
+    public string PredictFile(string file, string outputFolder, string? label = null) =>
+        Segment(file, outputFolder, label).MaskFile;
+
+    private sealed record Segmented(string MaskFile, SubmissionMask Foreground);
+
+    private Segmented Segment(string file, string outputFolder, string? label)
     {
         var image = Read(file);
         var name = MaskName(file);
-        using var x = InputTensor(image, Network.InChannels, file);
-        var plan = TilePlan.For(Network, image.Height, image.Width, Tiles);
+        int h = image.Height, w = image.Width;
+        var (ph, pw) = Options.Resize?.SizeFor(h, w) ?? (h, w);
+        // The budget that refused oversized files also bounds what --scale may blow an image up to.
+        var budget = (Options.Limits ?? ImageLimits.Default).MaxPixels;
+        if ((long)ph * pw > budget)
+            throw new InputImageException($"{file}: resizing {w}x{h} by {Options.Resize} gives {pw}x{ph}, over the pixel budget of {budget} pixels");
+        using var scope = NewDisposeScope();
+        var x = InputTensor(image, Network.InChannels, file, ph, pw);
+        var plan = TilePlan.For(Network, ph, pw, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
         var options = Tiles with { Output = TileOutput.Probabilities };
         if (plan.Count > 1 && _log is not null)
@@ -155,12 +202,23 @@ public sealed class FolderPredictor
                 },
             };
         }
-        using var probabilities = new OverlapTile(Network, options).Predict(x, plan);
+        var probabilities = new OverlapTile(Network, options).Predict(x, plan);
+        // Back to the input's size before the argmax: resizing the class map instead would put the
+        // borders between classes on the coarse grid.
+        if ((ph, pw) != (h, w)) probabilities = ResizedProbabilities(probabilities, h, w);
         var classes = ClassIndices(probabilities);
         var mask = Path.Combine(outputFolder, name);
-        PngEncoder.Write(mask, MaskImage(classes, image.Width, image.Height));
+        PngEncoder.Write(mask, MaskImage(classes, w, h));
         if (Probabilities) WriteProbabilities(probabilities, Path.Combine(outputFolder, "probabilities"), name);
-        return mask;
+        return new Segmented(mask, new SubmissionMask(file, h, w, Array.ConvertAll(classes, c => c > 0)));
+    }
+
+    /// <summary>Each class's probability map of <paramref name="probabilities"/> (C, h, w) resized bilinearly to <paramref name="height"/> x <paramref name="width"/>.</summary>
+    private static Tensor ResizedProbabilities(Tensor probabilities, int height, int width)
+    {
+        int c = (int)probabilities.shape[0], h = (int)probabilities.shape[1], w = (int)probabilities.shape[2];
+        var values = probabilities.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        return tensor(Resize.Bilinear(values, c, h, w, height, width), [c, height, width]);
     }
 
     /// <summary>
@@ -176,12 +234,23 @@ public sealed class FolderPredictor
     /// channels, standardised over all its values.
     /// </summary>
     /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
-    public static Tensor InputTensor(PlanarImage image, int channels, string file)
+    public static Tensor InputTensor(PlanarImage image, int channels, string file) =>
+        InputTensor(image, channels, file, image.Height, image.Width);
+
+    /// <summary>
+    /// The (C, <paramref name="height"/>, <paramref name="width"/>) float input of <paramref name="image"/> (its first page),
+    /// resized bilinearly (<see cref="Resize.Bilinear"/>) when that is not its size, then standardised over all its values.
+    /// </summary>
+    /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
+    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width)
     {
-        int h = image.Height, w = image.Width, n = h * w;
         var values = image.ToPlanes(channels)
             ?? throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({image.ChannelsInWords}) but the network reads {channels}; " +
                                              (channels == 3 ? "give an RGB or RGBA image" : "no conversion to that many channels is known"));
+        // Intensities are resized before standardising, as a user resizing the images themselves would.
+        if ((height, width) != (image.Height, image.Width))
+            values = Resize.Bilinear(values, channels, image.Height, image.Width, height, width);
+        int h = height, w = width, n = h * w;
         // Sample.Standardized is the one place the rule lives (one mean and spread over all channels).
         var z = new Sample(file, h, w, values, new int[n], channels: channels).Standardized().Image;
         return tensor(z, [channels, h, w]);
@@ -196,7 +265,7 @@ public sealed class FolderPredictor
         PlanarImage image;
         try
         {
-            image = ImageFile.Read(file, _limits);
+            image = ImageFile.Read(file, Options.Limits);
         }
         catch (ImageFormatException e)
         {

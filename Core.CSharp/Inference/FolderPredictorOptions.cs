@@ -1,0 +1,29 @@
+using System.IO;
+using CropCat.Imaging;
+
+namespace CropCat.Inference;
+
+/// <summary>Settings of <see cref="FolderPredictor"/>, the options of <c>cropcat predict</c>.</summary>
+public sealed record FolderPredictorOptions
+{
+    /// <summary>Tiling settings (progress is set per image).</summary>
+    public TileOptions Tiles { get; init; } = new();
+
+    /// <summary>Also write the probability maps.</summary>
+    public bool Probabilities { get; init; }
+
+    /// <summary>Where skipped inputs and progress go (standard error in the CLI); null for silence.</summary>
+    public TextWriter? Log { get; init; }
+
+    /// <summary>The pixel budget for reading inputs; the default (2^28 pixels) when null.</summary>
+    public ImageLimits? Limits { get; init; }
+
+    /// <summary>Resize each image before prediction (probabilities are resized back before the argmax); null for none.</summary>
+    public InputResize? Resize { get; init; }
+
+    /// <summary>Also write a run-length submission CSV here (atomically, once all inputs are done); null for none.</summary>
+    public string? Submission { get; init; }
+
+    /// <summary>The competition format of <see cref="Submission"/>.</summary>
+    public SubmissionFormat SubmissionFormat { get; init; } = SubmissionFormat.Carvana;
+}
