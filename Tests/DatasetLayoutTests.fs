@@ -227,6 +227,22 @@ let layouts =
                 "components merge the touching nuclei; the instances do not"
         }
 
+        test "DSB: the border weight map sees touching nuclei apart, and equals the components' where none touch" {
+            let d = opened (DatasetSource(Data = fixture [ "dsb" ])) "dsb" 1
+
+            for e in d.Entries do
+                let s = e.Load()
+                let byInstances = CropCat.Training.WeightMap.Compute s
+
+                let byComponents =
+                    CropCat.Training.WeightMap.Compute(s.Classes, Components.OfClasses(s.Classes, s.Height, s.Width), s.Height, s.Width)
+
+                if e.Name = "1a2b3c4d.png" then
+                    Expect.notEqual byInstances byComponents $"{e.Name}: the touching pair adds border weight"
+                else
+                    Expect.equal byInstances byComponents $"{e.Name}: no nuclei touch"
+        }
+
         test "ISBI: each page of train-volume.tif is an entry; cells are the components between membranes" {
             let d = opened (DatasetSource(Data = fixture [ "isbi" ])) "isbi" 1
             Expect.equal d.Layout "isbi" "layout"
@@ -389,6 +405,13 @@ let refusals =
                     "manifest"
                 ]
                 (fun () -> Datasets.Open(DatasetSource(Data = d), options "tgs" 1))
+            |> ignore
+        }
+
+        test "a 3-channel net refuses a gray stack when it opens, naming the file" {
+            let v = fixture [ "isbi"; "train-volume.tif" ]
+
+            refusal [ v; "gray"; "3 channels" ] (fun () -> Datasets.Open(DatasetSource(Data = fixture [ "isbi" ]), options "isbi" 3))
             |> ignore
         }
 
