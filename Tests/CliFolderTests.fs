@@ -61,7 +61,11 @@ let endToEnd =
             let result = trainTiny data
             Expect.isTrue (File.Exists result.CheckpointPath) "checkpoint written"
             Expect.equal (result.TrainImages, result.ValidationImages) (3, 1) "one of four images held out"
-            Expect.equal result.Tile 100 "the whole 100 px image is a valid tile"
+            let sizes = (UNet.Create tinyOptions).Sizes.Value
+            let struct (covering, _) = sizes.InputFor(100).Value
+            Expect.equal result.Tile covering "the tile is the smallest whose output covers a 100 px image"
+            Expect.isGreaterThanOrEqual result.OutputSize 100 "its output covers the image"
+            Expect.isLessThan (sizes.OutputOf(result.Tile - sizes.Period) |> Option.ofNullable |> Option.defaultValue 0) 100 "a smaller valid tile would not cover it"
 
             let input = tempDir ()
 
@@ -144,18 +148,32 @@ let endToEnd =
             use b = loaded.forward x
             Expect.isTrue (a.allclose b) "same outputs"
 
-        testCase "a net whose smallest input exceeds the images is refused naming the image and the size"
+        testCase "a net whose smallest input exceeds the images trains on mirror-padded tiles covering each image"
         <| fun () ->
             TestUtil.init ()
             use _ = torch.NewDisposeScope()
             let data = dataset 1
             let o = UNetOptions(Widths = [| 2; 2; 2; 2; 2 |])
             use net = UNet.Create o
+            let result = train data net
+            Expect.equal (result.Training.Steps, result.TrainTiles) (1L, 1) "one epoch of the one window that covers the image"
+            Expect.isGreaterThanOrEqual result.OutputSize 100 "each tile's output covers the 100 px image"
+            Expect.isTrue (Double.IsFinite result.Training.History[0].TrainLoss) "a finite loss"
 
-            let m = messageOf<FolderTrainingException> (fun () -> train data net |> ignore)
+        testCase "a tile limit below the net's smallest input is refused with both sizes"
+        <| fun () ->
+            TestUtil.init ()
+            use _ = torch.NewDisposeScope()
+            let data = dataset 1
+            use net = UNet.Create(UNetOptions(Widths = [| 2; 2; 2; 2; 2 |]))
 
-            Expect.stringContains m "0000.png is 100x100" "names the image and its size"
+            let m =
+                messageOf<FolderTrainingException> (fun () ->
+                    FolderTraining.Run(net, FolderTrainingOptions(DataFolder = data, OutputFolder = tempDir (), MaxTileSize = 100), fewSteps)
+                    |> ignore)
+
             Expect.stringContains m "at least 188x188" "says the smallest input"
+            Expect.stringContains m "limited to 100" "says the limit"
 
         testCase "a gray image for a 3-channel net is refused by name"
         <| fun () ->
@@ -183,36 +201,4 @@ let endToEnd =
             File.WriteAllBytes(bad, [| 1uy; 2uy; 3uy |])
             Expect.throwsT<SafetensorsException> (fun () -> (Checkpoint.LoadNetwork bad).ToTuple() |> ignore) "truncated"
 
-        testPropertyWithConfig
-            {
-                FsCheckConfig.defaultConfig with
-                    maxTest = 50
-            }
-            "training tiles cover every pixel and each equals its window, in every channel"
-        <| fun (h0: PositiveInt) (w0: PositiveInt) (t0: PositiveInt) (rgb: bool) ->
-            let t = t0.Get % 20 + 1
-            let h, w = t + h0.Get % 40, t + w0.Get % 40
-            let channels = if rgb then 3 else 1
-            // Every value is its own index in the planar image, so a tile shows where it came from.
-            let image = Array.init (channels * h * w) float32
-            let s = Sample("s", h, w, image, Array.zeroCreate (h * w), channels = channels)
-            let tiles = FolderTraining.Tiles(s, t) |> List.ofSeq
-            let covered = Array.zeroCreate (h * w)
-
-            for tile in tiles do
-                // Each tile's first value is its top-left pixel's index in the image.
-                let first = int tile.Image[0]
-                let y, x = first / w, first % w
-
-                for p in 0 .. channels - 1 do
-                    for r in 0 .. t - 1 do
-                        for c in 0 .. t - 1 do
-                            if tile.Image[p * t * t + r * t + c] <> float32 (p * h * w + (y + r) * w + x + c) then
-                                failwith "tile differs from its window"
-
-                            covered[(y + r) * w + x + c] <- true
-
-            tiles |> List.forall (fun tile -> tile.Channels = channels)
-            && Array.forall id covered
-            && tiles.Length = ((h + t - 1) / t) * ((w + t - 1) / t)
     ]

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using CropCat.Architecture;
 using CropCat.Data;
+using CropCat.Imaging;
 using CropCat.IO;
 using CropCat.Nets;
 using CropCat.Shapes;
@@ -20,11 +21,16 @@ public sealed class FolderTrainingException : Exception
 /// <summary>What <see cref="FolderTraining.Run"/> trains on and where it writes.</summary>
 public sealed record FolderTrainingOptions
 {
-    /// <summary>The dataset folder: <c>images/NAME.ext</c> with <c>masks/NAME.ext</c> (see <see cref="FolderDataset"/>).</summary>
-    public required string DataFolder { get; init; }
+    /// <summary>The dataset folder: <c>images/NAME.ext</c> with <c>masks/NAME.ext</c> (see <see cref="FolderDataset"/>); ignored when <see cref="Entries"/> is given.</summary>
+    public string? DataFolder { get; init; }
+    /// <summary>The images of any layout (see CropCat.Data.Datasets), read lazily; when null, <see cref="DataFolder"/>'s pairs.</summary>
+    public IReadOnlyList<DatasetEntry>? Entries { get; init; }
     /// <summary>Mask value -> class index; stored in the checkpoint.</summary>
     public LabelSchema Labels { get; init; } = LabelSchema.Binary255;
-    /// <summary>Largest training tile edge: the tile is the largest valid input of the net at most this and at most the smallest image edge.</summary>
+    /// <summary>
+    /// Largest training tile edge: the tile is the largest valid input of the net at most this, or, when every
+    /// image is smaller, the smallest valid input whose output covers the largest image.
+    /// </summary>
     public int MaxTileSize { get; init; } = 572;
     /// <summary>Fraction of the images (not tiles) held out for validation; at least one image stays for training.</summary>
     public double ValidationFraction { get; init; } = 0.2;
@@ -32,6 +38,13 @@ public sealed record FolderTrainingOptions
     public string OutputFolder { get; init; } = "out/train";
     /// <summary>A checkpoint to continue from (weights, optimizer state, epoch, step); null to start fresh.</summary>
     public string? ResumeFrom { get; init; }
+    /// <summary>
+    /// Memory for decoded, prepared training images (an LRU cache); a dataset larger than this is re-read from disk
+    /// as steps need its images. Default 512 MiB.
+    /// </summary>
+    public long CacheBytes { get; init; } = 512L << 20;
+    /// <summary>The pixel budget of every decoded file (<see cref="ImageLimits.Default"/> when null).</summary>
+    public ImageLimits? Limits { get; init; }
 }
 
 /// <summary>What <see cref="FolderTraining.Run"/> did.</summary>
@@ -40,25 +53,32 @@ public sealed record FolderTrainingOptions
 /// <param name="Tile">The training tile edge (a valid input size of the net).</param>
 /// <param name="TrainImages">Images used for training.</param>
 /// <param name="ValidationImages">Images held out.</param>
-/// <param name="TrainTiles">Training tiles cut from the training images.</param>
-/// <param name="ValidationTiles">Validation tiles.</param>
-public sealed record FolderTrainingResult(TrainResult Training, string CheckpointPath, int Tile, int TrainImages, int ValidationImages, int TrainTiles, int ValidationTiles);
+/// <param name="TrainTiles">Random tiles drawn per training epoch (as many as a grid of output windows has on the training images).</param>
+/// <param name="ValidationTiles">Validation tiles (the grid of output windows on the held-out images).</param>
+public sealed record FolderTrainingResult(TrainResult Training, string CheckpointPath, int Tile, int TrainImages, int ValidationImages, int TrainTiles, int ValidationTiles)
+{
+    /// <summary>The net's output edge for the tile: the window each tile trains.</summary>
+    public int OutputSize { get; init; }
+    /// <summary>Decodes of training images (cache misses) during the run.</summary>
+    public long ImageLoads { get; init; }
+}
 
 /// <summary>
-/// Trains a network on a dataset folder, the path behind <c>cropcat train</c>: loads the pairs, standardises
-/// every image (zero mean, unit deviation, as CropCat.Inference.FolderPredictor does before predicting), computes
-/// the paper's weight map on the whole image, cuts every image into square tiles of one valid input size
-/// (a grid whose last row and column end at the image border), holds out whole images for validation,
-/// and runs the <see cref="Trainer"/> with a checkpoint after every epoch.
+/// Trains a network on a dataset, the path behind <c>cropcat train</c>: lists the images (sizes from headers, no
+/// decoding), holds out whole images for validation, and streams training tiles: each step decodes what it needs
+/// through a bounded cache, standardises the image (zero mean, unit deviation, as CropCat.Inference.FolderPredictor
+/// does before predicting), computes the paper's weight map on the whole image, and cuts a random output window of
+/// the net, mirror-padded where it leaves the image (padding pixels are not in the loss), so images smaller than
+/// the tile train too. Batches are prepared on a background thread; a checkpoint is written after every epoch.
 /// </summary>
 public static class FolderTraining
 {
     /// <summary>The checkpoint's file name inside the output folder.</summary>
     public const string CheckpointFile = "model.safetensors";
 
-    /// <summary>Loads, checks, tiles and trains; see the class summary.</summary>
-    /// <exception cref="FolderTrainingException">The net reads neither 1 nor 3 channels, has another class count than the schema, or no valid input fits the smallest image.</exception>
-    /// <exception cref="DatasetException">The folder is inconsistent (the message names the file).</exception>
+    /// <summary>Lists, checks, streams and trains; see the class summary.</summary>
+    /// <exception cref="FolderTrainingException">The net reads neither 1 nor 3 channels, has another class count than the schema, or no valid input is at most the tile limit.</exception>
+    /// <exception cref="DatasetException">The data is inconsistent (the message names the file).</exception>
     /// <exception cref="LabelSchemaException">A mask holds a value outside the schema.</exception>
     public static FolderTrainingResult Run(Network net, FolderTrainingOptions options, TrainerOptions training)
     {
@@ -66,33 +86,53 @@ public static class FolderTraining
         if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"the validation fraction must be in [0, 1), got {options.ValidationFraction}");
         if (net.InChannels is not (1 or 3))
             throw new FolderTrainingException($"the network reads {net.InChannels} channels; folder training reads images as 1 (gray) or 3 (RGB) channels");
-        var samples = FolderDataset.Load(options.DataFolder, options.Labels, channels: net.InChannels);
-        var smallest = samples.MinBy(s => Math.Min(s.Height, s.Width))!;
-        var tile = LargestValidSize(net, Math.Min(options.MaxTileSize, Math.Min(smallest.Height, smallest.Width)));
-        if (tile is null)
-        {
-            var least = Sizes(net).Smallest;
-            throw new FolderTrainingException(
-                $"the network needs square inputs of at least {least}x{least} px, but image {Path.Combine(options.DataFolder, "images", smallest.Name)} is {smallest.Width}x{smallest.Height}" +
-                (options.MaxTileSize < least ? $" and the tile size is limited to {options.MaxTileSize}" : "") +
-                "; use a shallower net (fewer widths), padded convolutions, or larger images");
-        }
-        var classes = net.Infer(tile.Value, tile.Value).Channels;
-        if (classes != options.Labels.ClassCount)
-            throw new FolderTrainingException($"the network predicts {classes} classes but the label schema {options.Labels} has {options.Labels.ClassCount}");
+        var entries = options.Entries ?? FolderEntries(options, net.InChannels);
+        if (entries.Count == 0) throw new DatasetException("the dataset holds no images");
+        var tile = ChooseTile(net, options.MaxTileSize, entries);
+        var outShape = net.Infer(tile, tile);
+        if (outShape.Channels != options.Labels.ClassCount)
+            throw new FolderTrainingException($"the network predicts {outShape.Channels} classes but the label schema {options.Labels} has {options.Labels.ClassCount}");
+        int oh = outShape.Height, ow = outShape.Width;
 
-        var prepared = samples.Select(s => Prepare(s, training.WeightMap)).ToList();
-        var (trainImages, valImages) = Split(prepared, options.ValidationFraction, training.Seed);
-        var trainTiles = trainImages.SelectMany(s => Tiles(s, tile.Value)).ToList();
-        var valTiles = valImages.SelectMany(s => Tiles(s, tile.Value)).ToList();
+        var (trainEntries, valEntries) = Split(entries, options.ValidationFraction, training.Seed);
+        Sample Prepare(Sample s) => FolderTraining.Prepare(s, training.WeightMap);
+        var trainSet = new StreamingTiles(trainEntries, tile, oh, ow, Prepare, options.CacheBytes);
+        var valTiles = valEntries.Sum(e => TileWindow.GridCount(e.Height, e.Width, oh, ow));
         var checkpoint = Path.Combine(options.OutputFolder, CheckpointFile);
         Directory.CreateDirectory(options.OutputFolder);
         using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint });
         if (options.ResumeFrom is not null) trainer.Resume(options.ResumeFrom);
-        var result = trainer.Fit(trainTiles, valTiles.Count == 0 ? null : valTiles);
+        var validation = valEntries.Count == 0 ? null : StreamingTiles.GridTiles(valEntries, tile, oh, ow, Prepare);
+        var result = trainer.Fit(trainSet, validation);
         // A resumed run that was already done trains no epoch, so Fit wrote nothing: write the state anyway.
         if (result.History.Count == 0) trainer.SaveCheckpoint(checkpoint);
-        return new FolderTrainingResult(result, checkpoint, tile.Value, trainImages.Count, valImages.Count, trainTiles.Count, valTiles.Count);
+        return new FolderTrainingResult(result, checkpoint, tile, trainEntries.Count, valEntries.Count, trainSet.Count, valTiles)
+        {
+            OutputSize = oh,
+            ImageLoads = trainSet.Cache.Loads,
+        };
+    }
+
+    /// <summary>
+    /// The training tile for <paramref name="entries"/>: the largest valid input at most <paramref name="maxTile"/>,
+    /// or the smallest valid input whose output covers the largest image edge when that is smaller (a 101x101
+    /// TGS image does not need a 572 tile that would be 85% padding).
+    /// </summary>
+    /// <exception cref="FolderTrainingException">No valid input is at most <paramref name="maxTile"/>.</exception>
+    public static int ChooseTile(Network net, int maxTile, IReadOnlyList<DatasetEntry> entries)
+    {
+        var sizes = Sizes(net);
+        var cap = sizes.Below(maxTile)
+            ?? throw new FolderTrainingException($"the network needs square inputs of at least {sizes.Smallest}x{sizes.Smallest} px but the tile size is limited to {maxTile}; raise --tile or use a shallower net");
+        var largest = entries.Max(e => Math.Max(e.Height, e.Width));
+        return sizes.InputFor(largest) is { Input: var fit } && fit < cap ? fit : cap;
+    }
+
+    private static IReadOnlyList<DatasetEntry> FolderEntries(FolderTrainingOptions options, int channels)
+    {
+        var folder = options.DataFolder ?? throw new ArgumentException("folder training needs a DataFolder or Entries");
+        return FolderDataset.Load(folder, options.Labels, channels: channels, limits: options.Limits)
+            .Select(s => new DatasetEntry(s.Name, Path.Combine(folder, "images", s.Name), s.Height, s.Width, () => s)).ToList();
     }
 
     /// <summary>The largest valid input edge of <paramref name="net"/> that is at most <paramref name="atMost"/>, from the valid-size solver.</summary>
@@ -105,7 +145,7 @@ public static class FolderTraining
     /// Splits images into training and validation: a seeded shuffle, then round(fraction * n) images held out,
     /// but never all of them (one image means no validation).
     /// </summary>
-    public static (IReadOnlyList<Sample> Train, IReadOnlyList<Sample> Validation) Split(IReadOnlyList<Sample> samples, double fraction, int seed)
+    public static (IReadOnlyList<T> Train, IReadOnlyList<T> Validation) Split<T>(IReadOnlyList<T> samples, double fraction, int seed)
     {
         var order = Enumerable.Range(0, samples.Count).ToArray();
         new Random(seed).Shuffle(order);
@@ -115,41 +155,9 @@ public static class FolderTraining
         return (train, val);
     }
 
-    /// <summary>
-    /// Square tiles of edge <paramref name="tile"/> covering <paramref name="s"/>: starts every <paramref name="tile"/>
-    /// pixels, the last row and column moved back to end at the border (so they may overlap their neighbours).
-    /// </summary>
-    public static IEnumerable<Sample> Tiles(Sample s, int tile)
-    {
-        if (tile > s.Height || tile > s.Width) throw new ArgumentException($"sample {s.Name}: tile {tile} is larger than the image {s.Width}x{s.Height}");
-        foreach (var y in Starts(s.Height, tile))
-            foreach (var x in Starts(s.Width, tile))
-                yield return Cut(s, y, x, tile);
-    }
-
-    private static IEnumerable<int> Starts(int length, int tile)
-    {
-        for (var p = 0; p + tile < length; p += tile) yield return p;
-        yield return length - tile;
-    }
-
-    private static Sample Cut(Sample s, int y, int x, int tile)
-    {
-        T[]? Window<T>(T[]? a, int planes = 1)
-        {
-            if (a is null) return null;
-            var r = new T[planes * tile * tile];
-            for (var p = 0; p < planes; p++)
-                for (var row = 0; row < tile; row++)
-                    Array.Copy(a, p * s.Height * s.Width + (y + row) * s.Width + x, r, p * tile * tile + row * tile, tile);
-            return r;
-        }
-        return new Sample($"{s.Name}@{x},{y}", tile, tile, Window(s.Image, s.Channels)!, Window(s.Classes)!, Window(s.Instances),
-            Window(s.Weights), s.Channels);
-    }
-
     // Weights on the whole image: a cell cut by a tile border keeps its true neighbours and distances.
-    private static Sample Prepare(Sample s, WeightMapOptions? weights)
+    /// <summary>Standardises <paramref name="s"/> and computes its weight map on the whole image (instances from connected components when the layout gave none).</summary>
+    public static Sample Prepare(Sample s, WeightMapOptions? weights)
     {
         var z = s.Standardized();
         return weights is null ? z : z.WithWeights(WeightMap.Compute(z.Classes, z.Instances ?? Components.OfClasses(z.Classes, z.Height, z.Width), z.Height, z.Width, weights));

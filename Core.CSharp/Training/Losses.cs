@@ -39,12 +39,19 @@ public static class Losses
     /// Multiclass soft Dice loss: 1 - mean over classes k of (2 sum p_k g_k + eps) / (sum p_k + sum g_k + eps),
     /// with p the softmax probabilities and g the one-hot target, summed over the batch and the pixels.
     /// </summary>
-    public static Tensor SoftDice(Tensor logits, Tensor target, double eps = 1.0)
+    /// <param name="logits">(N, K, H, W).</param>
+    /// <param name="target">(N, H, W) class indices.</param>
+    /// <param name="eps">Smoothing of numerator and denominator.</param>
+    /// <param name="valid">Optional (N, H, W) 0/1 mask: pixels where it is 0 (outside their image) count in neither sum.</param>
+    public static Tensor SoftDice(Tensor logits, Tensor target, double eps = 1.0, Tensor? valid = null)
     {
-        CheckShapes(logits, target, null);
+        CheckShapes(logits, target, valid);
         var classes = logits.shape[1];
-        using var p = nn.functional.softmax(logits, 1);
-        using var oneHot = nn.functional.one_hot(target, classes).permute(0, 3, 1, 2).to_type(p.dtype);
+        using var p0 = nn.functional.softmax(logits, 1);
+        using var h0 = nn.functional.one_hot(target, classes).permute(0, 3, 1, 2).to_type(p0.dtype);
+        using var v = valid?.unsqueeze(1);
+        using var p = v is null ? p0.alias() : p0 * v;
+        using var oneHot = v is null ? h0.alias() : h0 * v;
         long[] dims = [0, 2, 3];
         using var inter = (p * oneHot).sum(dims);
         using var denom = p.sum(dims) + oneHot.sum(dims);
@@ -52,12 +59,16 @@ public static class Losses
         return 1 - dice.mean();
     }
 
-    /// <summary>The loss of <paramref name="kind"/>.</summary>
-    public static Tensor Compute(LossKind kind, Tensor logits, Tensor target, Tensor? weights) => kind switch
+    /// <summary>
+    /// The loss of <paramref name="kind"/>. Pixels outside their image (<paramref name="valid"/> 0) must have weight 0
+    /// in <paramref name="weights"/> (the cross-entropy then ignores them; its mean still counts them, so such
+    /// tiles weigh a little less) and are left out of Dice's sums.
+    /// </summary>
+    public static Tensor Compute(LossKind kind, Tensor logits, Tensor target, Tensor? weights, Tensor? valid = null) => kind switch
     {
         LossKind.WeightedCrossEntropy => WeightedCrossEntropy(logits, target, weights),
-        LossKind.Dice => SoftDice(logits, target),
-        LossKind.WeightedCrossEntropyPlusDice => Sum(WeightedCrossEntropy(logits, target, weights), SoftDice(logits, target)),
+        LossKind.Dice => SoftDice(logits, target, valid: valid),
+        LossKind.WeightedCrossEntropyPlusDice => Sum(WeightedCrossEntropy(logits, target, weights), SoftDice(logits, target, valid: valid)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown loss"),
     };
 

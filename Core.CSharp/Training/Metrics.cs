@@ -30,11 +30,12 @@ public sealed class ConfusionMatrix
     /// <summary>Pixels of true class <paramref name="truth"/> predicted as <paramref name="predicted"/>.</summary>
     public long this[int truth, int predicted] => _m[truth, predicted];
 
-    /// <summary>Counts one prediction against its truth (equal-length class maps).</summary>
+    /// <summary>Counts one prediction against its truth (equal-length class maps); truth pixels below 0 (ignored, e.g. padding outside the image) are not counted.</summary>
     public void Add(int[] truth, int[] predicted)
     {
         if (truth.Length != predicted.Length) throw new ArgumentException($"truth has {truth.Length} pixels, prediction {predicted.Length}");
-        for (var i = 0; i < truth.Length; i++) _m[truth[i], predicted[i]]++;
+        for (var i = 0; i < truth.Length; i++)
+            if (truth[i] >= 0) _m[truth[i], predicted[i]]++;
     }
 
     /// <summary>The scores of everything added so far.</summary>

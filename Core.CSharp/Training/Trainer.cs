@@ -75,10 +75,10 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Loads weights, optimiser state, epoch and step (including a position inside an unfinished epoch) from a
-    /// checkpoint written by a trainer. The next <see cref="Fit"/> continues exactly where that run stopped: it
+    /// checkpoint written by a trainer. The next <see cref="Fit(ITrainingSet, IEnumerable{Sample}?)"/> continues exactly where that run stopped: it
     /// finishes the interrupted epoch in the same sample order, so the weights end as an uninterrupted run's.
     /// Refused, changing nothing, when the checkpoint was trained with another seed or batch size; another
-    /// data set or number of steps per epoch is refused by <see cref="Fit"/>, which sees the data.
+    /// data set or number of steps per epoch is refused by <see cref="Fit(ITrainingSet, IEnumerable{Sample}?)"/>, which sees the data.
     /// </summary>
     /// <exception cref="CheckpointMismatchException">The checkpoint does not fit the net, the optimiser or these options.</exception>
     public CheckpointInfo Resume(string path)
@@ -130,13 +130,27 @@ public sealed class Trainer : IDisposable
     public TrainResult Fit(IReadOnlyList<Sample> train, IReadOnlyList<Sample>? validation = null)
     {
         if (train.Count == 0) throw new ArgumentException("no training samples");
+        return Fit(new FixedTiles(WithWeights(train)), validation is null ? null : WithWeights(validation));
+    }
+
+    /// <summary>
+    /// Trains on tiles drawn from <paramref name="trainSet"/> (draw k of step s gets its own seed, so random crops
+    /// are reproducible and a resumed run draws what the uninterrupted one would), prepared on a background thread
+    /// <see cref="TrainerOptions.Prefetch"/> steps ahead. <paramref name="validation"/> is enumerated once per epoch,
+    /// so it may be lazy (tiles decoded as they are scored). Otherwise as <see cref="Fit(IReadOnlyList{Sample}, IReadOnlyList{Sample}?)"/>.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="CheckpointMismatchException">Resumed from a checkpoint that saw other data or another number of steps per epoch.</exception>
+    public TrainResult Fit(ITrainingSet trainSet, IEnumerable<Sample>? validation = null)
+    {
+        if (trainSet.Count == 0) throw new ArgumentException("no training samples");
         Allocator.KeepHeap();
-        var trainSet = WithWeights(train);
-        var valSet = validation is null ? null : WithWeights(validation);
+        var valSet = validation;
         var steps = _o.StepsPerEpoch > 0 ? _o.StepsPerEpoch : Math.Max(1, trainSet.Count / _o.BatchSize);
         _stepsPerEpoch = steps.ToString(CultureInfo.InvariantCulture);
-        _dataFingerprint = Fingerprint(trainSet);
+        _dataFingerprint = trainSet.Fingerprint;
         CheckResumedData();
+        var waited = TimeSpan.Zero;
         var history = new List<EpochRecord>();
         var clock = Stopwatch.StartNew();
         _fitStartStep = Step;
@@ -149,10 +163,13 @@ public sealed class Trainer : IDisposable
             double lossSum = 0;
             var done = 0;
             Network.train();
+            var (firstK, firstStep) = (EpochStep, Step);
+            // A step limit ends the epoch early: prefetch no further than the steps that will run.
+            var lastK = _o.MaxSteps > 0 ? (int)Math.Min(steps, firstK + Math.Max(0, _o.MaxSteps - Step)) : steps;
+            using var prefetch = new Prefetcher(k => MakeBatch(trainSet, order, k, firstStep + (k - firstK)), firstK, lastK, _o.Prefetch);
             for (var k = EpochStep; k < steps; k++)
             {
-                var batch = Enumerable.Range(0, _o.BatchSize).Select(b => trainSet[order[(k * _o.BatchSize + b) % order.Length]]).ToArray();
-                lossSum += TrainStep(batch);
+                lossSum += TrainStep(prefetch.Take(k));
                 done++;
                 EpochStep = k + 1;
                 Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
@@ -160,6 +177,7 @@ public sealed class Trainer : IDisposable
                 if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) capped = true;
                 if (stopped || capped) break;
             }
+            waited += prefetch.Waited;
             // A limit reached with an epoch's last step still completes that epoch.
             var complete = EpochStep == steps;
             if (complete)
@@ -176,7 +194,7 @@ public sealed class Trainer : IDisposable
             EpochLine(rec, done);
             if (_o.CheckpointPath is not null) SaveCheckpoint(_o.CheckpointPath);
         }
-        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped);
+        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped) { DataSeconds = waited.TotalSeconds };
     }
 
     /// <summary>Metadata keys that must agree for a resumed run to continue exactly.</summary>
@@ -217,41 +235,42 @@ public sealed class Trainer : IDisposable
         new($"cannot resume from {path}: it was trained with other settings ({string.Join("; ", problems)}). " +
             "A resumed run continues exactly only with the same seed, batch size, steps per epoch and training data; start a new run to change them");
 
-    /// <summary>The training set's identity: sample count, then names, sizes, images and labels hashed in order.</summary>
-    private static string Fingerprint(IReadOnlyList<Sample> samples)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var s in samples)
-        {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{s.Name}|{s.Channels}|{s.Height}|{s.Width}|"));
-            hash.AppendData(MemoryMarshal.AsBytes(s.Image.AsSpan()));
-            hash.AppendData(MemoryMarshal.AsBytes(s.Classes.AsSpan()));
-        }
-        return string.Create(CultureInfo.InvariantCulture, $"{samples.Count} samples, sha256 {Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant()}");
-    }
-
     /// <summary>
-    /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit"/> (weight maps are computed
+    /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit(ITrainingSet, IEnumerable{Sample}?)"/> (weight maps are computed
     /// for samples without one); returns the loss. Counts towards <see cref="Step"/>.
     /// </summary>
     /// <exception cref="TrainingDivergedException">The loss is NaN or infinite; the weights are left as they were.</exception>
     public double TrainOn(IReadOnlyList<Sample> batch)
     {
         Network.train();
-        return TrainStep(WithWeights(batch).ToArray());
+        return TrainStep(Augmented(WithWeights(batch).ToArray(), Step));
     }
 
-    /// <summary>One optimisation step on <paramref name="batch"/>; returns the loss.</summary>
+    /// <summary>
+    /// The augmented batch of epoch step <paramref name="k"/> (global step <paramref name="step"/>): its draws,
+    /// weight maps where missing, then augmentation. Pure CPU work on arrays, run on the prefetch thread.
+    /// </summary>
+    private Sample[] MakeBatch(ITrainingSet set, int[] order, int k, long step)
+    {
+        var batch = new Sample[_o.BatchSize];
+        for (var b = 0; b < batch.Length; b++)
+            batch[b] = set.Draw(order[(k * _o.BatchSize + b) % order.Length], Mix(_o.Seed, (int)step, 0xc409 + b));
+        return Augmented(WithWeights(batch).ToArray(), step);
+    }
+
+    private Sample[] Augmented(Sample[] batch, long step) =>
+        batch.Select((s, b) => Augmenter.Apply(s, (int)Mix(_o.Seed, (int)step, b), _o.Augment)).ToArray();
+
+    /// <summary>One optimisation step on an augmented <paramref name="batch"/>; returns the loss.</summary>
     private double TrainStep(Sample[] batch)
     {
         using var scope = NewDisposeScope();
         // Dropout draws from torch's generator: seed it per step so a resumed run draws the same masks.
         manual_seed(Mix(_o.Seed, (int)Step, 0xd20f));
-        var augmented = batch.Select((s, b) => Augmenter.Apply(s, (int)Mix(_o.Seed, (int)Step, b), _o.Augment)).ToArray();
-        var (x, target, weights) = ToTensors(augmented);
+        var (x, target, weights, valid) = ToTensors(batch);
         Optimizer.zero_grad();
         var logits = Network.forward(x);
-        var loss = Losses.Compute(_o.Loss, logits, target, weights);
+        var loss = Losses.Compute(_o.Loss, logits, target, weights, valid);
         var value = loss.item<float>();
         if (!float.IsFinite(value)) throw new TrainingDivergedException(Step + 1, Epoch + 1, value, _o.CheckpointPath);
         loss.backward();
@@ -261,34 +280,68 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Predicts the class map of every sample's output region and scores it.</summary>
-    public Evaluation Evaluate(IReadOnlyList<Sample> samples, bool keepPredictions = true)
+    public Evaluation Evaluate(IReadOnlyList<Sample> samples, bool keepPredictions = true) => Evaluate((IEnumerable<Sample>)samples, keepPredictions);
+
+    /// <summary>
+    /// Scores tiles enumerated once, one at a time (so a lazy enumeration holds one tile in memory). Pixels of
+    /// class <see cref="TileWindow.Ignore"/> (outside their image) count in no score and no loss.
+    /// </summary>
+    public Evaluation Evaluate(IEnumerable<Sample> samples, bool keepPredictions = true)
     {
-        var set = WithWeights(samples);
         var confusion = new ConfusionMatrix(Labels.ClassCount);
         var predictions = new List<int[]>();
         double lossSum = 0, randSum = 0;
         var randCount = 0;
         var wasTraining = Network.training;
         Network.eval();
-        foreach (var s in set)
+        var count = 0;
+        foreach (var raw in samples)
         {
+            var s = WithWeights([raw])[0];
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var (x, target, weights) = ToTensors([s]);
+            var (x, target, weights, valid) = ToTensors([s]);
             using var logits = Network.forward(x);
-            lossSum += Losses.Compute(_o.Loss, logits, target, weights).item<float>();
+            lossSum += Losses.Compute(_o.Loss, logits, target, weights, valid).item<float>();
             var pred = ClassMap(logits);
             var (oh, ow) = ((int)logits.shape[2], (int)logits.shape[3]);
-            confusion.Add(Crops.Center(s.Classes, s.Height, s.Width, oh, ow), pred);
-            if (s.Instances is not null)
+            var truth = Crops.Center(s.Classes, s.Height, s.Width, oh, ow);
+            confusion.Add(truth, pred);
+            if (s.Instances is not null && Inside(truth, oh, ow) is { } box)
             {
-                randSum += Metrics.RandErrorOfClasses(Crops.Center(s.Instances, s.Height, s.Width, oh, ow), pred, oh, ow);
+                // Rand error over the part of the window inside the image (a rectangle by construction).
+                randSum += Metrics.RandErrorOfClasses(Box(Crops.Center(s.Instances, s.Height, s.Width, oh, ow), ow, box),
+                    Box(pred, ow, box), box.H, box.W);
                 randCount++;
             }
             if (keepPredictions) predictions.Add(pred);
+            count++;
         }
         if (wasTraining) Network.train();
-        return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / set.Count, predictions);
+        if (count == 0) throw new ArgumentException("no validation samples");
+        return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / count, predictions);
+    }
+
+    /// <summary>The bounding box of the non-ignored pixels of an h x w class map (null when all are ignored).</summary>
+    private static (int Y, int X, int H, int W)? Inside(int[] classes, int h, int w)
+    {
+        int y0 = h, y1 = -1, x0 = w, x1 = -1;
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                if (classes[y * w + x] != TileWindow.Ignore)
+                {
+                    y0 = Math.Min(y0, y); y1 = Math.Max(y1, y);
+                    x0 = Math.Min(x0, x); x1 = Math.Max(x1, x);
+                }
+        return y1 < 0 ? null : (y0, x0, y1 - y0 + 1, x1 - x0 + 1);
+    }
+
+    private static int[] Box(int[] a, int w, (int Y, int X, int H, int W) b)
+    {
+        if (b.X == 0 && b.Y == 0 && b.W == w && b.H * w == a.Length) return a;
+        var r = new int[b.H * b.W];
+        for (var y = 0; y < b.H; y++) Array.Copy(a, (b.Y + y) * w + b.X, r, y * b.W, b.W);
+        return r;
     }
 
     /// <summary>The predicted class map (argmax over classes) of one image, for its output region.</summary>
@@ -317,8 +370,11 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"sample {s.Name} has {s.Channels} image channel(s) but the network reads {Network.InChannels}");
     }
 
-    /// <summary>Image (N,C,H,W), target (N,h,w) int64 and weights (N,h,w) for the net's output size h x w.</summary>
-    private (Tensor X, Tensor Target, Tensor? Weights) ToTensors(Sample[] batch)
+    /// <summary>
+    /// Image (N,C,H,W), target (N,h,w) int64 and weights (N,h,w) for the net's output size h x w, and, when some
+    /// pixels are <see cref="TileWindow.Ignore"/>d, a 0/1 valid mask (N,h,w): ignored pixels get target 0 and weight 0.
+    /// </summary>
+    private (Tensor X, Tensor Target, Tensor? Weights, Tensor? Valid) ToTensors(Sample[] batch)
     {
         foreach (var s in batch) CheckChannels(s);
         int h = batch[0].Height, w = batch[0].Width, channels = Network.InChannels;
@@ -329,23 +385,36 @@ public sealed class Trainer : IDisposable
         var img = new float[batch.Length * channels * h * w];
         var tgt = new long[batch.Length * oh * ow];
         var wts = _o.WeightMap is null ? null : new float[batch.Length * oh * ow];
+        var valid = new float[batch.Length * oh * ow];
+        var ignored = false;
         for (var b = 0; b < batch.Length; b++)
         {
             var s = batch[b];
             Array.Copy(s.Image, 0, img, b * channels * h * w, channels * h * w);
             var c = Crops.Center(s.Classes, h, w, oh, ow);
+            var sw = wts is null ? null : Crops.Center(s.Weights!, h, w, oh, ow);
             for (var i = 0; i < c.Length; i++)
             {
+                var j = b * oh * ow + i;
+                if (c[i] == TileWindow.Ignore)
+                {
+                    ignored = true;
+                    continue; // target 0, weight 0, valid 0
+                }
                 if ((uint)c[i] >= Labels.ClassCount)
                     throw new ArgumentException($"sample {s.Name}: class {c[i]} is outside the schema's {Labels.ClassCount} classes");
-                tgt[b * oh * ow + i] = c[i];
+                tgt[j] = c[i];
+                valid[j] = 1;
+                if (wts is not null) wts[j] = sw![i];
             }
-            if (wts is not null) Array.Copy(Crops.Center(s.Weights!, h, w, oh, ow), 0, wts, b * oh * ow, oh * ow);
         }
         var dev = Devices.Default;
+        long[] outShape3 = [batch.Length, oh, ow];
+        var validT = ignored ? tensor(valid, outShape3, device: dev) : null;
         return (tensor(img, [batch.Length, channels, h, w], device: dev),
-                tensor(tgt, [batch.Length, oh, ow], device: dev),
-                wts is null ? null : tensor(wts, [batch.Length, oh, ow], device: dev));
+                tensor(tgt, outShape3, device: dev),
+                wts is not null ? tensor(wts, outShape3, device: dev) : validT,
+                validT);
     }
 
     /// <summary>Computes the weight map of every sample that lacks one (instances from connected components if unknown).</summary>
