@@ -31,37 +31,56 @@ public static class FolderDataset
     /// </summary>
     /// <exception cref="DatasetException">A folder or a partner file is missing, two files share a name, sizes differ, a file cannot be decoded, or an image has too few channels.</exception>
     /// <exception cref="LabelSchemaException">A mask holds a value the schema does not map.</exception>
-    public static IReadOnlyList<Sample> Load(string root, LabelSchema schema, string imageDir = "images", string maskDir = "masks", int channels = 1, ImageLimits? limits = null)
+    public static IReadOnlyList<Sample> Load(string root, LabelSchema schema, string imageDir = "images", string maskDir = "masks", int channels = 1, ImageLimits? limits = null) =>
+        Pairs(root, Path.Combine(root, imageDir), Path.Combine(root, maskDir))
+            .Select(p => LoadPair(p.Image, p.Mask, schema, channels, limits))
+            .ToList();
+
+    /// <summary>
+    /// The lazy form of <see cref="Load"/>: the same pairs, order and messages, as entries sized from the files'
+    /// headers (<see cref="ImageFile.Probe"/>; image and mask sizes, pages and channels are checked here), each
+    /// decoded by <see cref="LoadPair"/> when loaded.
+    /// </summary>
+    /// <exception cref="DatasetException">A folder or a partner file is missing, two files share a name, a header cannot be read, sizes differ, or an image has too few channels.</exception>
+    public static IReadOnlyList<DatasetEntry> Entries(string root, LoadOptions options, string imageDir = "images", string maskDir = "masks") =>
+        Pairs(root, Path.Combine(root, imageDir), Path.Combine(root, maskDir))
+            .Select(p => PairEntry.Of(p.Image, p.Mask, options))
+            .ToList();
+
+    /// <summary>
+    /// The (image, mask) pairs of two folders matched by file name without extension, sorted by the image's file
+    /// name; <paramref name="dataset"/> names the dataset in messages.
+    /// </summary>
+    /// <exception cref="DatasetException">A folder is missing or empty, two files share a name, or a file has no partner.</exception>
+    internal static List<(string Image, string Mask)> Pairs(string dataset, string images, string masks)
     {
-        var images = Path.Combine(root, imageDir);
-        var masks = Path.Combine(root, maskDir);
-        if (!Directory.Exists(images)) throw new DatasetException($"dataset {root}: image folder {images} does not exist");
-        if (!Directory.Exists(masks)) throw new DatasetException($"dataset {root}: mask folder {masks} does not exist");
-        var imageFiles = ByBaseName(root, images);
-        var maskFiles = ByBaseName(root, masks);
-        if (imageFiles.Count == 0) throw new DatasetException($"dataset {root}: no images ({ImageFormats.ExtensionsInWords}) in {images}");
+        if (!Directory.Exists(images)) throw new DatasetException($"dataset {dataset}: image folder {images} does not exist");
+        if (!Directory.Exists(masks)) throw new DatasetException($"dataset {dataset}: mask folder {masks} does not exist");
+        var imageFiles = ByBaseName(dataset, images);
+        var maskFiles = ByBaseName(dataset, masks);
+        if (imageFiles.Count == 0) throw new DatasetException($"dataset {dataset}: no images ({ImageFormats.ExtensionsInWords}) in {images}");
         foreach (var (stem, m) in maskFiles)
             if (!imageFiles.ContainsKey(stem))
-                throw new DatasetException($"dataset {root}: mask {m} has no image {Path.Combine(images, stem)}.* ({ImageFormats.ExtensionsInWords})");
-        var samples = new List<Sample>(imageFiles.Count);
+                throw new DatasetException($"dataset {dataset}: mask {m} has no image {Path.Combine(images, stem)}.* ({ImageFormats.ExtensionsInWords})");
+        var pairs = new List<(string, string)>(imageFiles.Count);
         foreach (var (stem, img) in imageFiles.OrderBy(p => Path.GetFileName(p.Value), StringComparer.Ordinal))
         {
             if (!maskFiles.TryGetValue(stem, out var mask))
-                throw new DatasetException($"dataset {root}: image {img} has no mask {Path.Combine(masks, Path.GetFileName(img))} (or {Path.Combine(masks, stem)} with another image extension)");
-            samples.Add(LoadPair(img, mask, schema, channels, limits));
+                throw new DatasetException($"dataset {dataset}: image {img} has no mask {Path.Combine(masks, Path.GetFileName(img))} (or {Path.Combine(masks, stem)} with another image extension)");
+            pairs.Add((img, mask));
         }
-        return samples;
+        return pairs;
     }
 
     /// <summary>The image files of <paramref name="folder"/> by file name without extension; two files with one such name are refused.</summary>
-    private static Dictionary<string, string> ByBaseName(string root, string folder)
+    private static Dictionary<string, string> ByBaseName(string dataset, string folder)
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var f in Directory.GetFiles(folder).Where(ImageFormats.HasImageExtension).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal))
         {
             var stem = Path.GetFileNameWithoutExtension(f);
             if (files.TryGetValue(stem, out var other))
-                throw new DatasetException($"dataset {root}: {other} and {f} share the name {stem}; images and masks are paired by name without extension, so keep one");
+                throw new DatasetException($"dataset {dataset}: {other} and {f} share the name {stem}; images and masks are paired by name without extension, so keep one");
             files[stem] = f;
         }
         return files;

@@ -53,11 +53,15 @@ internal static class SkiaDecoder
             : Planes(path, format, info.Width, info.Height, pixels, 4, Channels(pixels, format, hasAlpha));
     }
 
-    private static SKCodec? CreateCodec(byte[] bytes, out SKCodecResult result)
+    private static SKCodec? CreateCodec(byte[] bytes, out SKCodecResult result) =>
+        CreateCodec(new MemoryStream(bytes, writable: false), out result);
+
+    /// <summary>A codec over <paramref name="stream"/> (which it then owns), or null with the reason in <paramref name="result"/>.</summary>
+    internal static SKCodec? CreateCodec(Stream stream, out SKCodecResult result)
     {
         try
         {
-            return SKCodec.Create(new MemoryStream(bytes, writable: false), out result);
+            return SKCodec.Create(stream, out result);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException)
         {
@@ -88,7 +92,7 @@ internal static class SkiaDecoder
         return new PlanarImage(path, format, width, height, channels, 8, SampleType.UnsignedInteger, [plane]);
     }
 
-    private static string Words(SKCodecResult r) => r switch
+    internal static string Words(SKCodecResult r) => r switch
     {
         SKCodecResult.IncompleteInput => "incomplete input",
         SKCodecResult.ErrorInInput => "error in the input",

@@ -29,35 +29,62 @@ internal static class TiffDecoder
     /// <summary>Decodes <paramref name="bytes"/>, the contents of <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">Corrupt, truncated or unsupported; the message names the file.</exception>
     /// <exception cref="ImageTooLargeException">The pages declare more pixels than the budget.</exception>
-    public static PlanarImage Decode(byte[] bytes, string path, ImageLimits limits)
+    public static PlanarImage Decode(byte[] bytes, string path, ImageLimits limits) =>
+        WithTiff(new MemoryStream(bytes, writable: false), path, tiff =>
+        {
+            var layouts = Layouts(tiff, path);
+            var first = layouts[0];
+            // Every page is known now; nothing of the image size has been allocated yet.
+            limits.Check(Name, path, first.Width, first.Height, layouts.Length, first.Channels);
+            var pages = new List<float[]>(layouts.Length);
+            for (short p = 0; p < layouts.Length; p++)
+            {
+                if (!tiff.SetDirectory(p)) throw Corrupt(path, $"directory {p + 1} of {layouts.Length} cannot be read");
+                pages.Add(ReadPage(tiff, layouts[p], path, p));
+            }
+            return Image(path, first, pages);
+        });
+
+    /// <summary>
+    /// Decodes page <paramref name="page"/> (0-based) of the stack in <paramref name="stream"/> alone: every
+    /// directory is still checked (a stack's pages must agree), but only this page's pixels are read, and the
+    /// budget applies to one page.
+    /// </summary>
+    /// <exception cref="ImageFormatException">Corrupt, truncated, unsupported, or no such page.</exception>
+    /// <exception cref="ImageTooLargeException">The page declares more pixels than the budget.</exception>
+    public static PlanarImage DecodePage(Stream stream, string path, int page, ImageLimits limits) =>
+        WithTiff(stream, path, tiff =>
+        {
+            var layouts = Layouts(tiff, path);
+            if (page < 0 || page >= layouts.Length)
+                throw new ImageFormatException(Name, path, $"has {layouts.Length} page(s); page {page} (0-based) does not exist");
+            var l = layouts[page];
+            limits.Check(Name, path, l.Width, l.Height, 1, l.Channels);
+            if (!tiff.SetDirectory((short)page)) throw Corrupt(path, $"directory {page + 1} of {layouts.Length} cannot be read");
+            return Image(path, l, [ReadPage(tiff, l, path, page)]);
+        });
+
+    /// <summary>The header of the stack in <paramref name="stream"/>: size, channels and page count, checked against the budget.</summary>
+    /// <exception cref="ImageFormatException">Corrupt, truncated or unsupported.</exception>
+    /// <exception cref="ImageTooLargeException">The pages declare more pixels than the budget.</exception>
+    public static ImageHeader Probe(Stream stream, string path, ImageLimits limits) =>
+        WithTiff(stream, path, tiff =>
+        {
+            var layouts = Layouts(tiff, path);
+            var first = layouts[0];
+            limits.Check(Name, path, first.Width, first.Height, layouts.Length, first.Channels);
+            return new ImageHeader(ImageFormat.Tiff, first.Width, first.Height, first.Channels, layouts.Length);
+        });
+
+    /// <summary>Opens <paramref name="stream"/> with libtiff, runs <paramref name="read"/>, and turns libtiff's failures into one message.</summary>
+    private static T WithTiff<T>(Stream stream, string path, Func<Tiff, T> read)
     {
         _errors = new StringBuilder();
         try
         {
-            using var tiff = Tiff.ClientOpen(path, "r", new MemoryStream(bytes, writable: false), new TiffStream())
-                ?? throw Corrupt(path, "the header or first directory cannot be read");
-            var count = tiff.NumberOfDirectories();
-            if (count < 1) throw Corrupt(path, "no image directory");
-            var layouts = new Layout[count];
-            for (short p = 0; p < count; p++)
-            {
-                if (!tiff.SetDirectory(p)) throw Corrupt(path, $"directory {p + 1} of {count} cannot be read");
-                layouts[p] = Layout.Of(tiff, path, p);
-                if (p > 0 && !layouts[p].SameStackAs(layouts[0]))
-                    throw new ImageFormatException(Name, path,
-                        $"page {p + 1} is {layouts[p]} but page 1 is {layouts[0]}; CropCat reads stacks whose pages share size and sample layout");
-            }
-            var first = layouts[0];
-            // Every page is known now; nothing of the image size has been allocated yet.
-            limits.Check(Name, path, first.Width, first.Height, count, first.Channels);
-            var pages = new List<float[]>(count);
-            for (short p = 0; p < count; p++)
-            {
-                if (!tiff.SetDirectory(p)) throw Corrupt(path, $"directory {p + 1} of {count} cannot be read");
-                pages.Add(ReadPage(tiff, layouts[p], path, p));
-            }
-            return new PlanarImage(path, ImageFormat.Tiff, first.Width, first.Height, first.Channels, first.BitsPerSample,
-                first.IsFloat ? SampleType.Float : SampleType.UnsignedInteger, pages);
+            using (stream)
+            using (var tiff = Tiff.ClientOpen(path, "r", stream, new TiffStream()) ?? throw Corrupt(path, "the header or first directory cannot be read"))
+                return read(tiff);
         }
         catch (Exception e) when (e is not ImageFormatException and not OutOfMemoryException)
         {
@@ -69,6 +96,27 @@ internal static class TiffDecoder
             _errors = null;
         }
     }
+
+    /// <summary>Every directory's layout, checked to form one stack; no pixel data is read.</summary>
+    private static Layout[] Layouts(Tiff tiff, string path)
+    {
+        var count = tiff.NumberOfDirectories();
+        if (count < 1) throw Corrupt(path, "no image directory");
+        var layouts = new Layout[count];
+        for (short p = 0; p < count; p++)
+        {
+            if (!tiff.SetDirectory(p)) throw Corrupt(path, $"directory {p + 1} of {count} cannot be read");
+            layouts[p] = Layout.Of(tiff, path, p);
+            if (p > 0 && !layouts[p].SameStackAs(layouts[0]))
+                throw new ImageFormatException(Name, path,
+                    $"page {p + 1} is {layouts[p]} but page 1 is {layouts[0]}; CropCat reads stacks whose pages share size and sample layout");
+        }
+        return layouts;
+    }
+
+    private static PlanarImage Image(string path, Layout first, List<float[]> pages) =>
+        new(path, ImageFormat.Tiff, first.Width, first.Height, first.Channels, first.BitsPerSample,
+            first.IsFloat ? SampleType.Float : SampleType.UnsignedInteger, pages);
 
     private static ImageFormatException Corrupt(string path, string what, Exception? inner = null)
     {
