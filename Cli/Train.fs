@@ -6,6 +6,8 @@ open System
 open System.IO
 open Argu
 open CropCat.Data
+open CropCat.Imaging
+open CropCat.Inference
 open CropCat.Dsl
 open CropCat.IO
 open CropCat.Nets
@@ -15,7 +17,17 @@ open CropCat.Architecture
 
 /// Arguments of `cropcat train`.
 type Args =
-    | [<Mandatory>] Data of folder: string
+    | Data of path: string
+    | Images of folder: string
+    | Masks of folder: string
+    | Mask_Pattern of pattern: string
+    | Rle_Csv of file: string
+    | Rle_Order of order: string
+    | Max_Edge of pixels: int
+    | Scale of factor: float
+    | Max_Pixels of count: int64
+    | Cache_Mb of mib: int
+    | Prefetch of batches: int
     | Preset of name: string
     | Description of file: string
     | Widths of list: string
@@ -39,7 +51,20 @@ type Args =
         member a.Usage =
             match a with
             | Data _ ->
-                "dataset folder: DATA/images/NAME.ext with its mask DATA/masks/NAME.ext (same name without the extension, same size; every image needs a mask; PNG, JPEG, GIF, TIFF, BMP or WebP, told apart by their bytes). Images: 8/16-bit gray, gray+alpha, RGB(A) or palette, read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets. Masks: values mapped by --label-schema. Each image is standardised (zero mean, unit deviation), weighted by the paper's w(x) and cut into square tiles of one valid input size"
+                "the dataset, its layout detected: a folder with images/ + masks/ (same names without the extension; also TGS's train/images + train/masks), images/ + train.csv (TGS run-length masks), train-volume.tif + train-labels.tif (ISBI 2012: each page a sample), DSB 2018 sample folders ID/images/ID.png + ID/masks/*.png (one PNG per nucleus; the instances feed the border weights), or a manifest .csv (image,mask) / .json ([{\"image\":..,\"mask\":..}]). Files: PNG, JPEG, GIF, TIFF, BMP or WebP, told apart by their bytes. Images are read as gray by 1-channel nets (colour as luma) and as R, G, B by 3-channel nets; masks are mapped by --label-schema. Images are read as steps need them; each step trains a random window of one image (mirror-padded where it leaves the image, so small images train whole)"
+            | Images _ ->
+                "a folder of images, with --masks (and --mask-pattern) or --rle-csv, instead of --data. Carvana: --images train --masks train_masks --mask-pattern '{name}_mask.gif'"
+            | Masks _ -> "the folder of masks for --images"
+            | Mask_Pattern _ ->
+                "how a mask's file name follows from its image's: {name} is the image's name without extension, {ext} its extension without the dot, e.g. '{name}_mask.gif'. Default: the same name without extension"
+            | Rle_Csv _ ->
+                "masks as run-length strings in a CSV (id,rle_mask or ImageId,EncodedPixels; an id is the image name with or without extension) for --images. TGS: --images train/images --rle-csv train.csv"
+            | Rle_Order _ -> "pixel order of --rle-csv: column (Kaggle's documented order; TGS, DSB 2018) or row (Carvana's train_masks.csv). Default column"
+            | Max_Edge _ -> "resize every image so its longer edge is at most this (bilinear; masks by nearest neighbour) before training"
+            | Scale _ -> "resize every image by this factor before training (exclusive with --max-edge)"
+            | Max_Pixels _ -> "refuse any file whose header declares more pixels than this, before decoding it. Default 268435456 (2^28)"
+            | Cache_Mb _ -> "memory for decoded training images in MiB; a dataset larger than this is re-read as steps need its images. Default 512"
+            | Prefetch _ -> "training batches prepared ahead on a background thread (0: none). Default 2"
             | Preset _ ->
                 "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
@@ -229,6 +254,11 @@ let run (args: ParseResults<Args>) =
         |> Option.orElse (stored "learning_rate" (fun s -> Double.Parse(s, invariant)))
         |> Option.defaultValue (if optimizer = OptimizerKind.Adam then 1e-3 else 1e-2)
 
+    let prefetch = args.GetResult(Prefetch, 2)
+
+    if prefetch < 0 then
+        fail $"--prefetch must be >= 0, got {prefetch}"
+
     let training =
         TrainerOptions(
             Epochs = args.GetResult(Epochs, 10),
@@ -238,6 +268,7 @@ let run (args: ParseResults<Args>) =
             LearningRate = learningRate,
             Momentum = args.GetResult(Momentum, 0.99),
             Seed = seed,
+            Prefetch = prefetch,
             WeightMap =
                 (if args.Contains No_Border_Weights then
                      WeightMapOptions(BorderTerm = false)
@@ -245,9 +276,59 @@ let run (args: ParseResults<Args>) =
                      WeightMapOptions())
         )
 
+    let source =
+        match args.TryGetResult Data, args.TryGetResult Images with
+        | Some _, Some _ -> fail "give --data, or --images with --masks or --rle-csv, not both"
+        | None, None -> fail "give the dataset: --data FOLDER (or a manifest file), or --images FOLDER with --masks FOLDER or --rle-csv FILE"
+        | data, images ->
+            let order =
+                match args.GetResult(Rle_Order, "column").ToLowerInvariant() with
+                | "column" -> PixelOrder.ColumnMajor
+                | "row" -> PixelOrder.RowMajor
+                | other -> fail $"--rle-order '{other}' is not column or row"
+
+            DatasetSource(
+                Data = Option.toObj data,
+                Images = Option.toObj images,
+                Masks = Option.toObj (args.TryGetResult Masks),
+                MaskPattern = Option.toObj (args.TryGetResult Mask_Pattern),
+                RleCsv = Option.toObj (args.TryGetResult Rle_Csv),
+                RleOrder = order
+            )
+
+    let resize: InputResize | null =
+        match args.TryGetResult Max_Edge, args.TryGetResult Scale with
+        | Some _, Some _ -> fail "give --max-edge or --scale, not both"
+        | Some e, None ->
+            try
+                InputResize.ToMaxEdge e
+            with :? ArgumentOutOfRangeException as ex ->
+                fail $"bad --max-edge: {ex.Message}"
+        | None, Some f ->
+            try
+                InputResize.ByFactor f
+            with :? ArgumentOutOfRangeException as ex ->
+                fail $"bad --scale: {ex.Message}"
+        | None, None -> null
+
+    let limits: ImageLimits | null =
+        match args.TryGetResult Max_Pixels with
+        | Some n when n < 1L -> fail $"--max-pixels must be at least 1, got {n}"
+        | Some n -> ImageLimits(MaxPixels = n)
+        | None -> null
+
+    let cacheMb = args.GetResult(Cache_Mb, 512)
+
+    if cacheMb < 0 then
+        fail $"--cache-mb must be >= 0, got {cacheMb}"
+
     let folder =
         FolderTrainingOptions(
-            DataFolder = args.GetResult Data,
+            Source = source,
+            Resize = resize,
+            Limits = limits,
+            CacheBytes = (int64 cacheMb <<< 20),
+            Warning = Action<string>(fun m -> eprintfn "cropcat train: %s" m),
             Labels = labels,
             MaxTileSize = args.GetResult(Tile, 572),
             ValidationFraction = args.GetResult(Val_Fraction, 0.2),
@@ -255,7 +336,12 @@ let run (args: ParseResults<Args>) =
             ResumeFrom = Option.toObj (args.TryGetResult Resume)
         )
 
-    eprintfn "cropcat train: net %s (%d parameters), labels %O, data %s" name net.ParameterCount labels folder.DataFolder
+    let dataText =
+        [ source.Data; source.Images; source.Masks; source.RleCsv ]
+        |> List.choose Option.ofObj
+        |> String.concat " + "
+
+    eprintfn "cropcat train: net %s (%d parameters), labels %O, data %s" name net.ParameterCount labels dataText
 
     let result =
         try
@@ -263,6 +349,7 @@ let run (args: ParseResults<Args>) =
         with
         | :? ArgumentException as e -> fail e.Message
         | :? DatasetException as e -> fail e.Message
+        | :? ImageFormatException as e -> fail e.Message
         | :? LabelSchemaException as e -> fail e.Message
         | :? FolderTrainingException as e -> fail e.Message
         | :? CheckpointMismatchException as e when e.Message.StartsWith "cannot resume" -> fail e.Message
@@ -270,15 +357,23 @@ let run (args: ParseResults<Args>) =
         | :? TrainingDivergedException as e -> raise (CliFailure("cropcat train: " + e.Message, 6))
 
     printfn
-        "trained on %d images (%d tiles of %dx%d), validated on %d images (%d tiles); at step %d after %.1f s; wrote %s"
+        "trained on %d images (%s layout; %d windows of %dx%d per epoch, tiles of %dx%d), validated on %d images (%d tiles); at step %d after %.1f s (%.1f s waiting for data); wrote %s"
         result.TrainImages
+        result.Layout
         result.TrainTiles
+        result.OutputSize
+        result.OutputSize
         result.Tile
         result.Tile
         result.ValidationImages
         result.ValidationTiles
         result.Training.Steps
         result.Training.Seconds
+        result.Training.DataSeconds
         result.CheckpointPath
 
-    0
+    if result.Skipped.Count > 0 then
+        eprintfn "cropcat train: skipped %d unreadable training image(s): %s" result.Skipped.Count (String.concat ", " result.Skipped.Keys)
+        5
+    else
+        0

@@ -38,7 +38,7 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 }
 
 /// <summary>
-/// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension, and outputs are always PNG) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
+/// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension; outputs are PNG, and a TIFF stack's masks one TIFF stack <c>OUTPUT/NAME.tif</c>) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
 /// gray refused), standardised as CropCat.Training.FolderTraining standardises training images,
 /// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
@@ -160,7 +160,7 @@ public sealed class FolderPredictor
                 continue;
             }
             written.Add(result.MaskFile);
-            yield return result.Foreground;
+            if (result.Foreground is not null) yield return result.Foreground;
         }
     }
 
@@ -169,12 +169,44 @@ public sealed class FolderPredictor
     public string PredictFile(string file, string outputFolder, string? label = null) =>
         Segment(file, outputFolder, label).MaskFile;
 
-    private sealed record Segmented(string MaskFile, SubmissionMask Foreground);
+    private sealed record Segmented(string MaskFile, SubmissionMask? Foreground);
 
     private Segmented Segment(string file, string outputFolder, string? label)
     {
         var image = Read(file);
+        if (image.PageCount > 1) return SegmentStack(image, file, outputFolder, label);
         var name = MaskName(file);
+        var (classes, h, w) = PredictPage(image, 0, file, outputFolder, name, label);
+        var mask = Path.Combine(outputFolder, name);
+        PngEncoder.Write(mask, MaskImage(classes, w, h));
+        return new Segmented(mask, new SubmissionMask(file, h, w, Array.ConvertAll(classes, c => c > 0)));
+    }
+
+    /// <summary>
+    /// A TIFF stack (the ISBI 2012 test volume): every page segmented as its own image, the masks written as one
+    /// 16-bit TIFF stack <c>OUTPUT/NAME.tif</c> (mask values through the schema, as the PNG masks), probabilities as
+    /// one float stack per class in <c>probabilities/</c>. A stack has no row in a Kaggle submission.
+    /// </summary>
+    private Segmented SegmentStack(PlanarImage image, string file, string outputFolder, string? label)
+    {
+        var name = Path.GetFileNameWithoutExtension(file) + ".tif";
+        var valueOf = Labels.Map.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.Min(p => p.Key));
+        if (valueOf.Values.Max() > 65535)
+            throw new InputImageException($"{file}: the label schema's mask values exceed 16 bits; a mask stack is written as 16-bit TIFF");
+        var pages = new List<ushort[]>(image.PageCount);
+        for (var k = 0; k < image.PageCount; k++)
+        {
+            var (classes, _, _) = PredictPage(image, k, file, outputFolder, $"{Path.GetFileNameWithoutExtension(file)}.page{k}.png", $"{label ?? name} page {k + 1}/{image.PageCount}");
+            pages.Add(Array.ConvertAll(classes, c => (ushort)valueOf[c]));
+        }
+        var mask = Path.Combine(outputFolder, name);
+        TiffWriter.WriteStack16(mask, pages, image.Width, image.Height);
+        return new Segmented(mask, null);
+    }
+
+    /// <summary>Predicts page <paramref name="page"/> of <paramref name="image"/>: its class map at the input's size (probabilities written when asked).</summary>
+    private (int[] Classes, int Height, int Width) PredictPage(PlanarImage image, int page, string file, string outputFolder, string name, string? label)
+    {
         int h = image.Height, w = image.Width;
         var (ph, pw) = Options.Resize?.SizeFor(h, w) ?? (h, w);
         // The budget that refused oversized files also bounds what --scale may blow an image up to.
@@ -182,7 +214,7 @@ public sealed class FolderPredictor
         if ((long)ph * pw > budget)
             throw new InputImageException($"{file}: resizing {w}x{h} by {Options.Resize} gives {pw}x{ph}, over the pixel budget of {budget} pixels");
         using var scope = NewDisposeScope();
-        var x = InputTensor(image, Network.InChannels, file, ph, pw);
+        var x = InputTensor(image, Network.InChannels, file, ph, pw, page);
         var plan = TilePlan.For(Network, ph, pw, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
         var options = Tiles with { Output = TileOutput.Probabilities };
@@ -207,10 +239,8 @@ public sealed class FolderPredictor
         // borders between classes on the coarse grid.
         if ((ph, pw) != (h, w)) probabilities = ResizedProbabilities(probabilities, h, w);
         var classes = ClassIndices(probabilities);
-        var mask = Path.Combine(outputFolder, name);
-        PngEncoder.Write(mask, MaskImage(classes, w, h));
         if (Probabilities) WriteProbabilities(probabilities, Path.Combine(outputFolder, "probabilities"), name);
-        return new Segmented(mask, new SubmissionMask(file, h, w, Array.ConvertAll(classes, c => c > 0)));
+        return (classes, h, w);
     }
 
     /// <summary>Each class's probability map of <paramref name="probabilities"/> (C, h, w) resized bilinearly to <paramref name="height"/> x <paramref name="width"/>.</summary>
@@ -238,13 +268,19 @@ public sealed class FolderPredictor
         InputTensor(image, channels, file, image.Height, image.Width);
 
     /// <summary>
-    /// The (C, <paramref name="height"/>, <paramref name="width"/>) float input of <paramref name="image"/> (its first page),
+    /// The (C, <paramref name="height"/>, <paramref name="width"/>) float input of page <paramref name="page"/> of <paramref name="image"/>,
     /// resized bilinearly (<see cref="Resize.Bilinear"/>) when that is not its size, then standardised over all its values.
     /// </summary>
     /// <exception cref="InputImageException">The image's channels cannot feed the net; the message names the file.</exception>
-    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width)
+    /// <param name="image">The image.</param>
+    /// <param name="channels">The net's input channels.</param>
+    /// <param name="file">The file, for messages.</param>
+    /// <param name="height">The input height.</param>
+    /// <param name="width">The input width.</param>
+    /// <param name="page">The page of a stack.</param>
+    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width, int page = 0)
     {
-        var values = image.ToPlanes(channels)
+        var values = image.ToPlanes(channels, page)
             ?? throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({image.ChannelsInWords}) but the network reads {channels}; " +
                                              (channels == 3 ? "give an RGB or RGBA image" : "no conversion to that many channels is known"));
         // Intensities are resized before standardising, as a user resizing the images themselves would.
@@ -271,8 +307,6 @@ public sealed class FolderPredictor
         {
             throw new InputImageException($"{file}: {e.Reason}", e);
         }
-        if (image.PageCount > 1)
-            throw new InputImageException($"{file}: a stack of {image.PageCount} pages; predict reads single images");
         return image;
     }
 

@@ -5,6 +5,7 @@ using System.Linq;
 using CropCat.Architecture;
 using CropCat.Data;
 using CropCat.Imaging;
+using CropCat.Inference;
 using CropCat.IO;
 using CropCat.Nets;
 using CropCat.Shapes;
@@ -23,8 +24,15 @@ public sealed record FolderTrainingOptions
 {
     /// <summary>The dataset folder: <c>images/NAME.ext</c> with <c>masks/NAME.ext</c> (see <see cref="FolderDataset"/>); ignored when <see cref="Entries"/> is given.</summary>
     public string? DataFolder { get; init; }
-    /// <summary>The images of any layout (see CropCat.Data.Datasets), read lazily; when null, <see cref="DataFolder"/>'s pairs.</summary>
+    /// <summary>Where the dataset is in any layout <see cref="Datasets.Open"/> knows; when null, <see cref="DataFolder"/> (layout detected).</summary>
+    public DatasetSource? Source { get; init; }
+    /// <summary>The images, already listed (read lazily); when given, <see cref="Source"/> and <see cref="DataFolder"/> are ignored.</summary>
     public IReadOnlyList<DatasetEntry>? Entries { get; init; }
+    /// <summary>
+    /// Resizing of every image before training (bilinear for the image, nearest for classes and instances, the weight
+    /// map computed after); store the same choice for prediction. Null trains at the files' size.
+    /// </summary>
+    public InputResize? Resize { get; init; }
     /// <summary>Mask value -> class index; stored in the checkpoint.</summary>
     public LabelSchema Labels { get; init; } = LabelSchema.Binary255;
     /// <summary>
@@ -63,6 +71,8 @@ public sealed record FolderTrainingResult(TrainResult Training, string Checkpoin
     public int OutputSize { get; init; }
     /// <summary>Decodes of training images (cache misses) during the run.</summary>
     public long ImageLoads { get; init; }
+    /// <summary>The layout the data was read as ("folder", "pairs", "tgs-csv", "dsb", "isbi", "manifest"; "entries" when listed by the caller).</summary>
+    public string Layout { get; init; } = "";
     /// <summary>Training images that could not be decoded and were skipped, by name, with the reason.</summary>
     public IReadOnlyDictionary<string, string> Skipped { get; init; } = new Dictionary<string, string>();
 }
@@ -90,7 +100,8 @@ public static class FolderTraining
         if (options.ValidationFraction is < 0 or >= 1) throw new ArgumentException($"the validation fraction must be in [0, 1), got {options.ValidationFraction}");
         if (net.InChannels is not (1 or 3))
             throw new FolderTrainingException($"the network reads {net.InChannels} channels; folder training reads images as 1 (gray) or 3 (RGB) channels");
-        var entries = options.Entries ?? FolderEntries(options, net.InChannels);
+        var (layout, listed) = options.Entries is { } given ? ("entries", given) : Open(options, net.InChannels);
+        var entries = options.Resize is { } resize ? listed.Select(e => Resized(e, resize)).ToList() : listed;
         if (entries.Count == 0) throw new DatasetException("the dataset holds no images");
         var tile = ChooseTile(net, options.MaxTileSize, entries);
         var outShape = net.Infer(tile, tile);
@@ -113,6 +124,7 @@ public static class FolderTraining
         return new FolderTrainingResult(result, checkpoint, tile, trainEntries.Count, valEntries.Count, trainSet.Count, valTiles)
         {
             OutputSize = oh,
+            Layout = layout,
             ImageLoads = trainSet.Cache.Loads,
             Skipped = new Dictionary<string, string>(trainSet.Skipped),
         };
@@ -133,11 +145,29 @@ public static class FolderTraining
         return sizes.InputFor(largest) is { Input: var fit } && fit < cap ? fit : cap;
     }
 
-    private static IReadOnlyList<DatasetEntry> FolderEntries(FolderTrainingOptions options, int channels)
+    private static (string, IReadOnlyList<DatasetEntry>) Open(FolderTrainingOptions options, int channels)
     {
-        var folder = options.DataFolder ?? throw new ArgumentException("folder training needs a DataFolder or Entries");
-        return FolderDataset.Load(folder, options.Labels, channels: channels, limits: options.Limits)
-            .Select(s => new DatasetEntry(s.Name, Path.Combine(folder, "images", s.Name), s.Height, s.Width, () => s)).ToList();
+        var source = options.Source
+            ?? (options.DataFolder is { } folder ? new DatasetSource(Data: folder) : throw new ArgumentException("folder training needs a Source, a DataFolder or Entries"));
+        var opened = Datasets.Open(source, new LoadOptions(options.Labels, channels, options.Limits));
+        return (opened.Layout, opened.Entries);
+    }
+
+    /// <summary>
+    /// <paramref name="e"/> resized by <paramref name="resize"/>: the image bilinearly, classes and instances by nearest
+    /// neighbour (labels are never interpolated); weights are dropped, to be computed on the resized image.
+    /// </summary>
+    public static DatasetEntry Resized(DatasetEntry e, InputResize resize)
+    {
+        var (h, w) = resize.SizeFor(e.Height, e.Width);
+        if (h == e.Height && w == e.Width) return e;
+        return new DatasetEntry(e.Name, $"{e.Source} resized to {w}x{h}", h, w, () =>
+        {
+            var s = e.Load();
+            return new Sample(s.Name, h, w, CropCat.Numerics.Resize.Bilinear(s.Image, s.Channels, s.Height, s.Width, h, w),
+                CropCat.Numerics.Resize.Nearest(s.Classes, s.Height, s.Width, h, w),
+                s.Instances is null ? null : CropCat.Numerics.Resize.Nearest(s.Instances, s.Height, s.Width, h, w), channels: s.Channels);
+        });
     }
 
     /// <summary>The largest valid input edge of <paramref name="net"/> that is at most <paramref name="atMost"/>, from the valid-size solver.</summary>
