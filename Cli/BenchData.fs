@@ -40,8 +40,7 @@ type Args =
 
 /// The benchmark's net: RGB in, widths 8..64 (depth 3, valid convolutions), 2 classes: small enough that the data
 /// path is a visible share of a step.
-let benchOptions =
-    UNetOptions(InChannels = 3, Widths = [| 8; 16; 32; 64 |])
+let benchOptions = UNetOptions(InChannels = 3, Widths = [| 8; 16; 32; 64 |])
 
 let run (args: ParseResults<Args>) =
     NativeRuntime.EnsureLoaded()
@@ -70,24 +69,45 @@ let run (args: ParseResults<Args>) =
     let out = net.Infer(tile, tile)
     let steps = args.GetResult(Compare_Steps, 20)
     printfn ""
-    printfn "training: net %s, tile %d -> %d, batch 1, Adam; each step draws a random window of an image in a seeded order" (string (benchOptions.Widths |> Array.map string |> String.concat ",")) tile out.Height
+
+    printfn
+        "training: net %s, tile %d -> %d, batch 1, Adam; each step draws a random window of an image in a seeded order"
+        (string (benchOptions.Widths |> Array.map string |> String.concat ","))
+        tile
+        out.Height
+
     printfn ""
     printfn "| case | steps | s | steps/s | waiting for data, s | share | images decoded |"
     printfn "|---|---|---|---|---|---|---|"
 
     let row (r: TrainRow) =
-        printfn "| %s | %d | %.1f | %.2f | %.1f | %.0f%% | %d |" r.Case r.Steps r.Seconds r.StepsPerSecond r.DataSeconds (100.0 * r.DataSeconds / r.Seconds) r.ImageLoads
+        printfn
+            "| %s | %d | %.1f | %.2f | %.1f | %.0f%% | %d |"
+            r.Case
+            r.Steps
+            r.Seconds
+            r.StepsPerSecond
+            r.DataSeconds
+            (100.0 * r.DataSeconds / r.Seconds)
+            r.ImageLoads
 
     for round in (if steps > 0 then [ 1; 2 ] else []) do
         for prefetch in [ 0; 2 ] do
             // Another slice of the images each run, so no run finds the previous one's images cached.
-            let slice = entries |> Seq.skip ((round * 2 + prefetch) * steps % max 1 (n - steps)) |> Seq.truncate steps |> ResizeArray
+            let slice =
+                entries
+                |> Seq.skip ((round * 2 + prefetch) * steps % max 1 (n - steps))
+                |> Seq.truncate steps
+                |> ResizeArray
+
             row (DataBench.Train($"prefetch {prefetch}, round {round}", net, slice, tile, prefetch, steps, steps, cache))
 
     let long = args.GetResult(Steps, 300)
 
     if long > 0 then
-        let r = DataBench.Train("memory run, prefetch 2", net, entries, tile, 2, long, max 1 (long / 10), cache)
+        let r =
+            DataBench.Train("memory run, prefetch 2", net, entries, tile, 2, long, max 1 (long / 10), cache)
+
         row r
         printfn ""
         printfn "resident memory every %d steps (MiB): %s" (max 1 (long / 10)) (r.RssMiB |> Seq.map (sprintf "%.0f") |> String.concat " ")

@@ -113,12 +113,32 @@ let run (args: ParseResults<Args>) =
     let tiles =
         TileOptions(TileSize = args.GetResult(Tile, 572), BatchSize = args.GetResult(Batch, 1))
 
+    // A net trained on resized images sees resized images here too, unless --max-edge or --scale says otherwise.
+    let trained =
+        match info.Extra.TryGetValue InputResize.CheckpointKey with
+        | true, text ->
+            try
+                Some(InputResize.Parse text)
+            with :? FormatException as e ->
+                fail $"checkpoint {model}: {e.Message}"
+        | _ -> None
+
+    let resize: InputResize | null =
+        match resizeOf args, trained with
+        | null, Some t ->
+            eprintfn "cropcat predict: resizing as the net was trained (%O); --max-edge or --scale overrides it" t
+            t
+        | NonNull given, Some t when given <> t ->
+            eprintfn "cropcat predict: the net was trained with %O, predicting with %O as asked" t given
+            given
+        | given, _ -> given
+
     let options =
         FolderPredictorOptions(
             Tiles = tiles,
             Probabilities = args.Contains Probabilities,
             Log = Console.Error,
-            Resize = resizeOf args,
+            Resize = resize,
             Submission = Option.toObj (args.TryGetResult Rle),
             SubmissionFormat = submissionFormatOf args
         )

@@ -59,11 +59,13 @@ type Args =
                 "how a mask's file name follows from its image's: {name} is the image's name without extension, {ext} its extension without the dot, e.g. '{name}_mask.gif'. Default: the same name without extension"
             | Rle_Csv _ ->
                 "masks as run-length strings in a CSV (id,rle_mask or ImageId,EncodedPixels; an id is the image name with or without extension) for --images. TGS: --images train/images --rle-csv train.csv"
-            | Rle_Order _ -> "pixel order of --rle-csv: column (Kaggle's documented order; TGS, DSB 2018) or row (Carvana's train_masks.csv). Default column"
+            | Rle_Order _ ->
+                "pixel order of --rle-csv: column (Kaggle's documented order; TGS, DSB 2018) or row (Carvana's train_masks.csv). Default column"
             | Max_Edge _ -> "resize every image so its longer edge is at most this (bilinear; masks by nearest neighbour) before training"
             | Scale _ -> "resize every image by this factor before training (exclusive with --max-edge)"
             | Max_Pixels _ -> "refuse any file whose header declares more pixels than this, before decoding it. Default 268435456 (2^28)"
-            | Cache_Mb _ -> "memory for decoded training images in MiB; a dataset larger than this is re-read as steps need its images. Default 512"
+            | Cache_Mb _ ->
+                "memory for decoded training images in MiB; a dataset larger than this is re-read as steps need its images. Default 512"
             | Prefetch _ -> "training batches prepared ahead on a background thread (0: none). Default 2"
             | Preset _ ->
                 "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
@@ -279,7 +281,8 @@ let run (args: ParseResults<Args>) =
     let source =
         match args.TryGetResult Data, args.TryGetResult Images with
         | Some _, Some _ -> fail "give --data, or --images with --masks or --rle-csv, not both"
-        | None, None -> fail "give the dataset: --data FOLDER (or a manifest file), or --images FOLDER with --masks FOLDER or --rle-csv FILE"
+        | None, None ->
+            fail "give the dataset: --data FOLDER (or a manifest file), or --images FOLDER with --masks FOLDER or --rle-csv FILE"
         | data, images ->
             let order =
                 match args.GetResult(Rle_Order, "column").ToLowerInvariant() with

@@ -65,7 +65,13 @@ let endToEnd =
             let struct (covering, _) = sizes.InputFor(100).Value
             Expect.equal result.Tile covering "the tile is the smallest whose output covers a 100 px image"
             Expect.isGreaterThanOrEqual result.OutputSize 100 "its output covers the image"
-            Expect.isLessThan (sizes.OutputOf(result.Tile - sizes.Period) |> Option.ofNullable |> Option.defaultValue 0) 100 "a smaller valid tile would not cover it"
+
+            Expect.isLessThan
+                (sizes.OutputOf(result.Tile - sizes.Period)
+                 |> Option.ofNullable
+                 |> Option.defaultValue 0)
+                100
+                "a smaller valid tile would not cover it"
 
             let input = tempDir ()
 
@@ -169,7 +175,11 @@ let endToEnd =
 
             let m =
                 messageOf<FolderTrainingException> (fun () ->
-                    FolderTraining.Run(net, FolderTrainingOptions(DataFolder = data, OutputFolder = tempDir (), MaxTileSize = 100), fewSteps)
+                    FolderTraining.Run(
+                        net,
+                        FolderTrainingOptions(DataFolder = data, OutputFolder = tempDir (), MaxTileSize = 100),
+                        fewSteps
+                    )
                     |> ignore)
 
             Expect.stringContains m "at least 188x188" "says the smallest input"

@@ -42,7 +42,18 @@ let private train (data: string list) =
         CliTests.cropcat (
             [ "train" ]
             @ data
-            @ [ "--out"; out; "--widths"; "4,8"; "--max-steps"; "2"; "--threads"; "1"; "--val-fraction"; "0.34" ]
+            @ [
+                "--out"
+                out
+                "--widths"
+                "4,8"
+                "--max-steps"
+                "2"
+                "--threads"
+                "1"
+                "--val-fraction"
+                "0.34"
+            ]
         )
 
     Expect.equal code 0 $"train succeeds: {err}"
@@ -59,7 +70,20 @@ let private predict (model: string) (input: string) (format: string option) =
         | None -> []
 
     let code, _, err =
-        CliTests.cropcat ([ "predict"; "--model"; model; "--input"; input; "--output"; out; "--threads"; "1" ] @ rle)
+        CliTests.cropcat (
+            [
+                "predict"
+                "--model"
+                model
+                "--input"
+                input
+                "--output"
+                out
+                "--threads"
+                "1"
+            ]
+            @ rle
+        )
 
     Expect.equal code 0 $"predict succeeds: {err}"
     out, csv
@@ -72,15 +96,24 @@ let private maskOf (file: string) =
 /// The submission's codes equal the written masks: one row per image (Carvana, TGS).
 let private checkRows (csv: string) (out: string) (columnMajor: bool) (keyOf: string -> string) (images: string list) =
     let got = rows csv
-    Expect.equal (got |> List.map fst |> List.sort) (images |> List.map keyOf |> List.sort) "one row per image, keyed as the competition keys them"
+
+    Expect.equal
+        (got |> List.map fst |> List.sort)
+        (images |> List.map keyOf |> List.sort)
+        "one row per image, keyed as the competition keys them"
 
     for image in images do
-        let h, w, mask = maskOf (Path.Combine(out, Path.GetFileNameWithoutExtension image + ".png"))
+        let h, w, mask =
+            maskOf (Path.Combine(out, Path.GetFileNameWithoutExtension image + ".png"))
+
         let code = got |> List.find (fun (k, _) -> k = keyOf image) |> snd
         Expect.equal (decode code h w columnMajor) mask $"{image}: the CSV's code is the written mask"
 
 let private files (folder: string) =
-    Directory.GetFiles folder |> Array.map Path.GetFileName |> Array.sort |> List.ofArray
+    Directory.GetFiles folder
+    |> Array.map Path.GetFileName
+    |> Array.sort
+    |> List.ofArray
 
 [<Tests>]
 let layouts =
@@ -91,16 +124,72 @@ let layouts =
             let images = fixture "carvana/train"
 
             let model, said =
-                train [ "--images"; images; "--masks"; fixture "carvana/train_masks"; "--mask-pattern"; "{name}_mask.gif"; "--in-channels"; "3" ]
+                train [
+                    "--images"
+                    images
+                    "--masks"
+                    fixture "carvana/train_masks"
+                    "--mask-pattern"
+                    "{name}_mask.gif"
+                    "--in-channels"
+                    "3"
+                ]
 
             Expect.stringContains said "pairs layout" "read as folder pairs"
             let out, csv = predict model images (Some "carvana")
             checkRows csv out false id (files images)
         }
 
+        test "a net trained on resized images predicts on images resized alike, with outputs at the original size" {
+            init ()
+            let images = fixture "carvana/train"
+
+            let model, said =
+                train [
+                    "--images"
+                    images
+                    "--masks"
+                    fixture "carvana/train_masks"
+                    "--mask-pattern"
+                    "{name}_mask.gif"
+                    "--in-channels"
+                    "3"
+                    "--max-edge"
+                    "40"
+                ]
+
+            Expect.stringContains said "pairs layout" "trained"
+            let info = CropCat.IO.Checkpoint.ReadInfo model
+            Expect.equal info.Extra["resize"] "max edge 40" "the checkpoint records the resizing"
+            let out = tempDir ()
+
+            let code, _, err =
+                CliTests.cropcat [
+                    "predict"
+                    "--model"
+                    model
+                    "--input"
+                    images
+                    "--output"
+                    out
+                    "--threads"
+                    "1"
+                ]
+
+            Expect.equal code 0 err
+            Expect.stringContains err "resizing as the net was trained (max edge 40)" "predict says it resizes"
+
+            for f in files out do
+                let h, w, _ = maskOf (Path.Combine(out, f))
+                Expect.equal (w, h) (64, 48) $"{f} has the original size"
+        }
+
         test "TGS: train/images + 16-bit train/masks trains; predict writes id,rle_mask in column order" {
             init ()
-            let model, said = train [ "--data"; fixture "tgs"; "--label-schema"; """{"0":0,"65535":1}""" ]
+
+            let model, said =
+                train [ "--data"; fixture "tgs"; "--label-schema"; """{"0":0,"65535":1}""" ]
+
             Expect.stringContains said "folder layout" "read as images/ + masks/ under train/"
             let images = fixture "tgs/train/images"
             let out, csv = predict model images (Some "tgs")
@@ -109,7 +198,10 @@ let layouts =
 
         test "TGS: run-length masks from train.csv train like the PNG masks" {
             init ()
-            let model, said = train [ "--images"; fixture "tgs/train/images"; "--rle-csv"; fixture "tgs/train.csv" ]
+
+            let model, said =
+                train [ "--images"; fixture "tgs/train/images"; "--rle-csv"; fixture "tgs/train.csv" ]
+
             Expect.stringContains said "tgs-csv layout" "read as run-length masks"
             let out, _ = predict model (fixture "tgs/train/images") None
             Expect.equal (files out |> List.filter (fun f -> f.EndsWith ".png")).Length 4 "a mask per image"
@@ -132,7 +224,12 @@ let layouts =
             for image in files input do
                 let id = Path.GetFileNameWithoutExtension image
                 let h, w, mask = maskOf (Path.Combine(out, image))
-                let objects = got |> List.filter (fun (k, _) -> k = id) |> List.map (fun (_, c) -> decode c h w true)
+
+                let objects =
+                    got
+                    |> List.filter (fun (k, _) -> k = id)
+                    |> List.map (fun (_, c) -> decode c h w true)
+
                 Expect.isNonEmpty objects $"{id} has a row (an empty one when nothing is found)"
                 let union = Array.init (h * w) (fun i -> objects |> List.exists (fun o -> o[i]))
                 Expect.equal union mask $"{id}: the objects' union is the written mask"
@@ -151,7 +248,11 @@ let layouts =
             let out, _ = predict model input None
             let masks = ImageFile.Read(Path.Combine(out, "test-volume.tif"))
             let volume = ImageFile.Read(fixture "isbi/train-volume.tif")
-            Expect.equal (masks.PageCount, masks.Width, masks.Height) (volume.PageCount, volume.Width, volume.Height) "one mask page per slice, same size"
+
+            Expect.equal
+                (masks.PageCount, masks.Width, masks.Height)
+                (volume.PageCount, volume.Width, volume.Height)
+                "one mask page per slice, same size"
 
             for k in 0 .. masks.PageCount - 1 do
                 Expect.isTrue (masks.ToLabelValues k |> Array.forall (fun v -> v = 0 || v = 255)) $"page {k} holds mask values 0/255"

@@ -20,7 +20,17 @@ open TorchSharp
 /// An image whose every value is its own planar index, so a tile shows where each pixel came from.
 let private indexed (h: int) (w: int) (channels: int) =
     let classes = Array.init (h * w) (fun i -> i % 3)
-    Sample("s", h, w, Array.init (channels * h * w) float32, classes, Array.init (h * w) (fun i -> i + 1), Array.init (h * w) float32, channels)
+
+    Sample(
+        "s",
+        h,
+        w,
+        Array.init (channels * h * w) float32,
+        classes,
+        Array.init (h * w) (fun i -> i + 1),
+        Array.init (h * w) float32,
+        channels
+    )
 
 /// Depth 1, widths [2; 4]: a 36 px tile gives a 20 px output.
 let private tinyNet seed =
@@ -103,7 +113,12 @@ let tiles =
 
             let rng = Random seed
             let r = TileWindow.RandomStart(rng, n, o)
-            let randomOk = if n >= o then r >= 0 && r + o <= n else r <= 0 && r + o >= n
+
+            let randomOk =
+                if n >= o then
+                    r >= 0 && r + o <= n
+                else
+                    r <= 0 && r + o >= n
 
             Array.forall id covered
             && randomOk
@@ -115,12 +130,22 @@ let tiles =
             use _ = torch.NewDisposeScope()
             torch.manual_seed (int64 seed) |> ignore
             let logits = torch.randn (2L, 3L, 5L, 6L)
-            let valid = torch.rand(2L, 5L, 6L).gt(torch.tensor 0.4).to_type torch.ScalarType.Float32
+
+            let valid =
+                torch.rand(2L, 5L, 6L).gt(torch.tensor 0.4).to_type torch.ScalarType.Float32
+
             let t1 = torch.randint (3L, [| 2L; 5L; 6L |])
-            let t2 = torch.where (valid.gt (torch.tensor 0.5), t1, torch.randint (3L, [| 2L; 5L; 6L |]))
+
+            let t2 =
+                torch.where (valid.gt (torch.tensor 0.5), t1, torch.randint (3L, [| 2L; 5L; 6L |]))
+
             let w = torch.rand (2L, 5L, 6L) * valid
 
-            [ LossKind.WeightedCrossEntropy; LossKind.Dice; LossKind.WeightedCrossEntropyPlusDice ]
+            [
+                LossKind.WeightedCrossEntropy
+                LossKind.Dice
+                LossKind.WeightedCrossEntropyPlusDice
+            ]
             |> List.forall (fun k ->
                 let a = Losses.Compute(k, logits, t1, w, valid).item<float32> ()
                 let b = Losses.Compute(k, logits, t2, w, valid).item<float32> ()
@@ -149,7 +174,8 @@ let streaming =
             let real = small.Classes |> Array.filter (fun c -> c <> TileWindow.Ignore)
             // The 20 px window covers the 12x15 image wholly: its output part holds all 180 image pixels.
             let inOutput =
-                Crops.Center(small.Classes, 36, 36, 20, 20) |> Array.filter (fun c -> c <> TileWindow.Ignore)
+                Crops.Center(small.Classes, 36, 36, 20, 20)
+                |> Array.filter (fun c -> c <> TileWindow.Ignore)
 
             Expect.equal inOutput.Length (12 * 15) "the whole small image is in the loss"
             Expect.isGreaterThanOrEqual real.Length inOutput.Length "and nothing else of it is lost"
@@ -159,7 +185,14 @@ let streaming =
             let es = entries [ 30, 30; 30, 30; 30, 30 ]
             let loads = Collections.Generic.List<int>()
             let one = SampleCache.SizeOf(es[0].Load())
-            let small = SampleCache((fun i -> loads.Add i; es[i].Load()), one * 2L)
+
+            let small =
+                SampleCache(
+                    (fun i ->
+                        loads.Add i
+                        es[i].Load()),
+                    one * 2L
+                )
 
             for i in [ 0; 1; 2; 0; 1; 2 ] do
                 small.Get i |> ignore
@@ -176,10 +209,17 @@ let streaming =
 
         test "prefetching changes nothing: the same weights with prefetch 0 and 3" {
             let es = entries [ 40, 30; 12, 15; 25, 25 ]
+
             let run prefetch =
                 use net = tinyNet 1
                 use t = new Trainer(net, LabelSchema.Binary255, options prefetch null 0L)
-                let r = t.Fit(streamed es, StreamingTiles.GridTiles(es |> Seq.take 1, 36, 20, 20, (fun s -> FolderTraining.Prepare(s, WeightMapOptions()))))
+
+                let r =
+                    t.Fit(
+                        streamed es,
+                        StreamingTiles.GridTiles(es |> Seq.take 1, 36, 20, 20, (fun s -> FolderTraining.Prepare(s, WeightMapOptions())))
+                    )
+
                 stateOf net, r
 
             let (a, ra), (b, _) = run 0, run 3
@@ -190,13 +230,30 @@ let streaming =
 
         test "an image that cannot be decoded is reported once and skipped; draws go to the next readable image" {
             let es = entries [ 30, 30; 30, 30; 30, 30 ]
-            let bad = DatasetEntry("bad.jpg", "images/bad.jpg", 30, 30, fun () -> raise (DatasetException "cannot read images/bad.jpg: truncated"))
+
+            let bad =
+                DatasetEntry(
+                    "bad.jpg",
+                    "images/bad.jpg",
+                    30,
+                    30,
+                    fun () -> raise (DatasetException "cannot read images/bad.jpg: truncated")
+                )
+
             es.Insert(1, bad)
             let warnings = Collections.Generic.List<string>()
             let wm = WeightMapOptions()
-            let set = StreamingTiles(es, 36, 20, 20, (fun s -> FolderTraining.Prepare(s, wm)), 1L <<< 30, Warning = Action<string>(warnings.Add))
+
+            let set =
+                StreamingTiles(es, 36, 20, 20, (fun s -> FolderTraining.Prepare(s, wm)), 1L <<< 30, Warning = Action<string>(warnings.Add))
+
             let tiles = [ for i in 0 .. set.Count - 1 -> set.Draw(i, int64 i) ]
-            Expect.equal (List.ofSeq warnings) [ "skipping images/bad.jpg: cannot read images/bad.jpg: truncated" ] "one message naming the file"
+
+            Expect.equal
+                (List.ofSeq warnings)
+                [ "skipping images/bad.jpg: cannot read images/bad.jpg: truncated" ]
+                "one message naming the file"
+
             Expect.equal (List.ofSeq set.Skipped.Keys) [ "bad.jpg" ] "listed"
             Expect.isTrue (tiles |> List.forall (fun t -> not (t.Name.StartsWith "bad"))) "no tile from it"
             Expect.equal (set.EntryOf 4) 1 "draw 4 belongs to the bad image"
@@ -212,7 +269,9 @@ let streaming =
             let whole = tinyNet 1
 
             do
-                use t = new Trainer(whole, LabelSchema.Binary255, options 2 (Path.Combine(dir, "whole.safetensors")) 0L)
+                use t =
+                    new Trainer(whole, LabelSchema.Binary255, options 2 (Path.Combine(dir, "whole.safetensors")) 0L)
+
                 t.Fit(streamed es) |> ignore
 
             let path = Path.Combine(dir, "part.safetensors")
@@ -234,7 +293,10 @@ let streaming =
             let again = tinyNet 2
             use t = new Trainer(again, LabelSchema.Binary255, options 2 path 0L)
             t.Resume path |> ignore
-            let m = TestUtil.messageOf<CheckpointMismatchException> (fun () -> t.Fit(streamed other) |> ignore)
+
+            let m =
+                TestUtil.messageOf<CheckpointMismatchException> (fun () -> t.Fit(streamed other) |> ignore)
+
             Expect.stringContains m "training data" "other images are refused"
         }
     ]

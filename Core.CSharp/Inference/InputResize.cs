@@ -53,6 +53,27 @@ public sealed record InputResize
 
     private static int Scaled(int n, double f) => (int)Math.Max(1, Math.Round(n * f, MidpointRounding.AwayFromZero));
 
+    /// <summary>The key under which a checkpoint records the resizing its net was trained with (the value is <see cref="ToString"/>'s text).</summary>
+    public const string CheckpointKey = "resize";
+
+    /// <summary>Reads <see cref="ToString"/>'s text back ("max edge 512", "scale 0.5").</summary>
+    /// <exception cref="FormatException">The text is neither form, or its number is out of range.</exception>
+    public static InputResize Parse(string text)
+    {
+        try
+        {
+            if (text.StartsWith("max edge ", StringComparison.Ordinal))
+                return ToMaxEdge(int.Parse(text["max edge ".Length..], NumberStyles.None, CultureInfo.InvariantCulture));
+            if (text.StartsWith("scale ", StringComparison.Ordinal))
+                return ByFactor(double.Parse(text["scale ".Length..], NumberStyles.Float, CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentOutOfRangeException)
+        {
+            throw new FormatException($"resizing \"{text}\": {e.Message}", e);
+        }
+        throw new FormatException($"resizing \"{text}\" is neither \"max edge N\" nor \"scale F\"");
+    }
+
     /// <inheritdoc/>
     public override string ToString() =>
         MaxEdge is { } edge ? $"max edge {edge}" : $"scale {Factor!.Value.ToString(CultureInfo.InvariantCulture)}";

@@ -115,7 +115,10 @@ public static class FolderTraining
         var valTiles = valEntries.Sum(e => TileWindow.GridCount(e.Height, e.Width, oh, ow));
         var checkpoint = Path.Combine(options.OutputFolder, CheckpointFile);
         Directory.CreateDirectory(options.OutputFolder);
-        using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint });
+        // The resizing goes into the checkpoint: a net trained on shrunken images must be fed shrunken images.
+        var metadata = new Dictionary<string, string>(training.CheckpointMetadata ?? new Dictionary<string, string>());
+        if (options.Resize is { } r) metadata[InputResize.CheckpointKey] = r.ToString();
+        using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint, CheckpointMetadata = metadata });
         if (options.ResumeFrom is not null) trainer.Resume(options.ResumeFrom);
         var validation = valEntries.Count == 0 ? null : StreamingTiles.GridTiles(valEntries, tile, oh, ow, Prepare, options.Warning ?? (_ => { }));
         var result = trainer.Fit(trainSet, validation);

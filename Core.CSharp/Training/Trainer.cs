@@ -106,6 +106,8 @@ public sealed class Trainer : IDisposable
             ["loss"] = _o.Loss.ToString(),
             ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
+        if (_o.CheckpointMetadata is { } more)
+            foreach (var (k, v) in more) extra.TryAdd(k, v);
         // What Fit saw last (or the resumed checkpoint said): what a resumed run must see again.
         var steps = _stepsPerEpoch ?? Carried(ResumeKeys.StepsPerEpoch);
         var data = _dataFingerprint ?? Carried(ResumeKeys.Data);

@@ -39,6 +39,8 @@ public sealed record TrainerOptions
     /// previous step); 0 prepares each batch when its step needs it. Results are the same either way. Default 2.
     /// </summary>
     public int Prefetch { get; init; } = 2;
+    /// <summary>Further metadata written into every checkpoint (e.g. how the images were resized, so prediction resizes alike).</summary>
+    public System.Collections.Generic.IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
     /// <summary>Called after every optimisation step with the total step count and the step's loss (progress displays, logs, memory probes).</summary>
     public Action<long, double>? StepDone { get; init; }
     /// <summary>Augmentation of every training tile.</summary>
