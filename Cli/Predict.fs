@@ -23,6 +23,7 @@ type Args =
     | Rle_Format of format: string
     | Max_Edge of pixels: int
     | Scale of factor: float
+    | Threshold of probability: float
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -48,6 +49,8 @@ type Args =
                 "shrink images whose longer edge exceeds this many pixels to it (aspect kept) before predicting; the class probabilities are resized back (bilinear) before the argmax, so masks and RLE rows keep the input's size. Not with --scale"
             | Scale _ ->
                 "resize every image by this factor (above 0, at most 16) before predicting, bilinear; outputs keep the input's size as with --max-edge. Not with --max-edge"
+            | Threshold _ ->
+                "a binary (one sigmoid channel) net's foreground threshold on the probability, in (0, 1). Default 0.5; softmax nets take the most probable class"
 
 let private fail message =
     raise (CliFailure("cropcat predict: " + message, 2))
@@ -139,6 +142,11 @@ let run (args: ParseResults<Args>) =
             Probabilities = args.Contains Probabilities,
             Log = Console.Error,
             Resize = resize,
+            Threshold =
+                (match args.TryGetResult Threshold with
+                 | Some t when t <= 0.0 || t >= 1.0 -> fail $"--threshold must be in (0, 1), got {t}"
+                 | Some t -> t
+                 | None -> 0.5),
             Submission = Option.toObj (args.TryGetResult Rle),
             SubmissionFormat = submissionFormatOf args
         )

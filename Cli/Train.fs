@@ -28,6 +28,13 @@ type Args =
     | Max_Pixels of count: int64
     | Cache_Mb of mib: int
     | Prefetch of batches: int
+    | Binary
+    | Batch of int
+    | Schedule of text: string
+    | Weight_Decay of float
+    | Clip of max_norm: float
+    | Patience of epochs: int
+    | Monitor of metric: string
     | Preset of name: string
     | Description of file: string
     | Widths of list: string
@@ -67,6 +74,16 @@ type Args =
             | Cache_Mb _ ->
                 "memory for decoded training images in MiB; a dataset larger than this is re-read as steps need its images. Default 512"
             | Prefetch _ -> "training batches prepared ahead on a background thread (0: none). Default 2"
+            | Binary ->
+                "a binary net: one sigmoid output channel (foreground probability) instead of softmax classes; every mask value above 0 is foreground unless --label-schema says otherwise. The 'carvana' preset is binary"
+            | Batch _ -> "tiles per optimisation step. Default 1 (the paper)"
+            | Schedule _ ->
+                "learning-rate schedule over the run: constant, poly (nnU-Net's (1 - t)^0.9; poly(power=0.9)), cosine(warmup=STEPS) or step(every=STEPS,gamma=0.1). Default constant"
+            | Weight_Decay _ -> "L2 weight decay of the optimizer. Default 0"
+            | Clip _ -> "rescale gradients whose global L2 norm exceeds this. Default: no clipping"
+            | Patience _ -> "stop when the monitored validation score has not improved for this many epochs. Default: never"
+            | Monitor _ ->
+                "the validation score that picks OUT/model.best.safetensors and drives --patience: loss, iou or dice (foreground classes' mean). Default loss"
             | Preset _ ->
                 "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
@@ -94,8 +111,9 @@ let private fail message =
     raise (CliFailure("cropcat train: " + message, 2))
 
 /// The label schema of --label-schema: JSON text, or a file holding it.
-let private labelSchema (value: string option) =
+let private labelSchema (binary: bool) (value: string option) =
     match value with
+    | None when binary -> LabelSchema.Foreground
     | None -> LabelSchema.Binary255
     | Some v ->
         let text = if File.Exists v then File.ReadAllText v else v
@@ -147,7 +165,14 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
 
         net, info.Labels, $"{info.Architecture.Kind} from {ckpt}", Some info
     | None ->
-        let labels = labelSchema (args.TryGetResult Label_Schema)
+        let binary = args.Contains Binary
+        let labels = labelSchema binary (args.TryGetResult Label_Schema)
+
+        if binary && labels.ClassCount <> 2 then
+            fail $"--binary trains one foreground class, but the label schema {labels} has {labels.ClassCount} classes"
+
+        // A binary net has one sigmoid channel; a softmax net one channel per class.
+        let outputs = if binary then 1 else labels.ClassCount
         let inChannels = args.GetResult(In_Channels, 1)
 
         if inChannels <> 1 && inChannels <> 3 then
@@ -161,7 +186,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
         match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
         | Some w, _, _ ->
             let net, l =
-                unet (UNetOptions(Widths = parseWidths w, Classes = labels.ClassCount, InChannels = inChannels))
+                unet (UNetOptions(Widths = parseWidths w, Classes = outputs, InChannels = inChannels))
 
             net, l, $"U-Net widths {w}", None
         | _, Some file, _ ->
@@ -187,7 +212,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
             net, labels, file, None
         | _, _, (None | Some "paper") ->
             let net, l =
-                unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = labels.ClassCount, InChannels = inChannels))
+                unet (UNetOptions(BottomDropout = UNetOptions.Paper.BottomDropout, Classes = outputs, InChannels = inChannels))
 
             net, l, "paper", None
         | _, _, Some other ->
@@ -196,9 +221,13 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
                 let names = Presets.byName |> List.map fst |> String.concat ", "
                 fail $"unknown preset '{other}' (known: {names})"
             | Some(_, spec) when spec.Dims <> 2 -> fail $"preset '{other}' is a {spec.Dims}-D net; cropcat train reads 2-D images"
-            | Some(_, spec) when spec.OutChannels < 2 ->
-                fail
-                    $"preset '{other}' predicts one sigmoid class, while cropcat train trains softmax classes over the label schema; use --widths (with --in-channels 3 for RGB) or --description"
+            | Some(_, spec) when spec.OutChannels = 1 && labels.ClassCount <> 2 ->
+                fail $"preset '{other}' is a binary net (one sigmoid channel), but the label schema {labels} has {labels.ClassCount} classes"
+            | Some(_, spec) when spec.OutChannels = 1 && not binary && args.Contains Label_Schema |> not ->
+                // A binary preset without --binary: its masks are read as foreground wherever they are not 0.
+                Build.build spec, LabelSchema.Foreground, other, None
+            | Some(_, spec) when spec.OutChannels > 1 && binary ->
+                fail $"preset '{other}' predicts {spec.OutChannels} softmax classes; --binary needs a one-channel net (e.g. --preset carvana, or --widths)"
             | Some(_, spec) -> Build.build spec, labels, other, None
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.
@@ -261,8 +290,30 @@ let run (args: ParseResults<Args>) =
     if prefetch < 0 then
         fail $"--prefetch must be >= 0, got {prefetch}"
 
+    let schedule =
+        match args.TryGetResult Schedule with
+        | None -> LearningRateSchedule.Constant
+        | Some text ->
+            try
+                LearningRateSchedule.Parse text
+            with :? FormatException as e ->
+                fail $"bad --schedule: {e.Message}"
+
+    let monitor =
+        match args.GetResult(Monitor, "loss").ToLowerInvariant() with
+        | "loss" -> ValidationMetric.Loss
+        | "iou" -> ValidationMetric.MeanIoU
+        | "dice" -> ValidationMetric.MeanDice
+        | other -> fail $"--monitor '{other}' is not loss, iou or dice"
+
     let training =
         TrainerOptions(
+            BatchSize = args.GetResult(Batch, 1),
+            Schedule = schedule,
+            WeightDecay = args.GetResult(Weight_Decay, 0.0),
+            ClipGradientNorm = Option.toNullable (args.TryGetResult Clip),
+            EarlyStoppingPatience = Option.toNullable (args.TryGetResult Patience),
+            Monitor = monitor,
             Epochs = args.GetResult(Epochs, 10),
             StepsPerEpoch = args.GetResult(Steps_Per_Epoch, 0),
             MaxSteps = int64 (args.GetResult(Max_Steps, 0)),

@@ -148,7 +148,7 @@ public static class FolderDataset
     /// </summary>
     public static void Save(string root, IEnumerable<Sample> samples, LabelSchema schema)
     {
-        var valueOf = schema.Map.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.Min(p => p.Key));
+        var valueOf = Enumerable.Range(0, schema.ClassCount).ToDictionary(c => c, schema.ValueOf);
         var i = 0;
         foreach (var s in samples)
         {

@@ -190,7 +190,7 @@ public sealed class FolderPredictor
     private Segmented SegmentStack(PlanarImage image, string file, string outputFolder, string? label)
     {
         var name = Path.GetFileNameWithoutExtension(file) + ".tif";
-        var valueOf = Labels.Map.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.Min(p => p.Key));
+        var valueOf = Enumerable.Range(0, Labels.ClassCount).ToDictionary(c => c, Labels.ValueOf);
         if (valueOf.Values.Max() > 65535)
             throw new InputImageException($"{file}: the label schema's mask values exceed 16 bits; a mask stack is written as 16-bit TIFF");
         var pages = new List<ushort[]>(image.PageCount);
@@ -310,9 +310,9 @@ public sealed class FolderPredictor
         return image;
     }
 
-    private static int[] ClassIndices(Tensor probabilities)
+    private int[] ClassIndices(Tensor probabilities)
     {
-        using var am = OverlapTile.ClassMap(probabilities);
+        using var am = OverlapTile.ClassMap(probabilities, Options.Threshold);
         using var ints = am.to_type(ScalarType.Int32);
         return ints.data<int>().ToArray();
     }
@@ -320,7 +320,7 @@ public sealed class FolderPredictor
     /// <summary>The mask of class indices mapped back to mask values (smallest value of each class).</summary>
     public PngImage MaskImage(int[] classes, int width, int height)
     {
-        var valueOf = Labels.Map.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.Min(p => p.Key));
+        var valueOf = Enumerable.Range(0, Labels.ClassCount).ToDictionary(c => c, Labels.ValueOf);
         var values = classes.Select(c => valueOf[c]).ToArray();
         var max = values.Max();
         if (max <= 65535)
@@ -340,12 +340,13 @@ public sealed class FolderPredictor
     {
         var classes = (int)probabilities.shape[0];
         int h = (int)probabilities.shape[1], w = (int)probabilities.shape[2];
-        for (var c = 1; c < classes; c++)
+        // A sigmoid head's one channel is the foreground probability, written like a softmax net's class 1.
+        for (var c = classes == 1 ? 0 : 1; c < classes; c++)
         {
             using var scope = NewDisposeScope();
             var p = probabilities[c].mul(65535.0).round().clamp(0, 65535).to_type(ScalarType.Int32).contiguous();
             var pixels = p.data<int>().Select(v => (ushort)v).ToArray();
-            var file = classes == 2 ? name : $"{Path.GetFileNameWithoutExtension(name)}.class{c}.png";
+            var file = classes <= 2 ? name : $"{Path.GetFileNameWithoutExtension(name)}.class{c}.png";
             PngEncoder.WriteGray16(Path.Combine(folder, file), pixels, w, h);
         }
     }

@@ -1,3 +1,4 @@
+using System;
 using System.IO;
 using CropCat.Imaging;
 
@@ -26,4 +27,17 @@ public sealed record FolderPredictorOptions
 
     /// <summary>The competition format of <see cref="Submission"/>.</summary>
     public SubmissionFormat SubmissionFormat { get; init; } = SubmissionFormat.Carvana;
+
+    private readonly double _threshold = 0.5;
+
+    /// <summary>
+    /// The foreground probability from which a binary (one-channel sigmoid) net's pixel is foreground; softmax nets
+    /// take the argmax and ignore it. In (0, 1); default 0.5.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not in (0, 1).</exception>
+    public double Threshold
+    {
+        get => _threshold;
+        init => _threshold = value is > 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(Threshold), value, "the threshold must be in (0, 1)");
+    }
 }

@@ -93,7 +93,7 @@ public sealed class OverlapTile
                 var inputs = batch.Select(t => Mirror.Window(source, t.Select(o => (long)(o - plan.Margin)).ToArray(), tileSizes)).ToArray();
                 var x = stack(inputs, 0).to(device);
                 var y = Network.forward(x);
-                if (Options.Output == TileOutput.Probabilities) y = y.softmax(1);
+                if (Options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
                 var host = y.to(ScalarType.Float32).cpu();
                 for (var j = 0; j < batch.Length; j++)
                     Accumulate(result, weightSum, importance, host[j], batch[j], plan.OutputSize, extents);
@@ -113,12 +113,11 @@ public sealed class OverlapTile
         return result;
     }
 
-    /// <summary>The class of highest score per pixel of a (classes, H, W) (or (classes, D, H, W)) tensor: an int64 tensor without the class axis.</summary>
-    public static Tensor ClassMap(Tensor scores)
-    {
-        if (scores.dim() < 2) throw new ArgumentException($"a class map needs (classes, spatial...) scores, got shape [{string.Join(", ", scores.shape)}]");
-        return scores.argmax(0, false);
-    }
+    /// <summary>
+    /// The class per pixel of (classes, H, W) (or (classes, D, H, W)) probabilities: an int64 tensor without the class
+    /// axis (the argmax; for a one-channel sigmoid head, probability >= <paramref name="threshold"/>). See <see cref="ClassProbabilities"/>.
+    /// </summary>
+    public static Tensor ClassMap(Tensor scores, double threshold = 0.5) => ClassProbabilities.ClassMap(scores, threshold);
 
     /// <summary>The device of the network's first parameter (the CPU for a net without parameters).</summary>
     public static Device DeviceOf(Network network)

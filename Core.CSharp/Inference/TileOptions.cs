@@ -54,7 +54,7 @@ public sealed record TileOptions
     /// <summary>Gaussian mode: sigma of the importance map as a fraction of the tile's output edge (1/8, as MONAI and nnU-Net).</summary>
     public double SigmaScale { get; init; } = 0.125;
 
-    /// <summary>Probabilities (softmax) or logits.</summary>
+    /// <summary>Probabilities (softmax, or sigmoid for a one-channel head) or logits.</summary>
     public TileOutput Output { get; init; } = TileOutput.Probabilities;
 
     /// <summary>Called after every forward pass with (tiles done, tiles in all); null for none.</summary>

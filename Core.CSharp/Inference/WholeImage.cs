@@ -42,7 +42,7 @@ public static class WholeImage
                 throw new ArgumentException($"the image has {x.shape[0]} channel(s) but the network expects {net.InChannels}");
             var input = Mirror.Pad(x.to(ScalarType.Float32).cpu(), extents.Select((n, a) => (margin, padded[a] - n - margin)).ToArray());
             var y = net.forward(input.unsqueeze(0).to(OverlapTile.DeviceOf(net)));
-            if (output == TileOutput.Probabilities) y = y.softmax(1);
+            if (output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
             var cropped = Views.Box(y[0], new long[dims], extents.Select(e => (long)e).ToArray());
             return cropped.to(ScalarType.Float32).cpu().contiguous().MoveToOuterDisposeScope();
         }

@@ -105,8 +105,11 @@ public static class FolderTraining
         if (entries.Count == 0) throw new DatasetException("the dataset holds no images");
         var tile = ChooseTile(net, options.MaxTileSize, entries);
         var outShape = net.Infer(tile, tile);
-        if (outShape.Channels != options.Labels.ClassCount)
-            throw new FolderTrainingException($"the network predicts {outShape.Channels} classes but the label schema {options.Labels} has {options.Labels.ClassCount}");
+        // A one-channel (sigmoid) head predicts the foreground of a two-class schema; softmax heads one channel per class.
+        var binaryHead = outShape.Channels == 1 && options.Labels.ClassCount == 2;
+        if (!binaryHead && outShape.Channels != options.Labels.ClassCount)
+            throw new FolderTrainingException($"the network predicts {outShape.Channels} {(outShape.Channels == 1 ? "sigmoid channel" : "classes")} but the label schema {options.Labels} has {options.Labels.ClassCount} classes" +
+                (outShape.Channels == 1 ? "; a binary net needs a two-class schema" : ""));
         int oh = outShape.Height, ow = outShape.Width;
 
         var (trainEntries, valEntries) = Split(entries, options.ValidationFraction, training.Seed);

@@ -92,6 +92,13 @@ public sealed class Trainer : IDisposable
         Epoch = info.Epoch;
         Step = info.Step;
         EpochStep = info.EpochStep;
+        // The best score and the epochs since it: early stopping and best-checkpoint selection go on where they were.
+        if (info.Extra.TryGetValue(ResumeKeys.Best, out var best))
+        {
+            var parts = best.Split(' ');
+            _best = (double.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+            _stale = int.Parse(parts[2], CultureInfo.InvariantCulture);
+        }
         _resumed = (path, info);
         return info;
     }
@@ -112,6 +119,9 @@ public sealed class Trainer : IDisposable
         var steps = _stepsPerEpoch ?? Carried(ResumeKeys.StepsPerEpoch);
         var data = _dataFingerprint ?? Carried(ResumeKeys.Data);
         if (steps is not null) extra[ResumeKeys.StepsPerEpoch] = steps;
+        if (!double.IsNaN(_best.Value))
+            extra[ResumeKeys.Best] = string.Create(CultureInfo.InvariantCulture, $"{_best.Value:R} {_best.Epoch} {_stale}");
+        extra["monitor"] = _o.Monitor.ToString();
         if (data is not null) extra[ResumeKeys.Data] = data;
         Checkpoint.Save(path, Network, Optimizer, new CheckpointInfo(Architecture, Labels, Epoch, Step, "", extra) { EpochStep = EpochStep });
     }
@@ -152,13 +162,18 @@ public sealed class Trainer : IDisposable
         _stepsPerEpoch = steps.ToString(CultureInfo.InvariantCulture);
         _dataFingerprint = trainSet.Fingerprint;
         CheckResumedData();
+        if (_o.EarlyStoppingPatience is not null && validation is null)
+            throw new ArgumentException("early stopping watches a validation score: give validation data (or leave EarlyStoppingPatience unset)");
+        _totalSteps = (long)_o.Epochs * steps;
+        if (_o.MaxSteps > 0) _totalSteps = Math.Min(_totalSteps, _o.MaxSteps);
         var waited = TimeSpan.Zero;
+        var early = false;
         var history = new List<EpochRecord>();
         var clock = Stopwatch.StartNew();
         _fitStartStep = Step;
         var stopped = false;
         var capped = _o.MaxSteps > 0 && Step >= _o.MaxSteps;
-        while (Epoch < _o.Epochs && !stopped && !capped)
+        while (Epoch < _o.Epochs && !stopped && !capped && !early)
         {
             var epochClock = Stopwatch.StartNew();
             var order = SampleOrder(_o.Seed, Epoch, trainSet.Count);
@@ -193,12 +208,39 @@ public sealed class Trainer : IDisposable
             // A partial epoch is reported under the number of the epoch it belongs to, with the steps it did.
             var rec = new EpochRecord(complete ? Epoch : Epoch + 1, Step, done == 0 ? double.NaN : lossSum / done, val?.Loss ?? double.NaN,
                 val?.Scores.IoU ?? [], val?.Scores.PixelError ?? double.NaN, epochClock.Elapsed.TotalSeconds)
-            { Complete = complete };
+            { Complete = complete, ValidationDice = val?.Scores.Dice ?? [], LearningRate = CurrentLearningRate() };
             history.Add(rec);
             EpochLine(rec, done);
-            if (_o.CheckpointPath is not null) SaveCheckpoint(_o.CheckpointPath);
+            var improved = false;
+            if (val is not null && complete)
+            {
+                var score = Score(val);
+                improved = double.IsNaN(_best.Value) || score > _best.Value;
+                if (improved)
+                {
+                    _best = (score, Epoch);
+                    _stale = 0;
+                }
+                else _stale++;
+                early = _o.EarlyStoppingPatience is { } patience && _stale >= patience;
+            }
+            if (_o.CheckpointPath is not null)
+            {
+                SaveCheckpoint(_o.CheckpointPath);
+                // The best is a copy of the last when it improved: both written atomically, the best never half-written.
+                if (improved && _o.KeepBest) SaveCheckpoint(BestPath(_o.CheckpointPath));
+            }
+            if (early) _o.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"early stop: validation {_o.Monitor} has not improved for {_stale} epoch(s); best {Reported(_best.Value):G5} at epoch {_best.Epoch}"));
         }
-        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped) { DataSeconds = waited.TotalSeconds };
+        var bestPath = _o.CheckpointPath is { } cp && _o.KeepBest && !double.IsNaN(_best.Value) ? BestPath(cp) : null;
+        return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped)
+        {
+            DataSeconds = waited.TotalSeconds,
+            StoppedEarly = early,
+            Best = (double.IsNaN(_best.Value) ? double.NaN : Reported(_best.Value), _best.Epoch),
+            BestCheckpointPath = bestPath,
+        };
     }
 
     /// <summary>Metadata keys that must agree for a resumed run to continue exactly.</summary>
@@ -208,9 +250,32 @@ public sealed class Trainer : IDisposable
         public const string BatchSize = "batch_size";
         public const string StepsPerEpoch = "steps_per_epoch";
         public const string Data = "data";
+        public const string Best = "best";
     }
 
     private (string Path, CheckpointInfo Info)? _resumed;
+    private (double Value, int Epoch) _best = (double.NaN, 0);
+    private int _stale;
+    private long _totalSteps = 1;
+
+    /// <summary>The best checkpoint's path beside <paramref name="checkpoint"/>: <c>model.safetensors</c> -> <c>model.best.safetensors</c>.</summary>
+    public static string BestPath(string checkpoint) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(checkpoint) ?? "", System.IO.Path.GetFileNameWithoutExtension(checkpoint) + ".best" + System.IO.Path.GetExtension(checkpoint));
+
+    /// <summary>The monitored score of an evaluation, oriented so that larger is better.</summary>
+    private double Score(Evaluation e) => _o.Monitor switch
+    {
+        ValidationMetric.Loss => -e.Loss,
+        ValidationMetric.MeanIoU => ForegroundMean(e.Scores.IoU),
+        ValidationMetric.MeanDice => ForegroundMean(e.Scores.Dice),
+        _ => throw new ArgumentOutOfRangeException(nameof(_o.Monitor), _o.Monitor, "unknown metric"),
+    };
+
+    private static double ForegroundMean(double[] perClass) =>
+        perClass.Length <= 1 ? perClass.DefaultIfEmpty(double.NaN).First() : perClass.Skip(1).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Average();
+
+    /// <summary>The monitored value as reported (the loss itself, not its negation).</summary>
+    private double Reported(double score) => _o.Monitor == ValidationMetric.Loss ? -score : score;
     private string? _stepsPerEpoch;
     private string? _dataFingerprint;
 
@@ -272,15 +337,36 @@ public sealed class Trainer : IDisposable
         // Dropout draws from torch's generator: seed it per step so a resumed run draws the same masks.
         manual_seed(Mix(_o.Seed, (int)Step, 0xd20f));
         var (x, target, weights, valid) = ToTensors(batch);
+        SetLearningRate(_o.LearningRate * _o.Schedule.Factor(Step, _totalSteps));
         Optimizer.zero_grad();
         var logits = Network.forward(x);
         var loss = Losses.Compute(_o.Loss, logits, target, weights, valid);
         var value = loss.item<float>();
         if (!float.IsFinite(value)) throw new TrainingDivergedException(Step + 1, Epoch + 1, value, _o.CheckpointPath);
         loss.backward();
+        if (_o.ClipGradientNorm is { } maxNorm) ClipGradients(maxNorm);
         Optimizer.step();
         Step++;
         return value;
+    }
+
+    private void SetLearningRate(double lr)
+    {
+        foreach (var g in Optimizer.ParamGroups) g.LearningRate = lr;
+    }
+
+    private double CurrentLearningRate() => Optimizer.ParamGroups.Select(g => g.LearningRate).DefaultIfEmpty(double.NaN).First();
+
+    /// <summary>Scales every gradient by max / norm when their global L2 norm exceeds <paramref name="maxNorm"/> (PyTorch's clip_grad_norm_).</summary>
+    private void ClipGradients(double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        var grads = Network.parameters().Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
+        if (grads.Count == 0) return;
+        var norm = Math.Sqrt(grads.Sum(g => g.pow(2).sum().item<float>()));
+        if (norm <= maxNorm) return;
+        var factor = maxNorm / (norm + 1e-6);
+        foreach (var g in grads) g.mul_(factor);
     }
 
     /// <summary>Predicts the class map of every sample's output region and scores it.</summary>
@@ -364,7 +450,8 @@ public sealed class Trainer : IDisposable
 
     private static int[] ClassMap(Tensor logits)
     {
-        using var am = logits.argmax(1).squeeze(0).to_type(ScalarType.Int32).cpu();
+        using var classes = CropCat.Inference.ClassProbabilities.ClassMapOfLogits(logits);
+        using var am = classes.squeeze(0).to_type(ScalarType.Int32).cpu();
         return am.data<int>().ToArray();
     }
 

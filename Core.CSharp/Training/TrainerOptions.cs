@@ -39,6 +39,22 @@ public sealed record TrainerOptions
     /// previous step); 0 prepares each batch when its step needs it. Results are the same either way. Default 2.
     /// </summary>
     public int Prefetch { get; init; } = 2;
+    /// <summary>How the learning rate changes over the run's steps (all epochs, or <see cref="MaxSteps"/> when smaller). Default constant.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+    /// <summary>Rescales the gradients when their global L2 norm exceeds this (null: no clipping).</summary>
+    public double? ClipGradientNorm { get; init; }
+    /// <summary>
+    /// Stops when <see cref="Monitor"/> has not improved for this many validated epochs (null: never). Needs
+    /// validation data.
+    /// </summary>
+    public int? EarlyStoppingPatience { get; init; }
+    /// <summary>The validation score that picks the best checkpoint and drives early stopping. Default the validation loss.</summary>
+    public ValidationMetric Monitor { get; init; } = ValidationMetric.Loss;
+    /// <summary>
+    /// Also keep the best checkpoint by <see cref="Monitor"/> beside the last one (<c>NAME.best.safetensors</c>, written
+    /// atomically when the score improves). Default true.
+    /// </summary>
+    public bool KeepBest { get; init; } = true;
     /// <summary>Further metadata written into every checkpoint (e.g. how the images were resized, so prediction resizes alike).</summary>
     public System.Collections.Generic.IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
     /// <summary>Called after every optimisation step with the total step count and the step's loss (progress displays, logs, memory probes).</summary>
@@ -66,7 +82,21 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0)) throw new ArgumentException($"TrainerOptions.LearningRate must be > 0, got {LearningRate}");
         if (Momentum is < 0 or >= 1) throw new ArgumentException($"TrainerOptions.Momentum must be in [0, 1), got {Momentum}");
         if (Prefetch < 0) throw new ArgumentException($"TrainerOptions.Prefetch must be >= 0, got {Prefetch}");
+        Schedule.Validate();
+        if (ClipGradientNorm is { } c && !(c > 0)) throw new ArgumentException($"TrainerOptions.ClipGradientNorm must be > 0, got {c}");
+        if (EarlyStoppingPatience is < 1) throw new ArgumentException($"TrainerOptions.EarlyStoppingPatience must be >= 1, got {EarlyStoppingPatience}");
     }
+}
+
+/// <summary>A validation score that selects checkpoints and stops training early.</summary>
+public enum ValidationMetric
+{
+    /// <summary>The validation loss (lower is better).</summary>
+    Loss,
+    /// <summary>Mean IoU over the foreground classes 1..K-1 (higher is better).</summary>
+    MeanIoU,
+    /// <summary>Mean Dice over the foreground classes 1..K-1 (higher is better).</summary>
+    MeanDice,
 }
 
 /// <summary>One finished epoch.</summary>
@@ -81,6 +111,10 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
 {
     /// <summary>False for the part of an epoch done before a step limit or the time budget stopped training.</summary>
     public bool Complete { get; init; } = true;
+    /// <summary>Per-class Dice on the validation data (empty without).</summary>
+    public double[] ValidationDice { get; init; } = [];
+    /// <summary>The learning rate at the epoch's last step.</summary>
+    public double LearningRate { get; init; } = double.NaN;
 }
 
 /// <summary>What <see cref="Trainer.Fit(ITrainingSet, System.Collections.Generic.IEnumerable{CropCat.Data.Sample}?)"/> did.</summary>
@@ -93,6 +127,12 @@ public sealed record TrainResult(System.Collections.Generic.IReadOnlyList<EpochR
 {
     /// <summary>Seconds the loop waited for training batches (with prefetch off: spent making them).</summary>
     public double DataSeconds { get; init; }
+    /// <summary>True when early stopping ended the run.</summary>
+    public bool StoppedEarly { get; init; }
+    /// <summary>The best validation score by the monitored metric so far (NaN without validation), and its epoch (0 if none).</summary>
+    public (double Value, int Epoch) Best { get; init; } = (double.NaN, 0);
+    /// <summary>The best checkpoint's path, when one was written.</summary>
+    public string? BestCheckpointPath { get; init; }
 }
 
 /// <summary>Training stopped because the loss became NaN or infinite; the last good checkpoint is untouched.</summary>
