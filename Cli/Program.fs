@@ -87,6 +87,10 @@ let main argv =
     // Asked-for help goes to stdout (so `cropcat train --help | less` shows it); a usage error to stderr.
     | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         printfn "%s" e.Message
+
+        if argv.Length > 0 && argv[0] = "train" then
+            printfn "\n%s" Train.examples
+
         0
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
