@@ -24,6 +24,8 @@ type Args =
     | Max_Edge of pixels: int
     | Scale of factor: float
     | Threshold of probability: float
+    | Shard of k_of_n: string
+    | Resume
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -49,6 +51,9 @@ type Args =
                 "shrink images whose longer edge exceeds this many pixels to it (aspect kept) before predicting; the class probabilities are resized back (bilinear) before the argmax, so masks and RLE rows keep the input's size. Not with --scale"
             | Scale _ ->
                 "resize every image by this factor (above 0, at most 16) before predicting, bilinear; outputs keep the input's size as with --max-edge. Not with --max-edge"
+            | Shard _ ->
+                "predict only shard K of N (K from 0, e.g. --shard $SLURM_ARRAY_TASK_ID/16 or $JOB_COMPLETION_INDEX/16): a stable split by output name, so N jobs cover every input exactly once"
+            | Resume -> "skip inputs whose mask already exists (written atomically, so it is complete): a rerun after a crash or a pre-empted job continues"
             | Threshold _ ->
                 "a binary (one sigmoid channel) net's foreground threshold on the probability, in (0, 1). Default 0.5; softmax nets take the most probable class"
 
@@ -142,6 +147,15 @@ let run (args: ParseResults<Args>) =
             Probabilities = args.Contains Probabilities,
             Log = Console.Error,
             Resize = resize,
+            Shard =
+                (match args.TryGetResult Shard with
+                 | None -> null
+                 | Some text ->
+                     try
+                         CropCat.Inference.Shard.Parse text
+                     with :? FormatException as e ->
+                         fail $"bad --shard: {e.Message}"),
+            Resume = args.Contains Resume,
             Threshold =
                 (match args.TryGetResult Threshold with
                  | Some t when t <= 0.0 || t >= 1.0 -> fail $"--threshold must be in (0, 1), got {t}"
@@ -160,6 +174,23 @@ let run (args: ParseResults<Args>) =
         | :? ArgumentException as e -> fail e.Message
 
     printfn "wrote %d mask(s) to %s (net %s, labels %O)" report.Written.Count (args.GetResult Output) info.Architecture.Kind info.Labels
+
+    match options.Shard with
+    | null when not options.Resume -> ()
+    | shard ->
+        let which =
+            match shard with
+            | null -> "all inputs"
+            | s -> $"shard {s}"
+
+        printfn
+            "%s: %d of %d input(s); %d written, %d already done, %d skipped"
+            which
+            report.Inputs
+            report.AllInputs
+            report.Written.Count
+            report.AlreadyDone.Count
+            report.Skipped.Count
 
     if not (isNull report.Submission) then
         printfn "wrote %s: %d row(s), %s format" report.Submission report.SubmissionRows (args.GetResult Rle_Format)

@@ -30,6 +30,13 @@ public sealed record SkippedInput(string File, string Reason);
 /// <param name="SubmissionRows">The rows of <paramref name="Submission"/> (without its header).</param>
 public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyList<SkippedInput> Skipped, string? Submission = null, int SubmissionRows = 0)
 {
+    /// <summary>Inputs in this run's shard (all inputs without sharding).</summary>
+    public int Inputs { get; init; }
+    /// <summary>Inputs found and counted, before sharding.</summary>
+    public int AllInputs { get; init; }
+    /// <summary>Outputs that already existed and were kept (<see cref="FolderPredictorOptions.Resume"/>).</summary>
+    public IReadOnlyList<string> AlreadyDone { get; init; } = [];
+
     /// <summary>The process exit code <c>cropcat predict</c> returns when an input was skipped.</summary>
     public const int SkippedExitCode = 5;
 
@@ -114,7 +121,8 @@ public sealed class FolderPredictor
     /// <exception cref="ArgumentException">The output folder is the input folder (the masks would replace the images), or the submission would replace an input.</exception>
     public PredictionReport Run(string input, string outputFolder)
     {
-        var files = Inputs(input);
+        var all = Inputs(input);
+        var files = Options.Shard is { } shard ? all.Where(f => shard.Contains(Path.GetFileNameWithoutExtension(f))).ToList() : all;
         var outFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputFolder));
         if (files.Any(f => Path.GetDirectoryName(Path.GetFullPath(f)) == outFull))
             throw new ArgumentException($"the output folder {outputFolder} holds the inputs; the masks would replace the images, so choose another folder");
@@ -123,18 +131,19 @@ public sealed class FolderPredictor
             throw new ArgumentException($"the submission {csv} is one of the inputs; choose another file name");
         var written = new List<string>();
         var skipped = new List<SkippedInput>();
-        var masks = Segment(files, outputFolder, written, skipped);
+        var done = new List<string>();
+        var masks = Segment(files, outputFolder, written, skipped, done);
         if (csv is null)
         {
             foreach (var _ in masks) { }
-            return new PredictionReport(written, skipped);
+            return new PredictionReport(written, skipped) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done };
         }
         var rows = Submission.Write(csv, Options.SubmissionFormat, masks);
-        return new PredictionReport(written, skipped, csv, rows);
+        return new PredictionReport(written, skipped, csv, rows) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done };
     }
 
     /// <summary>Segments the files one by one as the result is enumerated, recording what was written and skipped.</summary>
-    private IEnumerable<SubmissionMask> Segment(IReadOnlyList<string> files, string outputFolder, List<string> written, List<SkippedInput> skipped)
+    private IEnumerable<SubmissionMask> Segment(IReadOnlyList<string> files, string outputFolder, List<string> written, List<SkippedInput> skipped, List<string> done)
     {
         var claimed = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < files.Count; i++)
@@ -148,6 +157,12 @@ public sealed class FolderPredictor
                 continue;
             }
             claimed[MaskName(file)] = file;
+            if (Options.Resume && Existing(file, outputFolder) is { } existing)
+            {
+                done.Add(existing);
+                if (Path.GetExtension(existing) == ".png" && Options.Submission is not null) yield return FromExisting(file, existing);
+                continue;
+            }
             Segmented result;
             try
             {
@@ -162,6 +177,24 @@ public sealed class FolderPredictor
             written.Add(result.MaskFile);
             if (result.Foreground is not null) yield return result.Foreground;
         }
+    }
+
+    /// <summary>The output already written for <paramref name="file"/> (its PNG mask, or the mask stack of a TIFF stack), or null.</summary>
+    private string? Existing(string file, string outputFolder)
+    {
+        var png = Path.Combine(outputFolder, MaskName(file));
+        if (File.Exists(png)) return png;
+        var stack = Path.Combine(outputFolder, Path.GetFileNameWithoutExtension(file) + ".tif");
+        return File.Exists(stack) ? stack : null;
+    }
+
+    /// <summary>The submission mask of an input from the mask this predictor wrote for it earlier.</summary>
+    private SubmissionMask FromExisting(string file, string mask)
+    {
+        var m = ImageFile.Read(mask, Options.Limits);
+        var background = Labels.ValueOf(0);
+        var values = m.ToLabelValues();
+        return new SubmissionMask(file, m.Height, m.Width, Array.ConvertAll(values, v => v != background));
     }
 
     /// <summary>Segments one file; returns the mask's path.</summary>

@@ -28,6 +28,16 @@ public sealed record FolderPredictorOptions
     /// <summary>The competition format of <see cref="Submission"/>.</summary>
     public SubmissionFormat SubmissionFormat { get; init; } = SubmissionFormat.Carvana;
 
+    /// <summary>Only this shard of the inputs (see <see cref="Inference.Shard"/>); null predicts them all.</summary>
+    public Shard? Shard { get; init; }
+
+    /// <summary>
+    /// Skip inputs whose output already exists (outputs are written atomically, so an existing one is complete): a
+    /// rerun after a crash or a pre-empted cluster job continues where it stopped. Their submission rows are made
+    /// from the existing masks.
+    /// </summary>
+    public bool Resume { get; init; }
+
     private readonly double _threshold = 0.5;
 
     /// <summary>
