@@ -70,7 +70,7 @@ let isDebian12 () =
 let isRoot () = Environment.UserName = "root"
 
 let fixDebian12 () =
-    Trace.log "CropCat setup: installing libstdc++6 from Debian 13 (trixie), pinned low, for GLIBCXX_3.4.32"
+    Trace.log "CropCat setup: installing libstdc++6 from Debian 13 (trixie), pinned low, for GLIBCXX_3.4.32; this also upgrades the packages it depends on (listed below before anything changes)"
     let src = "/etc/apt/sources.list.d/debian.sources"
 
     if not (File.Exists src) then
@@ -90,6 +90,30 @@ let fixDebian12 () =
         File.WriteAllText("/etc/apt/sources.list.d/trixie.sources", stanza.Trim() + "\n")
         File.WriteAllText("/etc/apt/preferences.d/trixie-low", "Package: *\nPin: release n=trixie\nPin-Priority: 100\n")
         run "apt-get" "update -qq" root
+
+        // Say exactly what will change before changing it: pulling libstdc++6 from trixie also upgrades libc6 (and
+        // with it base-files, locales, ...), which a user of this machine should know.
+        let plan =
+            CreateProcess.fromRawCommandLine "apt-get" "install -s -t trixie libstdc++6"
+            |> CreateProcess.setEnvironmentVariable "DEBIAN_FRONTEND" "noninteractive"
+            |> CreateProcess.redirectOutput
+            |> Proc.run
+
+        let changes =
+            plan.Result.Output.Split('\n')
+            |> Array.filter (fun l -> l.StartsWith "Inst ")
+            |> Array.map (fun l ->
+                // "Inst libc6 [2.36-9+deb12u7] (2.41-12 Debian:13.1/stable [amd64]) [...]"
+                let parts = l.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                let name = parts[1]
+                let old = if parts[2].StartsWith "[" then parts[2].Trim('[', ']') else "not installed"
+                let fresh = l.Substring(l.IndexOf '(' + 1).Split(' ')[0]
+                $"{name} {old} -> {fresh}")
+
+        Trace.log $"CropCat setup: apt-get will change {changes.Length} package(s):"
+
+        for c in changes do
+            Trace.log $"  {c}"
 
         let code =
             CreateProcess.fromRawCommandLine "apt-get" "install -y -qq -t trixie libstdc++6"
