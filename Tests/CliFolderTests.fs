@@ -25,14 +25,7 @@ open CropCat.Architecture
 let private tinyOptions = UNetOptions(Widths = [| 4; 8 |])
 
 /// A dataset folder of `n` synthetic 100 x 100 cell images with 0/255 masks.
-let private dataset n =
-    let d = tempDir ()
-
-    let o =
-        SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
-
-    FolderDataset.Save(d, Seq.init n (fun i -> SyntheticCells.Generate(500 + i, o)), LabelSchema.Binary255)
-    d
+let private dataset n = syntheticFolder 500 n 100
 
 let private fewSteps =
     TrainerOptions(Epochs = 1, MaxSteps = 3L, Optimizer = OptimizerKind.Adam, LearningRate = 1e-3, Seed = 1, Progress = null)

@@ -14,16 +14,7 @@ let private fixtures () =
 
 let private fixture (path: string) = Path.Combine(fixtures (), path)
 
-/// The test's own run-length decoder (1-indexed "start length" pairs; column-major: top to bottom, then left to right).
-let private decode (rle: string) (h: int) (w: int) (columnMajor: bool) =
-    let mask = Array.zeroCreate (h * w)
-    let numbers = rle.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.map int
-
-    for p in 0..2 .. numbers.Length - 1 do
-        for k in numbers[p] - 1 .. numbers[p] + numbers[p + 1] - 2 do
-            mask[if columnMajor then (k % h) * w + k / h else k] <- true
-
-    mask
+let private decode = decodeRle
 
 /// A submission's rows as (key, code): the key is everything before the first comma.
 let private rows (csv: string) =

@@ -15,17 +15,7 @@ open CropCat.Numerics
 open TorchSharp
 open CropCat.Tests.TestUtil
 
-/// The test's own run-length decoder: "start length ..." pairs, 1-indexed; pixel k (0-based) of the code is
-/// row-major index k, or for column-major (top to bottom, then left to right) row k % h, column k / h.
-let private decode (rle: string) (h: int) (w: int) (columnMajor: bool) =
-    let mask = Array.zeroCreate (h * w)
-    let numbers = rle.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.map int
-
-    for p in 0..2 .. numbers.Length - 1 do
-        for k in numbers[p] - 1 .. numbers[p] + numbers[p + 1] - 2 do
-            mask[if columnMajor then (k % h) * w + k / h else k] <- true
-
-    mask
+let private decode = decodeRle
 
 /// A submission's header and its rows as (key, code), split at the first comma (the test's keys hold none).
 let private readCsv (path: string) =
@@ -253,14 +243,7 @@ let resizing =
     ]
 
 /// A dataset folder of `n` synthetic 100 x 100 cell images with 0/255 masks.
-let private dataset n =
-    let d = tempDir ()
-
-    let o =
-        SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
-
-    FolderDataset.Save(d, Seq.init n (fun i -> SyntheticCells.Generate(900 + i, o)), LabelSchema.Binary255)
-    d
+let private dataset n = syntheticFolder 900 n 100
 
 /// A checkpoint of a tiny net (widths 4, 8) trained for one step by `cropcat train`, and its data folder.
 let private checkpoint =

@@ -72,3 +72,31 @@ let parameterValues (net: CropCat.Nets.Network) =
     net.named_parameters ()
     |> Seq.map (fun struct (n, p) -> n, p.detach().cpu().contiguous().data<float32>().ToArray())
     |> List.ofSeq
+
+/// A dataset folder of `n` synthetic `size` x `size` cell images (seeds `seed`, `seed` + 1, ...) with 0/255 masks.
+let syntheticFolder (seed: int) (n: int) (size: int) =
+    let d = tempDir ()
+
+    let o =
+        CropCat.Data.SyntheticCellsOptions(Height = size, Width = size, MinRadius = 6.0, MaxRadius = 12.0)
+
+    CropCat.Data.FolderDataset.Save(
+        d,
+        Seq.init n (fun i -> CropCat.Data.SyntheticCells.Generate(seed + i, o)),
+        CropCat.Data.LabelSchema.Binary255
+    )
+
+    d
+
+/// The tests' own run-length decoder, independent of CropCat's: "start length ..." pairs, 1-indexed; pixel k
+/// (0-based) of the code is row-major index k, or for column-major (top to bottom, then left to right) row k % h,
+/// column k / h.
+let decodeRle (rle: string) (h: int) (w: int) (columnMajor: bool) =
+    let mask = Array.zeroCreate (h * w)
+    let numbers = rle.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> Array.map int
+
+    for p in 0..2 .. numbers.Length - 1 do
+        for k in numbers[p] - 1 .. numbers[p] + numbers[p + 1] - 2 do
+            mask[if columnMajor then (k % h) * w + k / h else k] <- true
+
+    mask
