@@ -359,6 +359,17 @@ let hausdorff =
             Expect.floatClose Accuracy.veryHigh (HausdorffDistance.Compute(block, withOutlier, h, w)) (21.0 * sqrt 2.0) "HD"
         }
 
+        test "directed surface distances: one per edge pixel of the first mask, +infinity towards an empty one" {
+            let a = Array.init 25 (fun i -> i = 0 || i = 1)
+            let b = Array.init 25 (fun i -> i = 3 * 5 + 4)
+            let d = SurfacePoints.Distances(a, b, 5, 5)
+            Expect.equal d.Length 2 "two edge pixels"
+            Expect.floatClose Accuracy.veryHigh d[0] 5.0 "(0, 0) to (3, 4)"
+            Expect.floatClose Accuracy.veryHigh d[1] (sqrt 18.0) "(0, 1) to (3, 4)"
+            Expect.equal (SurfacePoints.Distances(a, Array.zeroCreate 25, 5, 5)) [| infinity; infinity |] "to empty"
+            Expect.equal (SurfacePoints.Distances(Array.zeroCreate 25, b, 5, 5)) [||] "from empty"
+        }
+
         test "both masks empty: 0; one empty: +infinity" {
             let empty = Array.zeroCreate 9
             let one = Array.init 9 (fun i -> i = 4)

@@ -10,7 +10,9 @@ namespace CropCat.Training;
 /// </summary>
 /// <remarks>
 /// Per image the objects are the instances of the truth and of the prediction (instance maps, 0 = background;
-/// a binary prediction becomes instances through <see cref="Instances"/>). At threshold t a predicted object
+/// a binary prediction becomes instances through <see cref="Instances"/>). For TGS, whose masks hold one salt
+/// region per image however many pieces it has, public reimplementations score the whole mask as one object
+/// (pass <c>mask ? 1 : 0</c> on both sides); DSB 2018 scores nuclei, given as non-overlapping instances. At threshold t a predicted object
 /// is a hit when its IoU with a true object is greater than t (equal is a miss); TP(t) counts the matched pairs,
 /// FP(t) the unmatched predicted objects, FN(t) the unmatched true objects, and
 /// precision(t) = TP / (TP + FP + FN). The image's score is the mean of precision(t) over the 10 thresholds,
