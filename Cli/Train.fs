@@ -83,7 +83,7 @@ type Args =
             | Clip _ -> "rescale gradients whose global L2 norm exceeds this. Default: no clipping"
             | Patience _ -> "stop when the monitored validation score has not improved for this many epochs. Default: never"
             | Monitor _ ->
-                "the validation score that picks OUT/model.best.safetensors and drives --patience: loss, iou or dice (foreground classes' mean). Default loss"
+                "the validation score that picks OUT/model.best.safetensors and drives --patience: loss, iou or dice (foreground classes' mean), or map (object-level mean average precision over IoU 0.5:0.95, the TGS/DSB metric). Default loss"
             | Preset _ ->
                 "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
@@ -324,7 +324,8 @@ let run (args: ParseResults<Args>) =
         | "loss" -> ValidationMetric.Loss
         | "iou" -> ValidationMetric.MeanIoU
         | "dice" -> ValidationMetric.MeanDice
-        | other -> fail $"--monitor '{other}' is not loss, iou or dice"
+        | "map" -> ValidationMetric.MeanAP
+        | other -> fail $"--monitor '{other}' is not loss, iou, dice or map"
 
     let training =
         TrainerOptions(

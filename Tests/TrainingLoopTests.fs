@@ -157,6 +157,25 @@ let loop =
             Expect.floatClose Accuracy.high bestValue (List.max iou) "the best over all three epochs, the first two from before the resume"
         }
 
+        test "validation scores objects: mAP equals the scoring module's on the evaluated tiles, and it can pick the best" {
+            use net = tinyNet 8
+            use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(epochs = 2, monitor = ValidationMetric.MeanAP))
+            let r = t.Fit(cells 3, cells 2)
+            let e = t.Evaluate(cells 2)
+            let expected = MeanAveragePrecision()
+
+            for s, pred in Seq.zip (cells 2) e.Predictions do
+                // The tiny net's output is the centre 20 x 20 of each 36 x 36 tile.
+                let truth = Crops.Center(s.Instances, 36, 36, 20, 20)
+                expected.Add(truth, ObjectScores.Instances(Array.map (fun c -> c > 0) pred, 20, 20), 20, 20) |> ignore
+
+            Expect.floatClose Accuracy.high e.MeanAP expected.Value "the trainer's mAP"
+            Expect.isTrue (e.MeanAP >= 0.0 && e.MeanAP <= 1.0) "in [0, 1]"
+            let struct (_, at) = r.Best
+            Expect.isGreaterThan at 0 "the best epoch is chosen by mAP"
+            Expect.isFalse (Double.IsNaN r.History[0].ValidationMeanAP) "recorded per epoch"
+        }
+
         test "early stopping without validation data is refused" {
             use net = tinyNet 7
             use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(patience = 2))

@@ -22,7 +22,17 @@ namespace CropCat.Training;
 /// <param name="RandError">Mean adapted Rand error (<see cref="Metrics.RandErrorOfClasses"/>, scikit-image's definition) over the samples with instance maps (NaN if none).</param>
 /// <param name="Loss">Mean loss with the trainer's loss and weights.</param>
 /// <param name="Predictions">The predicted class map of each sample (its output region, row-major).</param>
-public sealed record Evaluation(SegmentationScores Scores, double RandError, double Loss, IReadOnlyList<int[]> Predictions);
+public sealed record Evaluation(SegmentationScores Scores, double RandError, double Loss, IReadOnlyList<int[]> Predictions)
+{
+    /// <summary>Per-class IoU, Dice, precision and recall (NaN where a class is absent from truth and prediction).</summary>
+    public ClassScores? Classes { get; init; }
+    /// <summary>
+    /// Object-level mean average precision over IoU thresholds 0.5:0.95 (TGS and DSB 2018's metric), true objects
+    /// from the instance maps and predicted objects as 4-connected components of the predicted foreground, one
+    /// score per tile (the part inside its image), averaged; NaN when no sample has instances.
+    /// </summary>
+    public double MeanAP { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// Trains a CropCat <see cref="Network"/> the paper's way: one tile per step (by default), pixel-weighted
@@ -208,7 +218,12 @@ public sealed class Trainer : IDisposable
             // A partial epoch is reported under the number of the epoch it belongs to, with the steps it did.
             var rec = new EpochRecord(complete ? Epoch : Epoch + 1, Step, done == 0 ? double.NaN : lossSum / done, val?.Loss ?? double.NaN,
                 val?.Scores.IoU ?? [], val?.Scores.PixelError ?? double.NaN, epochClock.Elapsed.TotalSeconds)
-            { Complete = complete, ValidationDice = val?.Scores.Dice ?? [], LearningRate = CurrentLearningRate() };
+            {
+                Complete = complete,
+                ValidationDice = val?.Scores.Dice ?? [],
+                ValidationMeanAP = val?.MeanAP ?? double.NaN,
+                LearningRate = CurrentLearningRate(),
+            };
             history.Add(rec);
             EpochLine(rec, done);
             var improved = false;
@@ -268,6 +283,7 @@ public sealed class Trainer : IDisposable
         ValidationMetric.Loss => -e.Loss,
         ValidationMetric.MeanIoU => ForegroundMean(e.Scores.IoU),
         ValidationMetric.MeanDice => ForegroundMean(e.Scores.Dice),
+        ValidationMetric.MeanAP => e.MeanAP,
         _ => throw new ArgumentOutOfRangeException(nameof(_o.Monitor), _o.Monitor, "unknown metric"),
     };
 
@@ -385,6 +401,7 @@ public sealed class Trainer : IDisposable
         var wasTraining = Network.training;
         Network.eval();
         var count = 0;
+        var map = new MeanAveragePrecision();
         foreach (var raw in samples)
         {
             var s = WithWeights([raw])[0];
@@ -400,16 +417,22 @@ public sealed class Trainer : IDisposable
             if (s.Instances is not null && Inside(truth, oh, ow) is { } box)
             {
                 // Rand error over the part of the window inside the image (a rectangle by construction).
-                randSum += Metrics.RandErrorOfClasses(Box(Crops.Center(s.Instances, s.Height, s.Width, oh, ow), ow, box),
-                    Box(pred, ow, box), box.H, box.W);
+                var trueObjects = Box(Crops.Center(s.Instances, s.Height, s.Width, oh, ow), ow, box);
+                var predicted = Box(pred, ow, box);
+                randSum += Metrics.RandErrorOfClasses(trueObjects, predicted, box.H, box.W);
                 randCount++;
+                map.Add(trueObjects, ObjectScores.Instances(Array.ConvertAll(predicted, c => c > 0), box.H, box.W), box.H, box.W);
             }
             if (keepPredictions) predictions.Add(pred);
             count++;
         }
         if (wasTraining) Network.train();
         if (count == 0) throw new ArgumentException("no validation samples");
-        return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / count, predictions);
+        return new Evaluation(confusion.Scores(), randCount == 0 ? double.NaN : randSum / randCount, lossSum / count, predictions)
+        {
+            Classes = confusion.ClassScores(),
+            MeanAP = map.Images == 0 ? double.NaN : map.Value,
+        };
     }
 
     /// <summary>The bounding box of the non-ignored pixels of an h x w class map (null when all are ignored).</summary>
@@ -558,7 +581,8 @@ public sealed class Trainer : IDisposable
     private void EpochLine(EpochRecord r, int done)
     {
         if (_o.Progress is null) return;
-        var iou = r.ValidationIoU.Length == 0 ? "" : $"  val loss {r.ValidationLoss:F4}  val IoU [{string.Join(", ", r.ValidationIoU.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}]  val pixel error {r.ValidationPixelError:F4}";
+        var iou = r.ValidationIoU.Length == 0 ? "" : $"  val loss {r.ValidationLoss:F4}  val IoU [{string.Join(", ", r.ValidationIoU.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}]  val pixel error {r.ValidationPixelError:F4}" +
+            (double.IsNaN(r.ValidationMeanAP) ? "" : $"  val mAP {r.ValidationMeanAP:F3}");
         var partial = r.Complete ? "" : " (stopped inside the epoch)";
         var line = string.Create(CultureInfo.InvariantCulture,
             $"epoch {r.Epoch}/{_o.Epochs}  {done} steps{partial}  train loss {r.TrainLoss:F4}{iou}  {r.Seconds:F1} s");

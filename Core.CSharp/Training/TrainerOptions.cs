@@ -97,6 +97,8 @@ public enum ValidationMetric
     MeanIoU,
     /// <summary>Mean Dice over the foreground classes 1..K-1 (higher is better).</summary>
     MeanDice,
+    /// <summary>Object-level mean average precision over IoU 0.5:0.95, TGS and DSB 2018's metric (higher is better).</summary>
+    MeanAP,
 }
 
 /// <summary>One finished epoch.</summary>
@@ -113,6 +115,8 @@ public sealed record EpochRecord(int Epoch, long Step, double TrainLoss, double 
     public bool Complete { get; init; } = true;
     /// <summary>Per-class Dice on the validation data (empty without).</summary>
     public double[] ValidationDice { get; init; } = [];
+    /// <summary>Object-level mean average precision on the validation data (NaN without instances).</summary>
+    public double ValidationMeanAP { get; init; } = double.NaN;
     /// <summary>The learning rate at the epoch's last step.</summary>
     public double LearningRate { get; init; } = double.NaN;
 }
