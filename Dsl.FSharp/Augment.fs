@@ -73,11 +73,21 @@ module Aug =
 
     /// Rotation by up to ± `degrees`, reflect border.
     let rotate (degrees: float) (p: float) : Transform =
-        affine { noAffine with Rotate = (-degrees, degrees) } p
+        affine
+            {
+                noAffine with
+                    Rotate = (-degrees, degrees)
+            }
+            p
 
     /// Shift by up to ± `pixels` along each axis, reflect border.
     let shift (pixels: float) (p: float) : Transform =
-        affine { noAffine with Shift = (-pixels, pixels) } p
+        affine
+            {
+                noAffine with
+                    Shift = (-pixels, pixels)
+            }
+            p
 
     /// The paper's elastic deformation: a `grid` x `grid` grid of displacements with `sigma` px standard deviation.
     let elastic (grid: int) (sigma: float) (p: float) : Transform = ElasticGrid(grid, sigma, reflect, p)
@@ -89,10 +99,12 @@ module Aug =
     let simard (alpha: float) (sigma: float) (p: float) : Transform = ElasticSimard(alpha, sigma, reflect, p)
 
     /// Grid distortion: `steps` cells per axis, each stretched by up to ± `limit`.
-    let gridDistortion (steps: int) (limit: float) (p: float) : Transform = GridDistortion(steps, limit, reflect, p)
+    let gridDistortion (steps: int) (limit: float) (p: float) : Transform =
+        GridDistortion(steps, limit, reflect, p)
 
     /// A `height` x `width` window at a random place (centred when not applied), reflect-padded if the sample is smaller.
-    let crop (height: int) (width: int) (p: float) : Transform = RandomCrop(height, width, BorderMode.Reflect, 0f, p)
+    let crop (height: int) (width: int) (p: float) : Transform =
+        RandomCrop(height, width, BorderMode.Reflect, 0f, p)
 
     /// Pads up to at least `height` x `width` with the given border, at a random place (centred when not applied).
     let padIfNeeded (border: BorderMode) (height: int) (width: int) (p: float) : Transform =

@@ -37,7 +37,12 @@ let private inconsistencies (fill: float32) h w (a: Sample) =
         let c = a.Classes[i]
 
         if c = -1 then
-            if a.Image[i] <> fill || a.Image[n + i] <> fill || a.Weights[i] <> 0f || a.Instances[i] <> 0 then
+            if
+                a.Image[i] <> fill
+                || a.Image[n + i] <> fill
+                || a.Weights[i] <> 0f
+                || a.Instances[i] <> 0
+            then
                 problems.Add $"outside pixel {i}: image {a.Image[i]}, weight {a.Weights[i]}, instance {a.Instances[i]}"
         else
             let nx, ny = c % w, c / w
@@ -59,15 +64,15 @@ let private inconsistencies (fill: float32) h w (a: Sample) =
 
 let private h, w = 24, 36
 
-let private constantAt = Resampling(BorderMode.Constant, 7f, ImageInterpolation.Bicubic)
+let private constantAt =
+    Resampling(BorderMode.Constant, 7f, ImageInterpolation.Bicubic)
 
 /// Every geometric transform, with strong settings, by name.
 let private geometric: (string * Transform) list = [
     "flip horizontal", Flip(FlipAxis.Horizontal, 1.0)
     "flip vertical", Flip(FlipAxis.Vertical, 1.0)
     "quarter turns", QuarterTurns(1.0)
-    "affine reflect",
-    Affine(Interval.Around(0.0, 3.0), Interval(0.8, 1.2), Interval.Around(0.0, 30.0), Interval.Around(0.0, 10.0), p = 1.0)
+    "affine reflect", Affine(Interval.Around(0.0, 3.0), Interval(0.8, 1.2), Interval.Around(0.0, 30.0), Interval.Around(0.0, 10.0), p = 1.0)
     "affine constant",
     Affine(Interval.Around(0.0, 5.0), Interval(0.7, 0.9), Interval.Around(0.0, 30.0), Interval.Around(0.0, 10.0), constantAt, 1.0)
     "affine bilinear",
@@ -105,24 +110,26 @@ let oneField =
                 Expect.isGreaterThan moved 4 "the transform moves pixels"
             }
 
-        yield test "the check catches an image moved without its labels" {
-            let a = Flip(FlipAxis.Horizontal, 1.0).Apply(s, 0)
-            let broken = Sample("broken", h, w, a.Image, s.Classes, s.Instances, s.Weights, 2)
-            let problems, _ = inconsistencies 7f h w broken
-            Expect.isNonEmpty problems "a flipped image over unflipped labels is inconsistent"
-        }
+        yield
+            test "the check catches an image moved without its labels" {
+                let a = Flip(FlipAxis.Horizontal, 1.0).Apply(s, 0)
+                let broken = Sample("broken", h, w, a.Image, s.Classes, s.Instances, s.Weights, 2)
+                let problems, _ = inconsistencies 7f h w broken
+                Expect.isNonEmpty problems "a flipped image over unflipped labels is inconsistent"
+            }
 
-        yield test "constant borders expose class -1 with weight 0, instance 0 and the fill; reflect borders expose none" {
-            let shift k border =
-                Affine(Interval.Exactly k, resampling = Resampling(border, 7f, ImageInterpolation.Bicubic), p = 1.0)
+        yield
+            test "constant borders expose class -1 with weight 0, instance 0 and the fill; reflect borders expose none" {
+                let shift k border =
+                    Affine(Interval.Exactly k, resampling = Resampling(border, 7f, ImageInterpolation.Bicubic), p = 1.0)
 
-            let c = (shift 4.0 BorderMode.Constant).Apply(s, 0)
-            Expect.equal (c.Classes |> Array.filter ((=) -1) |> Array.length) (4 * w + 4 * h - 16) "a 4-pixel band on two sides"
-            Expect.isEmpty (fst (inconsistencies 7f h w c)) "outside pixels carry the outside values"
-            let r = (shift 4.0 BorderMode.Reflect).Apply(s, 0)
-            Expect.isFalse (Array.contains -1 r.Classes) "reflect mirrors instead"
-            Expect.equal r.Classes[0] (4 * w + 4) "pixel (0, 0) mirrors source (4, 4)"
-        }
+                let c = (shift 4.0 BorderMode.Constant).Apply(s, 0)
+                Expect.equal (c.Classes |> Array.filter ((=) -1) |> Array.length) (4 * w + 4 * h - 16) "a 4-pixel band on two sides"
+                Expect.isEmpty (fst (inconsistencies 7f h w c)) "outside pixels carry the outside values"
+                let r = (shift 4.0 BorderMode.Reflect).Apply(s, 0)
+                Expect.isFalse (Array.contains -1 r.Classes) "reflect mirrors instead"
+                Expect.equal r.Classes[0] (4 * w + 4) "pixel (0, 0) mirrors source (4, 4)"
+            }
     ]
 
 /// `b` equals `a` on every plane inside the margin `m`.
@@ -237,32 +244,46 @@ let probabilities =
                         (firing 0.0 |> List.pick (fun (n, t0, _) -> if n = name then Some t0 else None)).Apply(s, 0)
 
                     let hits =
-                        [ 0 .. seeds - 1 ] |> List.filter (fun seed -> not (same unfired (t.Apply(s, seed)))) |> List.length
+                        [ 0 .. seeds - 1 ]
+                        |> List.filter (fun seed -> not (same unfired (t.Apply(s, seed))))
+                        |> List.length
 
                     let expected = p * (1.0 - centre)
                     let ok, got, sd = withinFourSigma expected hits seeds
                     Expect.isTrue ok $"fired in {got:F4} of the seeds, expected {expected:F4} ± 4 x {sd:F4}"
                 }
 
-        yield test "OneOf picks each choice in proportion to its weight" {
-            let pick =
-                OneOf([ Flip(FlipAxis.Horizontal, 1.0) :> Transform; Flip(FlipAxis.Vertical, 1.0); QuarterTurns(1.0, [ 2 ]) ], [ 1.0; 2.0; 5.0 ])
+        yield
+            test "OneOf picks each choice in proportion to its weight" {
+                let pick =
+                    OneOf(
+                        [
+                            Flip(FlipAxis.Horizontal, 1.0) :> Transform
+                            Flip(FlipAxis.Vertical, 1.0)
+                            QuarterTurns(1.0, [ 2 ])
+                        ],
+                        [ 1.0; 2.0; 5.0 ]
+                    )
 
-            let outs =
-                [ Flip(FlipAxis.Horizontal, 1.0) :> Transform; Flip(FlipAxis.Vertical, 1.0); QuarterTurns(1.0, [ 2 ]) ]
-                |> List.map (fun t -> t.Apply(s, 0))
+                let outs =
+                    [
+                        Flip(FlipAxis.Horizontal, 1.0) :> Transform
+                        Flip(FlipAxis.Vertical, 1.0)
+                        QuarterTurns(1.0, [ 2 ])
+                    ]
+                    |> List.map (fun t -> t.Apply(s, 0))
 
-            let counts = Array.zeroCreate 3
+                let counts = Array.zeroCreate 3
 
-            for seed in 0 .. seeds - 1 do
-                let a = pick.Apply(s, seed)
-                let i = outs |> List.findIndex (same a)
-                counts[i] <- counts[i] + 1
+                for seed in 0 .. seeds - 1 do
+                    let a = pick.Apply(s, seed)
+                    let i = outs |> List.findIndex (same a)
+                    counts[i] <- counts[i] + 1
 
-            for i, wt in List.indexed [ 1.0; 2.0; 5.0 ] do
-                let ok, got, sd = withinFourSigma (wt / 8.0) counts[i] seeds
-                Expect.isTrue ok $"choice {i}: {got:F4}, expected {wt / 8.0:F4} ± 4 x {sd:F4}"
-        }
+                for i, wt in List.indexed [ 1.0; 2.0; 5.0 ] do
+                    let ok, got, sd = withinFourSigma (wt / 8.0) counts[i] seeds
+                    Expect.isTrue ok $"choice {i}: {got:F4}, expected {wt / 8.0:F4} ± 4 x {sd:F4}"
+            }
     ]
 
 /// Every kind of transform in one pipeline (RGB), as JSON.
@@ -286,14 +307,23 @@ let determinism =
                 Expect.isTrue (same (p.Apply(s, seed)) (p.Apply(s, seed))) $"seed {seed} twice"
 
             let distinct =
-                [ 0..19 ] |> List.map (fun seed -> p.Apply(s, seed)) |> List.distinctBy (fun a -> a.Image) |> List.length
+                [ 0..19 ]
+                |> List.map (fun seed -> p.Apply(s, seed))
+                |> List.distinctBy (fun a -> a.Image)
+                |> List.length
 
             Expect.isGreaterThan distinct 15 "seeds give different outputs"
         }
 
         test "switching a step off does not shift the draws of the others" {
             let flipsAround (noise: float) =
-                Compose([ Flip(FlipAxis.Horizontal, 0.5); GaussianNoise(Interval(0.1, 0.2), noise); QuarterTurns(0.75) ])
+                Compose(
+                    [
+                        Flip(FlipAxis.Horizontal, 0.5)
+                        GaussianNoise(Interval(0.1, 0.2), noise)
+                        QuarterTurns(0.75)
+                    ]
+                )
 
             for seed in 0..99 do
                 let on, off = (flipsAround 1.0).Apply(s, seed), (flipsAround 0.0).Apply(s, seed)
@@ -318,12 +348,26 @@ let labels =
         let r = Random(seed: int)
         let h, w = 20, 26
         let n = h * w
-        let cls = Array.init n (fun i -> [| -1; 0; 2; 3 |][((i / w) / 5 + (i % w) / 7 + r.Next 2) % 4])
 
-        Sample("labels", h, w, Array.init n (fun _ -> float32 (r.NextDouble())), cls, Array.init n (fun i -> (i / 13) % 7), Array.init n (fun _ -> 1f))
+        let cls =
+            Array.init n (fun i -> [| -1; 0; 2; 3 |][((i / w) / 5 + (i % w) / 7 + r.Next 2) % 4])
+
+        Sample(
+            "labels",
+            h,
+            w,
+            Array.init n (fun _ -> float32 (r.NextDouble())),
+            cls,
+            Array.init n (fun i -> (i / 13) % 7),
+            Array.init n (fun _ -> 1f)
+        )
 
     let allGeometric =
-        Compose(geometric |> List.map snd |> List.map (fun t -> OneOf([ t; Flip(FlipAxis.Vertical, 0.0) ])))
+        Compose(
+            geometric
+            |> List.map snd
+            |> List.map (fun t -> OneOf([ t; Flip(FlipAxis.Vertical, 0.0) ]))
+        )
 
     testList "AugmentPipeline.Labels" [
         test "labels only take values present in the input, plus -1 (class) and 0 (instance) from constant borders" {
@@ -346,7 +390,9 @@ let labels =
 
         test "class -1 survives exact moves pixel for pixel and resampling as a region" {
             let s = labelled 1
-            let ignored (x: Sample) = x.Classes |> Array.filter ((=) -1) |> Array.length
+
+            let ignored (x: Sample) =
+                x.Classes |> Array.filter ((=) -1) |> Array.length
 
             for t in [ Flip(FlipAxis.Horizontal, 1.0) :> Transform; QuarterTurns(1.0) ] do
                 Expect.equal (ignored (t.Apply(s, 0))) (ignored s) "exact moves keep every -1"
@@ -366,16 +412,32 @@ let rec private randomTransform (r: Random) depth : Transform =
 
     let res () =
         Resampling(
-            (if r.Next 2 = 0 then BorderMode.Reflect else BorderMode.Constant),
+            (if r.Next 2 = 0 then
+                 BorderMode.Reflect
+             else
+                 BorderMode.Constant),
             float32 (r.NextDouble()),
-            (if r.Next 2 = 0 then ImageInterpolation.Bicubic else ImageInterpolation.Bilinear)
+            (if r.Next 2 = 0 then
+                 ImageInterpolation.Bicubic
+             else
+                 ImageInterpolation.Bilinear)
         )
 
     let border () =
-        if r.Next 2 = 0 then BorderMode.Reflect else BorderMode.Constant
+        if r.Next 2 = 0 then
+            BorderMode.Reflect
+        else
+            BorderMode.Constant
 
     match r.Next(if depth > 0 then 16 else 14) with
-    | 0 -> Flip((if r.Next 2 = 0 then FlipAxis.Horizontal else FlipAxis.Vertical), p ())
+    | 0 ->
+        Flip(
+            (if r.Next 2 = 0 then
+                 FlipAxis.Horizontal
+             else
+                 FlipAxis.Vertical),
+            p ()
+        )
     | 1 -> QuarterTurns(p (), [ 1 .. 1 + r.Next 3 ])
     | 2 -> Affine(range -3.0 3.0, range 0.8 1.1, range -30.0 30.0, range -10.0 10.0, res (), p ())
     | 3 -> ElasticGrid(2 + r.Next 3, 10.0 * r.NextDouble(), res (), p ())
@@ -416,7 +478,10 @@ let json =
             let t = randomTransform (Random seed) 3
             let text = AugmentPipeline(t).ToJson()
             let back = AugmentPipeline.FromJson text
-            back.ToJson() = text && [ 0..3 ] |> List.forall (fun k -> same (t.Apply(s, seed + k)) (back.Apply(s, seed + k)))
+
+            back.ToJson() = text
+            && [ 0..3 ]
+               |> List.forall (fun k -> same (t.Apply(s, seed + k)) (back.Apply(s, seed + k)))
 
         test "the documented example parses to the transforms it names" {
             let text =
@@ -466,7 +531,9 @@ let json =
 
         test "hue/saturation refuses gray samples with a message, whether or not it fires" {
             let gray = Sample("gray", 4, 4, Array.zeroCreate 16, Array.zeroCreate 16)
-            let p = AugmentPipeline.FromJson """{"oneOf":[{"flip":{"axis":"vertical"}},{"hueSaturation":{"hue":10,"p":0}}]}"""
+
+            let p =
+                AugmentPipeline.FromJson """{"oneOf":[{"flip":{"axis":"vertical"}},{"hueSaturation":{"hue":10,"p":0}}]}"""
 
             match message (fun () -> p.Apply(gray, 0)) with
             | Some m -> Expect.stringContains m "RGB" "says why"
@@ -497,7 +564,10 @@ let fromOptionsAndDsl =
             let p = AugmentPipeline.FromOptions o
             let key (a: Sample) = a.Classes
             let ours = [ 0..799 ] |> List.countBy (fun seed -> key (p.Apply(s, seed)))
-            let theirs = [ 0..799 ] |> List.map (fun seed -> key (Augmenter.Apply(s, seed, o))) |> set
+
+            let theirs =
+                [ 0..799 ] |> List.map (fun seed -> key (Augmenter.Apply(s, seed, o))) |> set
+
             Expect.equal ours.Length 8 "eight distinct moves"
             Expect.equal (ours |> List.map fst |> set) theirs "the same moves as Augmenter"
 
@@ -505,11 +575,35 @@ let fromOptionsAndDsl =
                 Expect.isTrue (abs (float n / 800.0 - 0.125) <= 4.0 * sqrt (0.125 * 0.875 / 800.0)) $"{n} of 800"
         }
 
+        test "the elastic grid field is the paper's field of ElasticDeformation from the same draws" {
+            for seed, (hh, ww, grid, sigma) in List.indexed [ (24, 36, 3, 10.0); (572, 572, 3, 10.0); (17, 9, 5, 4.0) ] do
+                let struct (ox, oy) = ElasticDeformation.Field(Random seed, hh, ww, grid, sigma)
+                let struct (nx, ny) = ElasticGrid.Field(Random seed, hh, ww, grid, sigma)
+
+                let gap =
+                    Array.map2 (fun (a: float) b -> abs (a - b)) (Array.append ox oy) (Array.append nx ny)
+                    |> Array.max
+
+                Expect.isLessThan gap 1e-9 $"{hh}x{ww}, grid {grid}: largest difference {gap}"
+                Expect.isGreaterThan (Array.max (Array.map abs nx)) 0.1 "the field is not zero"
+        }
+
         test "the F# combinators build the same pipeline as its JSON" {
             let dsl =
                 Aug.compose [
                     Aug.flipH 0.5
-                    Aug.oneOf [ Aug.elastic 3 10.0 1.0; Aug.affine { Aug.noAffine with Rotate = (-15.0, 15.0); Scale = (0.9, 1.1) } 1.0 ] 0.5
+                    Aug.oneOf
+                        [
+                            Aug.elastic 3 10.0 1.0
+                            Aug.affine
+                                {
+                                    Aug.noAffine with
+                                        Rotate = (-15.0, 15.0)
+                                        Scale = (0.9, 1.1)
+                                }
+                                1.0
+                        ]
+                        0.5
                     Aug.gamma (0.8, 1.2) 0.3
                 ]
 

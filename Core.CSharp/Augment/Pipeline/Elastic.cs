@@ -29,8 +29,62 @@ public sealed class ElasticGrid : Transform
     /// <inheritdoc/>
     protected override Sample Run(Sample s, Random rng)
     {
-        var (dx, dy) = ElasticDeformation.Field(rng, s.Height, s.Width, Grid, Sigma);
+        var (dx, dy) = Field(rng, s.Height, s.Width, Grid, Sigma);
         return Displace(s, dx, dy, Resampling);
+    }
+
+    /// <summary>
+    /// <see cref="ElasticDeformation.Field"/>'s field from the same draws, up-sampled separably (rows of the grid
+    /// along x first, then along y): the same bicubic weights, up to rounding, in O(grid * W + 4 H * W) instead of
+    /// 16 kernel evaluations per pixel.
+    /// </summary>
+    internal static (double[] Dx, double[] Dy) Field(Random rng, int height, int width, int grid, double sigma)
+    {
+        var gx = new double[grid * grid];
+        var gy = new double[grid * grid];
+        for (var i = 0; i < gx.Length; i++)
+        {
+            gx[i] = sigma * SyntheticCells.Gaussian(rng);
+            gy[i] = sigma * SyntheticCells.Gaussian(rng);
+        }
+        return (Upsample(gx, grid, height, width), Upsample(gy, grid, height, width));
+    }
+
+    private static double[] Upsample(double[] coarse, int grid, int height, int width)
+    {
+        var rows = new double[grid * width];
+        for (var x = 0; x < width; x++)
+        {
+            var (i0, f) = Cell(x, width, grid);
+            for (var r = 0; r < grid; r++)
+            {
+                double acc = 0;
+                for (var k = -1; k <= 2; k++) acc += Interpolation.Cubic(k - f) * coarse[r * grid + Math.Clamp(i0 + k, 0, grid - 1)];
+                rows[r * width + x] = acc;
+            }
+        }
+        var field = new double[height * width];
+        for (var y = 0; y < height; y++)
+        {
+            var (i0, f) = Cell(y, height, grid);
+            var dst = field.AsSpan(y * width, width);
+            for (var m = -1; m <= 2; m++)
+            {
+                var wm = Interpolation.Cubic(m - f);
+                if (wm == 0) continue;
+                var src = rows.AsSpan(Math.Clamp(i0 + m, 0, grid - 1) * width, width);
+                for (var x = 0; x < width; x++) dst[x] += wm * src[x];
+            }
+        }
+        return field;
+    }
+
+    /// <summary>The grid cell of pixel <paramref name="i"/> of <paramref name="n"/> (grid spread corner to corner) and the offset in it.</summary>
+    private static (int Cell, double Frac) Cell(int i, int n, int grid)
+    {
+        var u = n == 1 ? 0 : i * (grid - 1) / (double)(n - 1);
+        var c = Math.Min((int)Math.Floor(u), grid - 2);
+        return (c, u - c);
     }
 
     /// <summary>Output pixel (x, y) reads source (x + dx[i], y + dy[i]).</summary>

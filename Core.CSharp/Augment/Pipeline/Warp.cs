@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using CropCat.Data;
 using CropCat.Training;
 
@@ -66,7 +67,7 @@ internal static class Warp
                 classes[i] = TileWindow.Ignore;
                 continue;
             }
-            var nearest = Interpolation.Mirror(ny, h) * w + Interpolation.Mirror(nx, w);
+            var nearest = Fold(ny, h) * w + Fold(nx, w);
             classes[i] = s.Classes[nearest];
             if (instances is not null) instances[i] = s.Instances![nearest];
 
@@ -74,8 +75,8 @@ internal static class Warp
             double fx = x - fx0, fy = y - fy0;
             if (weights is not null)
             {
-                int x0 = Interpolation.Mirror(fx0, w), x1 = Interpolation.Mirror(fx0 + 1, w);
-                int y0 = Interpolation.Mirror(fy0, h) * w, y1 = Interpolation.Mirror(fy0 + 1, h) * w;
+                int x0 = Fold(fx0, w), x1 = Fold(fx0 + 1, w);
+                int y0 = Fold(fy0, h) * w, y1 = Fold(fy0 + 1, h) * w;
                 var q = s.Weights!;
                 weights[i] = (float)((1 - fy) * ((1 - fx) * q[y0 + x0] + fx * q[y0 + x1]) + fy * ((1 - fx) * q[y1 + x0] + fx * q[y1 + x1]));
             }
@@ -89,8 +90,8 @@ internal static class Warp
                 {
                     wx[k] = Interpolation.Cubic(k - 1 - fx);
                     wy[k] = Interpolation.Cubic(k - 1 - fy);
-                    ix[k] = Interpolation.Mirror(fx0 + k - 1, w);
-                    iy[k] = Interpolation.Mirror(fy0 + k - 1, h) * w;
+                    ix[k] = Fold(fx0 + k - 1, w);
+                    iy[k] = Fold(fy0 + k - 1, h) * w;
                 }
             }
             else
@@ -99,8 +100,8 @@ internal static class Warp
                 wx[0] = 1 - fx; wx[1] = fx; wy[0] = 1 - fy; wy[1] = fy;
                 for (var k = 0; k < 2; k++)
                 {
-                    ix[k] = Interpolation.Mirror(fx0 + k, w);
-                    iy[k] = Interpolation.Mirror(fy0 + k, h) * w;
+                    ix[k] = Fold(fx0 + k, w);
+                    iy[k] = Fold(fy0 + k, h) * w;
                 }
             }
             for (var c = 0; c < channels; c++)
@@ -119,6 +120,10 @@ internal static class Warp
         }
         return new Sample(s.Name, h, w, image, classes, instances, weights, channels);
     }
+
+    /// <summary>Mirror fold with the common inside case first (the full rule is <see cref="Interpolation.Mirror"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Fold(int i, int n) => (uint)i < (uint)n ? i : Interpolation.Mirror(i, n);
 
     /// <summary>A copy of <paramref name="s"/> with a new image (same size and channels), the maps shared.</summary>
     public static Sample WithImage(Sample s, float[] image) => new(s.Name, s.Height, s.Width, image, s.Classes, s.Instances, s.Weights, s.Channels);
