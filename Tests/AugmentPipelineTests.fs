@@ -529,6 +529,28 @@ let json =
             refuse """{"compose":[{"crop":{"border":"reflect"}}]}""" [ "size" ]
         }
 
+        test "Load reads a file and names the file in its errors" {
+            let path =
+                IO.Path.Combine(IO.Path.GetTempPath(), $"cropcat-aug-{Environment.ProcessId}.json")
+
+            IO.File.WriteAllText(path, """{"compose":[{"flip":{"axis":"vertical","p":0.25}}]}""")
+            let loaded = AugmentPipeline.Load path
+            Expect.stringContains (loaded.ToJson()) "\"p\":0.25" "read back"
+            IO.File.WriteAllText(path, """{"compose":[{"flip":{"axs":"vertical"}}]}""")
+
+            match message (fun () -> AugmentPipeline.Load path) with
+            | Some m ->
+                Expect.stringContains m path "names the file"
+                Expect.stringContains m "'axs'" "and the key"
+            | None -> failtest "a bad file was accepted"
+
+            IO.File.Delete path
+
+            match message (fun () -> AugmentPipeline.Load path) with
+            | Some m -> Expect.stringContains m path "a missing file is named"
+            | None -> failtest "a missing file was accepted"
+        }
+
         test "hue/saturation refuses gray samples with a message, whether or not it fires" {
             let gray = Sample("gray", 4, 4, Array.zeroCreate 16, Array.zeroCreate 16)
 

@@ -1,11 +1,14 @@
+using System;
 using System.Collections.Generic;
+using System.IO;
 using CropCat.Data;
 
 namespace CropCat.Augment;
 
 /// <summary>
 /// A composable augmentation pipeline: a tree of <see cref="Transform"/>s applied to a <see cref="Sample"/>,
-/// deterministic given the seed, with a JSON form (the CLI's --augment file, stored in checkpoints).
+/// deterministic given the seed, with a JSON form (the CLI's --augment file, stored in checkpoints). Transforms are
+/// immutable and work on managed arrays only, so one pipeline may serve several threads (the trainer's prefetch).
 ///
 /// JSON schema. Keys are case-sensitive; unknown keys are refused with a message naming them and the JSON path.
 /// A node is a container or a transform:
@@ -44,16 +47,39 @@ public sealed class AugmentPipeline(Transform root)
     public Transform Root { get; } = root;
 
     /// <summary>The augmented copy of <paramref name="s"/> for this seed.</summary>
-    /// <exception cref="System.ArgumentException">A transform refuses the sample (hue/saturation on a gray image).</exception>
+    /// <exception cref="ArgumentException">A transform refuses the sample (hue/saturation on a gray image).</exception>
     public Sample Apply(Sample s, int seed) => Root.Apply(s, seed);
 
     /// <summary>The JSON form, every setting explicit; <see cref="FromJson"/> reads it back to the same pipeline.</summary>
-    /// <exception cref="System.NotSupportedException">The tree holds a user-defined transform, which has no JSON form.</exception>
+    /// <exception cref="NotSupportedException">The tree holds a user-defined transform, which has no JSON form.</exception>
     public string ToJson() => PipelineJsonWriter.Write(Root);
 
     /// <summary>Parses the JSON form described on this class.</summary>
     /// <exception cref="AugmentJsonException">The text is not a pipeline; the message says where and why.</exception>
     public static AugmentPipeline FromJson(string json) => new(PipelineJsonReader.Parse(json));
+
+    /// <summary>Reads the JSON form from the file at <paramref name="path"/>.</summary>
+    /// <exception cref="AugmentJsonException">The file is missing or unreadable (<see cref="AugmentJsonException.Where"/> is the path), or not a pipeline.</exception>
+    public static AugmentPipeline Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new AugmentJsonException(path, $"cannot read the pipeline file: {e.Message}");
+        }
+        try
+        {
+            return FromJson(text);
+        }
+        catch (AugmentJsonException e)
+        {
+            throw new AugmentJsonException($"{path}: {e.Where}", e.Problem);
+        }
+    }
 
     /// <summary>
     /// The pipeline that behaves like <see cref="Augmenter"/> with <paramref name="o"/>: the elastic grid (reflect

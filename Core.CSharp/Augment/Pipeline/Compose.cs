@@ -66,7 +66,9 @@ public sealed class OneOf : Transform
     {
         var u = rng.NextDouble() * Weights.Sum();
         var seed = rng.Next();
+        // Rounding can leave u just above the last weight: fall back to the last choice that has weight.
         var pick = Children.Count - 1;
+        while (Weights[pick] == 0) pick--;
         for (var i = 0; i < Children.Count; i++)
         {
             if (u < Weights[i]) { pick = i; break; }

@@ -7,7 +7,9 @@ namespace CropCat.Augment;
 /// A window of a fixed size placed over the sample, padding with the border mode where the sample is smaller:
 /// the shared geometry of <see cref="RandomCrop"/> and <see cref="PadIfNeeded"/>. When the coin fires the
 /// window's offset is drawn uniformly (y, then x); when it does not the window is centred, so the output size
-/// never depends on the coin and batches stack.
+/// never depends on the coin and batches stack. That holds where the window is reached on every path: inside a
+/// <see cref="Compose"/> with p below 1, or as one choice of a <see cref="OneOf"/>, a skipped container skips the
+/// window too, so put crops in the always-applied top level.
 /// </summary>
 public abstract class Window : Transform
 {

@@ -50,7 +50,7 @@ public sealed class Gamma : Transform
         for (var i = 0; i < image.Length; i++)
         {
             var v = s.Image[i];
-            image[i] = (float)(Math.Sign(v) * Math.Pow(Math.Abs(v), g));
+            image[i] = (float)(v < 0 ? -Math.Pow(-v, g) : Math.Pow(v, g));
         }
         return Warp.WithImage(s, image);
     }
