@@ -29,6 +29,7 @@ type Args =
     | Cache_Mb of mib: int
     | Prefetch of batches: int
     | Binary
+    | Augment of json: string
     | Batch of int
     | Schedule of text: string
     | Weight_Decay of float
@@ -76,6 +77,8 @@ type Args =
             | Prefetch _ -> "training batches prepared ahead on a background thread (0: none). Default 2"
             | Binary ->
                 "a binary net: one sigmoid output channel (foreground probability) instead of softmax classes; every mask value above 0 is foreground unless --label-schema says otherwise. The 'carvana' preset is binary"
+            | Augment _ ->
+                "augmentation pipeline as a JSON file (stored in the checkpoint), e.g. {\"compose\":[{\"flip\":{\"axis\":\"horizontal\",\"p\":0.5}},{\"oneOf\":[{\"elastic\":{\"grid\":3,\"sigma\":10}},{\"affine\":{\"rotate\":15,\"scale\":[0.9,1.1]}}],\"p\":0.5},{\"gamma\":{\"range\":[0.8,1.2],\"p\":0.3}}]} (kinds: flip, rotate90, affine, elastic, gridDistortion, crop, padIfNeeded, brightnessContrast, gamma, noise, blur, hueSaturation; compose, oneOf). Default: the paper's elastic grid, flips, quarter turns and a small brightness/contrast jitter"
             | Batch _ -> "tiles per optimisation step. Default 1 (the paper)"
             | Schedule _ ->
                 "learning-rate schedule over the run: constant, poly (nnU-Net's (1 - t)^0.9; poly(power=0.9)), cosine(warmup=STEPS) or step(every=STEPS,gamma=0.1). Default constant"
@@ -327,8 +330,20 @@ let run (args: ParseResults<Args>) =
         | "map" -> ValidationMetric.MeanAP
         | other -> fail $"--monitor '{other}' is not loss, iou, dice or map"
 
+    let pipeline: CropCat.Augment.AugmentPipeline | null =
+        match args.TryGetResult Augment with
+        | None -> null
+        | Some file ->
+            try
+                CropCat.Augment.AugmentPipeline.Load file
+            with
+            | :? FileNotFoundException
+            | :? DirectoryNotFoundException -> fail $"augmentation file {file} does not exist"
+            | :? CropCat.Augment.AugmentJsonException as e -> fail $"bad --augment {file}: {e.Message}"
+
     let training =
         TrainerOptions(
+            Pipeline = pipeline,
             BatchSize = args.GetResult(Batch, 1),
             Schedule = schedule,
             WeightDecay = args.GetResult(Weight_Decay, 0.0),

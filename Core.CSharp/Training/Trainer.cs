@@ -132,6 +132,7 @@ public sealed class Trainer : IDisposable
         if (!double.IsNaN(_best.Value))
             extra[ResumeKeys.Best] = string.Create(CultureInfo.InvariantCulture, $"{_best.Value:R} {_best.Epoch} {_stale}");
         extra["monitor"] = _o.Monitor.ToString();
+        if (_o.Pipeline is { } pipeline) extra["augment"] = pipeline.ToJson();
         if (data is not null) extra[ResumeKeys.Data] = data;
         Checkpoint.Save(path, Network, Optimizer, new CheckpointInfo(Architecture, Labels, Epoch, Step, "", extra) { EpochStep = EpochStep });
     }
@@ -344,7 +345,11 @@ public sealed class Trainer : IDisposable
     }
 
     private Sample[] Augmented(Sample[] batch, long step) =>
-        batch.Select((s, b) => Augmenter.Apply(s, (int)Mix(_o.Seed, (int)step, b), _o.Augment)).ToArray();
+        batch.Select((s, b) =>
+        {
+            var seed = (int)Mix(_o.Seed, (int)step, b);
+            return _o.Pipeline is { } pipeline ? pipeline.Apply(s, seed) : Augmenter.Apply(s, seed, _o.Augment);
+        }).ToArray();
 
     /// <summary>One optimisation step on an augmented <paramref name="batch"/>; returns the loss.</summary>
     private double TrainStep(Sample[] batch)

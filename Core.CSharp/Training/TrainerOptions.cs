@@ -59,6 +59,11 @@ public sealed record TrainerOptions
     public System.Collections.Generic.IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
     /// <summary>Called after every optimisation step with the total step count and the step's loss (progress displays, logs, memory probes).</summary>
     public Action<long, double>? StepDone { get; init; }
+    /// <summary>
+    /// A composed augmentation pipeline for every training tile (see <see cref="AugmentPipeline"/>); when set it
+    /// replaces <see cref="Augment"/>, and its JSON form is stored in checkpoints.
+    /// </summary>
+    public AugmentPipeline? Pipeline { get; init; }
     /// <summary>Augmentation of every training tile.</summary>
     public AugmentOptions Augment { get; init; } = new();
     /// <summary>Seed of everything random in training: the sample order, augmentation, dropout.</summary>
