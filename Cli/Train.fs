@@ -30,6 +30,7 @@ type Args =
     | Prefetch of batches: int
     | Binary
     | Augment of json: string
+    | Loss of objective: string
     | Batch of int
     | Schedule of text: string
     | Weight_Decay of float
@@ -77,6 +78,8 @@ type Args =
             | Prefetch _ -> "training batches prepared ahead on a background thread (0: none). Default 2"
             | Binary ->
                 "a binary net: one sigmoid output channel (foreground probability) instead of softmax classes; every mask value above 0 is foreground unless --label-schema says otherwise. The 'carvana' preset is binary"
+            | Loss _ ->
+                "what training minimises: wce (the paper's weighted cross-entropy; softmax nets), bce (binary nets; bce(pos_weight=2)), dice, jaccard, focal(gamma=2,alpha=0.25), tversky(alpha=0.3,beta=0.7), focal-tversky(gamma=0.75), lovasz (hinge for binary, softmax otherwise), and weighted sums such as bce+dice or 0.5*focal+lovasz; every loss takes ignore_index=N. The border weight map weighs wce, bce and focal. Default wce, or bce for a binary net"
             | Augment _ ->
                 "augmentation pipeline as a JSON file (stored in the checkpoint), e.g. {\"compose\":[{\"flip\":{\"axis\":\"horizontal\",\"p\":0.5}},{\"oneOf\":[{\"elastic\":{\"grid\":3,\"sigma\":10}},{\"affine\":{\"rotate\":15,\"scale\":[0.9,1.1]}}],\"p\":0.5},{\"gamma\":{\"range\":[0.8,1.2],\"p\":0.3}}]} (kinds: flip, rotate90, affine, elastic, gridDistortion, crop, padIfNeeded, brightnessContrast, gamma, noise, blur, hueSaturation; compose, oneOf). Default: the paper's elastic grid, flips, quarter turns and a small brightness/contrast jitter"
             | Batch _ -> "tiles per optimisation step. Default 1 (the paper)"
@@ -341,8 +344,29 @@ let run (args: ParseResults<Args>) =
             | :? DirectoryNotFoundException -> fail $"augmentation file {file} does not exist"
             | :? CropCat.Augment.AugmentJsonException as e -> fail $"bad --augment {file}: {e.Message}"
 
+    let objective: Objective | null =
+        match args.TryGetResult Loss with
+        | Some text ->
+            try
+                Objective.Parse text
+            with :? FormatException as e ->
+                fail $"bad --loss: {e.Message}"
+        | None ->
+            // A resumed run keeps its loss; checkpoints older than the text form stored a LossKind name instead.
+            match stored "loss" id with
+            | Some text ->
+                match Enum.TryParse<LossKind> text with
+                | true, kind -> Objective.FromKind kind
+                | _ ->
+                    try
+                        Objective.Parse text
+                    with :? FormatException as e ->
+                        fail $"cannot resume: the checkpoint's loss '{text}' is unreadable ({e.Message}); give --loss"
+            | None -> null
+
     let training =
         TrainerOptions(
+            Objective = objective,
             Pipeline = pipeline,
             BatchSize = args.GetResult(Batch, 1),
             Schedule = schedule,

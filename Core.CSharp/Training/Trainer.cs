@@ -59,6 +59,9 @@ public sealed class Trainer : IDisposable
         Network = network;
         Labels = labels;
         _o = options;
+        // A one-channel head is a binary sigmoid net: binary cross-entropy unless told otherwise (the softmax losses refuse it).
+        Objective = options.Objective ?? (network.Spec.OutChannels == 1 ? new BinaryCrossEntropy() : Objective.FromKind(options.Loss));
+        Objective.Validate();
         Optimizer = options.Optimizer switch
         {
             OptimizerKind.Sgd => optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay),
@@ -73,6 +76,8 @@ public sealed class Trainer : IDisposable
     public NetworkDescription Architecture => Network.Description;
     /// <summary>The label schema (stored in checkpoints).</summary>
     public LabelSchema Labels { get; }
+    /// <summary>What training minimises (<see cref="TrainerOptions.Objective"/>, or the one <see cref="TrainerOptions.Loss"/> names).</summary>
+    public Objective Objective { get; }
     /// <summary>The TorchSharp optimiser.</summary>
     public optim.Optimizer Optimizer { get; }
     /// <summary>Completed epochs.</summary>
@@ -120,7 +125,7 @@ public sealed class Trainer : IDisposable
         {
             [ResumeKeys.Seed] = _o.Seed.ToString(CultureInfo.InvariantCulture),
             [ResumeKeys.BatchSize] = _o.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["loss"] = _o.Loss.ToString(),
+            ["loss"] = Objective.ToString(),
             ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
         if (_o.CheckpointMetadata is { } more)
@@ -361,7 +366,7 @@ public sealed class Trainer : IDisposable
         SetLearningRate(_o.LearningRate * _o.Schedule.Factor(Step, _totalSteps));
         Optimizer.zero_grad();
         var logits = Network.forward(x);
-        var loss = Losses.Compute(_o.Loss, logits, target, weights, valid);
+        var loss = Objective.Compute(logits, target, weights, valid);
         var value = loss.item<float>();
         if (!float.IsFinite(value)) throw new TrainingDivergedException(Step + 1, Epoch + 1, value, _o.CheckpointPath);
         loss.backward();
@@ -414,7 +419,8 @@ public sealed class Trainer : IDisposable
             using var _ = no_grad();
             var (x, target, weights, valid) = ToTensors([s]);
             using var logits = Network.forward(x);
-            lossSum += Losses.Compute(_o.Loss, logits, target, weights, valid).item<float>();
+            using var l = Objective.Compute(logits, target, weights, valid);
+            lossSum += l.item<float>();
             var pred = ClassMap(logits);
             var (oh, ow) = ((int)logits.shape[2], (int)logits.shape[3]);
             var truth = Crops.Center(s.Classes, s.Height, s.Width, oh, ow);

@@ -39,6 +39,11 @@ public sealed record TrainerOptions
     /// previous step); 0 prepares each batch when its step needs it. Results are the same either way. Default 2.
     /// </summary>
     public int Prefetch { get; init; } = 2;
+    /// <summary>
+    /// What training minimises, e.g. <c>Objective.Parse("bce+dice")</c>; when null, <see cref="Loss"/> (softmax nets)
+    /// or binary cross-entropy (one-channel sigmoid nets). Stored in checkpoints as its text form.
+    /// </summary>
+    public Objective? Objective { get; init; }
     /// <summary>How the learning rate changes over the run's steps (all epochs, or <see cref="MaxSteps"/> when smaller). Default constant.</summary>
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
     /// <summary>Rescales the gradients when their global L2 norm exceeds this (null: no clipping).</summary>
