@@ -131,6 +131,38 @@ let layouts =
             checkRows csv out false id (files images)
         }
 
+        test "Carvana binary: a sigmoid net trains with --loss bce+dice --augment aug.json and predicts a submission" {
+            init ()
+            let images = fixture "carvana/train"
+            let aug = Path.Combine(tempDir (), "aug.json")
+
+            File.WriteAllText(
+                aug,
+                """{"compose":[{"flip":{"axis":"horizontal","p":0.5}},{"oneOf":[{"elastic":{"grid":3,"sigma":10}},{"affine":{"rotate":15,"scale":[0.9,1.1]}}],"p":0.5},{"gamma":{"range":[0.8,1.2],"p":0.3}}]}"""
+            )
+
+            let model, said =
+                train [
+                    "--images"; images; "--masks"; fixture "carvana/train_masks"; "--mask-pattern"; "{name}_mask.gif"
+                    "--in-channels"; "3"; "--binary"; "--loss"; "bce+dice"; "--augment"; aug
+                ]
+
+            Expect.stringContains said "pairs layout" "trained on the pairs"
+            let info = CropCat.IO.Checkpoint.ReadInfo model
+            Expect.equal (CropCat.Training.Objective.Parse info.Extra["loss"]) (CropCat.Training.Objective.Parse "bce+dice") "the loss is stored"
+            Expect.stringContains info.Extra["augment"] "\"elastic\"" "the pipeline is stored"
+            Expect.equal (info.Labels.ToJson()) """{"0":0,"*":1}""" "binary: every non-zero mask value is foreground"
+            let net, _ = (CropCat.IO.Checkpoint.LoadNetwork model).ToTuple()
+            Expect.equal net.Spec.OutChannels 1 "one sigmoid channel"
+            net.Dispose()
+            let out, csv = predict model images (Some "carvana")
+            checkRows csv out false id (files images)
+
+            for f in files out do
+                let png = PngReader.Read(Path.Combine(out, f))
+                Expect.isTrue (png.Samples |> Array.forall (fun v -> v = 0us || v = 255us)) $"{f}: a 0/255 mask"
+        }
+
         test "a net trained on resized images predicts on images resized alike, with outputs at the original size" {
             init ()
             let images = fixture "carvana/train"
