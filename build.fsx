@@ -70,7 +70,9 @@ let isDebian12 () =
 let isRoot () = Environment.UserName = "root"
 
 let fixDebian12 () =
-    Trace.log "CropCat setup: installing libstdc++6 from Debian 13 (trixie), pinned low, for GLIBCXX_3.4.32; this also upgrades the packages it depends on (listed below before anything changes)"
+    Trace.log
+        "CropCat setup: installing libstdc++6 from Debian 13 (trixie), pinned low, for GLIBCXX_3.4.32; this also upgrades the packages it depends on (listed below before anything changes)"
+
     let src = "/etc/apt/sources.list.d/debian.sources"
 
     if not (File.Exists src) then
@@ -106,7 +108,13 @@ let fixDebian12 () =
                 // "Inst libc6 [2.36-9+deb12u7] (2.41-12 Debian:13.1/stable [amd64]) [...]"
                 let parts = l.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 let name = parts[1]
-                let old = if parts[2].StartsWith "[" then parts[2].Trim('[', ']') else "not installed"
+
+                let old =
+                    if parts[2].StartsWith "[" then
+                        parts[2].Trim('[', ']')
+                    else
+                        "not installed"
+
                 let fresh = l.Substring(l.IndexOf '(' + 1).Split(' ')[0]
                 $"{name} {old} -> {fresh}")
 

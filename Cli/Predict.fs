@@ -53,7 +53,8 @@ type Args =
                 "resize every image by this factor (above 0, at most 16) before predicting, bilinear; outputs keep the input's size as with --max-edge. Not with --max-edge"
             | Shard _ ->
                 "predict only shard K of N (K from 0, e.g. --shard $SLURM_ARRAY_TASK_ID/16 or $JOB_COMPLETION_INDEX/16): a stable split by output name, so N jobs cover every input exactly once"
-            | Resume -> "skip inputs whose mask already exists (written atomically, so it is complete): a rerun after a crash or a pre-empted job continues"
+            | Resume ->
+                "skip inputs whose mask already exists (written atomically, so it is complete): a rerun after a crash or a pre-empted job continues"
             | Threshold _ ->
                 "a binary (one sigmoid channel) net's foreground threshold on the probability, in (0, 1). Default 0.5; softmax nets take the most probable class"
 

@@ -28,20 +28,32 @@ type Args =
 /// each cell: the border class separates touching cells in a semantic mask.
 let withBorders (s: Sample) =
     let h, w = s.Height, s.Width
+
     let inst =
         match s.Instances with
         | null -> failwith $"sample {s.Name} has no instance map"
         | i -> i
-    let at y x = if y < 0 || y >= h || x < 0 || x >= w then 0 else inst[y * w + x]
+
+    let at y x =
+        if y < 0 || y >= h || x < 0 || x >= w then
+            0
+        else
+            inst[y * w + x]
 
     let classes =
         Array.init (h * w) (fun i ->
             let y, x = i / w, i % w
             let id = inst[i]
 
-            if id = 0 then 0
-            elif [ at (y - 1) x; at (y + 1) x; at y (x - 1); at y (x + 1) ] |> List.exists (fun n -> n <> id) then 1
-            else 2)
+            if id = 0 then
+                0
+            elif
+                [ at (y - 1) x; at (y + 1) x; at y (x - 1); at y (x + 1) ]
+                |> List.exists (fun n -> n <> id)
+            then
+                1
+            else
+                2)
 
     Sample(s.Name, h, w, s.Image, classes, s.Instances, channels = s.Channels)
 

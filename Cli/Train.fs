@@ -115,23 +115,21 @@ type Args =
 
 /// One full command per competition layout, printed after `cropcat train --help`.
 let examples =
-    String.concat
-        "\n"
-        [
-            "EXAMPLES:"
-            ""
-            "    Carvana (train/*.jpg + train_masks/*_mask.gif, binary):"
-            "        cropcat train --images train --masks train_masks --mask-pattern '{name}_mask.gif' --in-channels 3 --binary --widths 32,64,128,256,512 --max-edge 960 --loss bce+dice --schedule poly --out carvana"
-            "    TGS salt (train/images + train/masks, 16-bit masks, or train.csv run-length masks):"
-            "        cropcat train --data . --binary --widths 16,32,64,128,256 --loss bce+lovasz --batch 8 --schedule 'cosine(warmup=200)' --monitor iou --patience 10 --out tgs"
-            "        cropcat train --images train/images --rle-csv train.csv --binary --widths 16,32,64,128,256 --out tgs"
-            "    DSB 2018 nuclei (stage1_train/ID/images/ID.png + ID/masks/*.png; instances feed the border weights):"
-            "        cropcat train --data stage1_train --in-channels 3 --widths 16,32,64,128 --out dsb"
-            "    ISBI 2012 (train-volume.tif + train-labels.tif; each page a sample; the paper's recipe):"
-            "        cropcat train --data isbi --preset paper --optimizer sgd --lr 0.01 --momentum 0.99 --out isbi"
-            "    Anything else (a CSV manifest of image,mask paths):"
-            "        cropcat train --data pairs.csv --widths 16,32,64 --label-schema '{\"0\":0,\"128\":1,\"255\":2}' --out run"
-        ]
+    String.concat "\n" [
+        "EXAMPLES:"
+        ""
+        "    Carvana (train/*.jpg + train_masks/*_mask.gif, binary):"
+        "        cropcat train --images train --masks train_masks --mask-pattern '{name}_mask.gif' --in-channels 3 --binary --widths 32,64,128,256,512 --max-edge 960 --loss bce+dice --schedule poly --out carvana"
+        "    TGS salt (train/images + train/masks, 16-bit masks, or train.csv run-length masks):"
+        "        cropcat train --data . --binary --widths 16,32,64,128,256 --loss bce+lovasz --batch 8 --schedule 'cosine(warmup=200)' --monitor iou --patience 10 --out tgs"
+        "        cropcat train --images train/images --rle-csv train.csv --binary --widths 16,32,64,128,256 --out tgs"
+        "    DSB 2018 nuclei (stage1_train/ID/images/ID.png + ID/masks/*.png; instances feed the border weights):"
+        "        cropcat train --data stage1_train --in-channels 3 --widths 16,32,64,128 --out dsb"
+        "    ISBI 2012 (train-volume.tif + train-labels.tif; each page a sample; the paper's recipe):"
+        "        cropcat train --data isbi --preset paper --optimizer sgd --lr 0.01 --momentum 0.99 --out isbi"
+        "    Anything else (a CSV manifest of image,mask paths):"
+        "        cropcat train --data pairs.csv --widths 16,32,64 --label-schema '{\"0\":0,\"128\":1,\"255\":2}' --out run"
+    ]
 
 let private fail message =
     raise (CliFailure("cropcat train: " + message, 2))
@@ -248,12 +246,14 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
                 fail $"unknown preset '{other}' (known: {names})"
             | Some(_, spec) when spec.Dims <> 2 -> fail $"preset '{other}' is a {spec.Dims}-D net; cropcat train reads 2-D images"
             | Some(_, spec) when spec.OutChannels = 1 && labels.ClassCount <> 2 ->
-                fail $"preset '{other}' is a binary net (one sigmoid channel), but the label schema {labels} has {labels.ClassCount} classes"
+                fail
+                    $"preset '{other}' is a binary net (one sigmoid channel), but the label schema {labels} has {labels.ClassCount} classes"
             | Some(_, spec) when spec.OutChannels = 1 && not binary && args.Contains Label_Schema |> not ->
                 // A binary preset without --binary: its masks are read as foreground wherever they are not 0.
                 Build.build spec, LabelSchema.Foreground, other, None
             | Some(_, spec) when spec.OutChannels > 1 && binary ->
-                fail $"preset '{other}' predicts {spec.OutChannels} softmax classes; --binary needs a one-channel net (e.g. --preset carvana, or --widths)"
+                fail
+                    $"preset '{other}' predicts {spec.OutChannels} softmax classes; --binary needs a one-channel net (e.g. --preset carvana, or --widths)"
             | Some(_, spec) -> Build.build spec, labels, other, None
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.

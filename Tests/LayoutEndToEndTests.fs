@@ -143,13 +143,29 @@ let layouts =
 
             let model, said =
                 train [
-                    "--images"; images; "--masks"; fixture "carvana/train_masks"; "--mask-pattern"; "{name}_mask.gif"
-                    "--in-channels"; "3"; "--binary"; "--loss"; "bce+dice"; "--augment"; aug
+                    "--images"
+                    images
+                    "--masks"
+                    fixture "carvana/train_masks"
+                    "--mask-pattern"
+                    "{name}_mask.gif"
+                    "--in-channels"
+                    "3"
+                    "--binary"
+                    "--loss"
+                    "bce+dice"
+                    "--augment"
+                    aug
                 ]
 
             Expect.stringContains said "pairs layout" "trained on the pairs"
             let info = CropCat.IO.Checkpoint.ReadInfo model
-            Expect.equal (CropCat.Training.Objective.Parse info.Extra["loss"]) (CropCat.Training.Objective.Parse "bce+dice") "the loss is stored"
+
+            Expect.equal
+                (CropCat.Training.Objective.Parse info.Extra["loss"])
+                (CropCat.Training.Objective.Parse "bce+dice")
+                "the loss is stored"
+
             Expect.stringContains info.Extra["augment"] "\"elastic\"" "the pipeline is stored"
             Expect.equal (info.Labels.ToJson()) """{"0":0,"*":1}""" "binary: every non-zero mask value is foreground"
             let net, _ = (CropCat.IO.Checkpoint.LoadNetwork model).ToTuple()

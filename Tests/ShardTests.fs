@@ -13,12 +13,27 @@ open CropCat.Tests.TestUtil
 let private setup =
     lazy
         (let data = tempDir ()
-         let o = SyntheticCellsOptions(Height = 64, Width = 64, MinRadius = 5.0, MaxRadius = 9.0)
+
+         let o =
+             SyntheticCellsOptions(Height = 64, Width = 64, MinRadius = 5.0, MaxRadius = 9.0)
+
          FolderDataset.Save(data, Seq.init 10 (fun i -> SyntheticCells.Generate(40 + i, o)), LabelSchema.Binary255)
          let out = tempDir ()
 
          let code, _, err =
-             CliTests.cropcat [ "train"; "--data"; data; "--out"; out; "--widths"; "4,8"; "--max-steps"; "1"; "--threads"; "1" ]
+             CliTests.cropcat [
+                 "train"
+                 "--data"
+                 data
+                 "--out"
+                 out
+                 "--widths"
+                 "4,8"
+                 "--max-steps"
+                 "1"
+                 "--threads"
+                 "1"
+             ]
 
          if code <> 0 then
              failwith $"cropcat train failed ({code}): {err}"
@@ -29,12 +44,25 @@ let private predict (extra: string list) (out: string) =
     let model, images = setup.Force()
 
     CliTests.cropcat (
-        [ "predict"; "--model"; model; "--input"; images; "--output"; out; "--threads"; "1" ]
+        [
+            "predict"
+            "--model"
+            model
+            "--input"
+            images
+            "--output"
+            out
+            "--threads"
+            "1"
+        ]
         @ extra
     )
 
 let private files (folder: string) =
-    Directory.GetFiles folder |> Array.map Path.GetFileName |> Array.sort |> List.ofArray
+    Directory.GetFiles folder
+    |> Array.map Path.GetFileName
+    |> Array.sort
+    |> List.ofArray
 
 [<Tests>]
 let shards =
@@ -47,19 +75,21 @@ let shards =
             Expect.equal code 0 err
             let sharded = tempDir ()
 
-            let outputs =
-                [
-                    for k in 0..2 ->
-                        let code, stdout, err = predict [ "--shard"; $"{k}/3" ] sharded
-                        Expect.equal code 0 err
-                        Expect.stringContains stdout $"shard {k}/3:" "prints a per-shard summary"
-                        stdout
-                ]
+            let outputs = [
+                for k in 0..2 ->
+                    let code, stdout, err = predict [ "--shard"; $"{k}/3" ] sharded
+                    Expect.equal code 0 err
+                    Expect.stringContains stdout $"shard {k}/3:" "prints a per-shard summary"
+                    stdout
+            ]
 
             Expect.equal (files sharded) (files whole) "the union of the shards is the unsharded output"
 
             for f in files whole do
-                Expect.equal (File.ReadAllBytes(Path.Combine(sharded, f))) (File.ReadAllBytes(Path.Combine(whole, f))) $"{f} is the same mask"
+                Expect.equal
+                    (File.ReadAllBytes(Path.Combine(sharded, f)))
+                    (File.ReadAllBytes(Path.Combine(whole, f)))
+                    $"{f} is the same mask"
 
             // "N written" per shard, summed, is the number of files: none written twice.
             let written =
@@ -79,7 +109,10 @@ let shards =
             let code, _, err = predict [ "--shard"; "1/2" ] out
             Expect.equal code 0 err
             let before = files out
-            let code, stdout, err = predict [ "--resume"; "--rle"; csv; "--rle-format"; "tgs" ] out
+
+            let code, stdout, err =
+                predict [ "--resume"; "--rle"; csv; "--rle-format"; "tgs" ] out
+
             Expect.equal code 0 err
             Expect.stringContains stdout $"{before.Length} already done" "the first shard's outputs are kept"
             Expect.equal (File.ReadAllLines(csv).Length - 1) 10 "a row for every image, done before or now"
@@ -91,7 +124,10 @@ let shards =
             let names = names |> List.map _.Get |> List.distinct
 
             names
-            |> List.forall (fun name -> [ for k in 0 .. n - 1 -> Shard(k, n).Contains name ] |> List.filter id |> List.length = 1)
+            |> List.forall (fun name ->
+                [ for k in 0 .. n - 1 -> Shard(k, n).Contains name ]
+                |> List.filter id
+                |> List.length = 1)
 
         test "bad shards are refused" {
             for bad in [ "3/3"; "1"; "a/2"; "0/0"; "-1/2" ] do

@@ -28,7 +28,9 @@ let private cells n =
 
 /// Four epochs of two Adam steps, with the knobs these tests turn.
 type private Loop =
-    static member Options(?path: string, ?schedule: LearningRateSchedule, ?clip: float, ?patience: int, ?monitor: ValidationMetric, ?lr: float, ?epochs: int) =
+    static member Options
+        (?path: string, ?schedule: LearningRateSchedule, ?clip: float, ?patience: int, ?monitor: ValidationMetric, ?lr: float, ?epochs: int)
+        =
         TrainerOptions(
             Epochs = defaultArg epochs 4,
             StepsPerEpoch = 2,
@@ -44,7 +46,9 @@ type private Loop =
         )
 
 let private weights (net: Network) =
-    TestUtil.parameterValues net |> List.collect (snd >> List.ofArray) |> Array.ofList
+    TestUtil.parameterValues net
+    |> List.collect (snd >> List.ofArray)
+    |> Array.ofList
 
 [<Tests>]
 let schedules =
@@ -80,15 +84,23 @@ let schedules =
             && List.pairwise after |> List.forall (fun (a, b) -> b <= a + 1e-12)
 
         test "unknown schedules and parameters are refused with what is known" {
-            let m = TestUtil.messageOf<FormatException> (fun () -> LearningRateSchedule.Parse "linear" |> ignore)
+            let m =
+                TestUtil.messageOf<FormatException> (fun () -> LearningRateSchedule.Parse "linear" |> ignore)
+
             Expect.stringContains m "known: constant, poly, cosine, step" "lists the schedules"
-            let m2 = TestUtil.messageOf<FormatException> (fun () -> LearningRateSchedule.Parse "poly(gamma=2)" |> ignore)
+
+            let m2 =
+                TestUtil.messageOf<FormatException> (fun () -> LearningRateSchedule.Parse "poly(gamma=2)" |> ignore)
+
             Expect.stringContains m2 "poly has no parameter 'gamma'" "names the parameter"
         }
 
         test "the trainer follows the schedule: the epoch records show the decayed rate" {
             use net = tinyNet 1
-            let o = Loop.Options(schedule = LearningRateSchedule.Parse "step(every=2,gamma=0.5)")
+
+            let o =
+                Loop.Options(schedule = LearningRateSchedule.Parse "step(every=2,gamma=0.5)")
+
             use t = new Trainer(net, LabelSchema.Binary255, o)
             let r = t.Fit(cells 4, cells 1)
             let rates = r.History |> Seq.map _.LearningRate |> List.ofSeq
@@ -106,11 +118,22 @@ let loop =
                 let before = weights net
 
                 let o =
-                    TrainerOptions(Epochs = 1, StepsPerEpoch = 2, Optimizer = OptimizerKind.Sgd, LearningRate = 0.1, Momentum = 0.0, Seed = 2, Progress = null, ClipGradientNorm = Option.toNullable clip)
+                    TrainerOptions(
+                        Epochs = 1,
+                        StepsPerEpoch = 2,
+                        Optimizer = OptimizerKind.Sgd,
+                        LearningRate = 0.1,
+                        Momentum = 0.0,
+                        Seed = 2,
+                        Progress = null,
+                        ClipGradientNorm = Option.toNullable clip
+                    )
 
                 use t = new Trainer(net, LabelSchema.Binary255, o)
                 t.Fit(cells 2) |> ignore
-                Array.map2 (fun (a: float32) b -> float (abs (a - b))) before (weights net) |> Array.sum
+
+                Array.map2 (fun (a: float32) b -> float (abs (a - b))) before (weights net)
+                |> Array.sum
 
             let free, clipped = run None, run (Some 1e-4)
             // Two SGD steps of lr 0.1 with gradients clipped to norm 1e-4 move the weights by at most 2e-5 in L2, so
@@ -124,7 +147,9 @@ let loop =
             let path = Path.Combine(dir, "model.safetensors")
             use net = tinyNet 4
             // A learning rate this large makes the validation loss worsen after the first epochs, so patience runs out.
-            use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, patience = 1, lr = 0.5, epochs = 20))
+            use t =
+                new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, patience = 1, lr = 0.5, epochs = 20))
+
             let r = t.Fit(cells 3, cells 1)
             let losses = r.History |> Seq.map _.ValidationLoss |> List.ofSeq
             let bestEpoch = (losses |> List.indexed |> List.minBy snd |> fst) + 1
@@ -145,21 +170,35 @@ let loop =
 
             let first =
                 use net = tinyNet 5
-                use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, epochs = 2, monitor = ValidationMetric.MeanIoU))
+
+                use t =
+                    new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, epochs = 2, monitor = ValidationMetric.MeanIoU))
+
                 t.Fit(cells 3, cells 1)
 
             use net = tinyNet 6
-            use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, epochs = 3, monitor = ValidationMetric.MeanIoU))
+
+            use t =
+                new Trainer(net, LabelSchema.Binary255, Loop.Options(path = path, epochs = 3, monitor = ValidationMetric.MeanIoU))
+
             t.Resume path |> ignore
             let r = t.Fit(cells 3, cells 1)
-            let iou = Seq.append first.History r.History |> Seq.map (fun e -> e.ValidationIoU[1]) |> List.ofSeq
+
+            let iou =
+                Seq.append first.History r.History
+                |> Seq.map (fun e -> e.ValidationIoU[1])
+                |> List.ofSeq
+
             let struct (bestValue, _) = r.Best
             Expect.floatClose Accuracy.high bestValue (List.max iou) "the best over all three epochs, the first two from before the resume"
         }
 
         test "validation scores objects: mAP equals the scoring module's on the evaluated tiles, and it can pick the best" {
             use net = tinyNet 8
-            use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(epochs = 2, monitor = ValidationMetric.MeanAP))
+
+            use t =
+                new Trainer(net, LabelSchema.Binary255, Loop.Options(epochs = 2, monitor = ValidationMetric.MeanAP))
+
             let r = t.Fit(cells 3, cells 2)
             let e = t.Evaluate(cells 2)
             let expected = MeanAveragePrecision()
@@ -167,7 +206,9 @@ let loop =
             for s, pred in Seq.zip (cells 2) e.Predictions do
                 // The tiny net's output is the centre 20 x 20 of each 36 x 36 tile.
                 let truth = Crops.Center(s.Instances, 36, 36, 20, 20)
-                expected.Add(truth, ObjectScores.Instances(Array.map (fun c -> c > 0) pred, 20, 20), 20, 20) |> ignore
+
+                expected.Add(truth, ObjectScores.Instances(Array.map (fun c -> c > 0) pred, 20, 20), 20, 20)
+                |> ignore
 
             Expect.floatClose Accuracy.high e.MeanAP expected.Value "the trainer's mAP"
             Expect.isTrue (e.MeanAP >= 0.0 && e.MeanAP <= 1.0) "in [0, 1]"
