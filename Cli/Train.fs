@@ -91,7 +91,7 @@ type Args =
             | Monitor _ ->
                 "the validation score that picks OUT/model.best.safetensors and drives --patience: loss, iou or dice (foreground classes' mean), or map (object-level mean average precision over IoU 0.5:0.95, the TGS/DSB metric). Default loss"
             | Preset _ ->
-                "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (the softmax presets). Default: paper unless --widths or --description"
+                "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (softmax), or carvana (binary: one sigmoid channel). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
             | In_Channels _ -> "image channels of a --preset or --widths net: 1 (gray) or 3 (RGB). Default 1"

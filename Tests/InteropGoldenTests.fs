@@ -48,8 +48,8 @@ let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) =
     use d = (a - b).abs().max ()
     d.item<float32> () |> float
 
-let readingGroupOptions =
-    UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |])
+/// The reading group's net: blocks end with the bare second convolution (no ReLU), as its code does.
+let readingGroupOptions = UNetOptions.ReadingGroup([| 4; 8; 16 |])
 
 let carvanaOptions =
     UNetOptions(InChannels = 1, Classes = 2, Widths = [| 2; 4; 8 |], Padding = Padding.Same, BatchNorm = true, Merge = Merge.Concat)
@@ -75,6 +75,44 @@ let tests =
             Expect.sequenceEqual y.shape want.shape "output shape"
             Expect.isLessThan (maxAbsDiff y want) 1e-4 "max |CropCat - PyTorch|"
 
+            settle ()
+        }
+
+        test "reading-group weights are refused by a net whose blocks end with a ReLU: it would compute another function" {
+            init ()
+            use scope = torch.NewDisposeScope()
+            let get = expected ()
+            // The paper's blocks: the same keys and shapes, another function.
+            use paperStyle =
+                UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |]))
+
+            let m =
+                messageOf<StateDictMismatchException> (fun () ->
+                    PyTorchWeights.LoadInto(paperStyle, Path.Combine(goldenDir (), "reading_group.pt"))
+                    |> ignore)
+
+            Expect.stringContains m "no ReLU after the second convolution" "says what differs"
+            Expect.stringContains m "UNetOptions.ReadingGroup" "says what to build"
+            // What the refusal prevents: the same weights in the paper's blocks compute something else.
+            let src = TorchCheckpoint.Read(Path.Combine(goldenDir (), "reading_group.pt"))
+            use right = UNet.Create readingGroupOptions
+            StateDictLoader.LoadInto(right, src, StateDictLayout.ReadingGroup) |> ignore
+
+            use wrong =
+                UNet.Create(UNetOptions(InChannels = 1, Classes = 2, Widths = [| 4; 8; 16 |]))
+
+            let rightState = right.state_dict ()
+
+            for kv in wrong.state_dict () do
+                use _ = torch.no_grad ()
+                kv.Value.copy_ rightState[kv.Key] |> ignore
+
+            right.eval ()
+            wrong.eval ()
+            use _ = torch.no_grad ()
+            let want = get "rg.output"
+            Expect.isLessThan (maxAbsDiff (right.forward (get "rg.input")) want) 1e-4 "the reading group's blocks match PyTorch"
+            Expect.isGreaterThan (maxAbsDiff (wrong.forward (get "rg.input")) want) 1e-3 "the paper's blocks do not"
             settle ()
         }
 

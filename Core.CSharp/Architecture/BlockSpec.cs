@@ -14,7 +14,12 @@ namespace CropCat.Architecture;
 /// <param name="BatchNorm">Batch norm after each convolution.</param>
 /// <param name="Dropout">Dropout probability after the block; 0 for none.</param>
 /// <param name="Mid">Output channels of the first convolution; null for <paramref name="Width"/>.</param>
-public sealed record BlockSpec(int Width, Padding Padding = Padding.Valid, bool BatchNorm = false, double Dropout = 0.0, int? Mid = null) : Spec
+/// <param name="FinalRelu">
+/// ReLU after the second convolution too (the paper, milesial, smp). False for codes whose block ends with the
+/// bare convolution, such as the reading group's "U-Net in 60 lines" (<c>conv2(relu(conv1(x)))</c>): loading
+/// its weights into a block with the ReLU would compute another function.
+/// </param>
+public sealed record BlockSpec(int Width, Padding Padding = Padding.Valid, bool BatchNorm = false, double Dropout = 0.0, int? Mid = null, bool FinalRelu = true) : Spec
 {
     /// <summary>A copy with the given fields replaced (for F#, which has no <c>with</c> on C# records).</summary>
     public BlockSpec With(int? width = null, Padding? padding = null, bool? batchNorm = null, double? dropout = null) =>
@@ -56,7 +61,7 @@ public sealed record BlockSpec(int Width, Padding Padding = Padding.Valid, bool 
         if (state.Rule($"{node.Path} / conv1", ShapeRules.Conv3x3(input, input.Channels, MidChannels, Padding)) is not { } a) return null;
         state.Row($"{node.Path} / conv1", kind, a, ConvParameters(input.Channels, MidChannels, BatchNorm, input.Dims));
         if (state.Rule($"{node.Path} / conv2", ShapeRules.Conv3x3(a, MidChannels, Width, Padding)) is not { } b) return null;
-        state.Row($"{node.Path} / conv2", kind, b, ConvParameters(MidChannels, Width, BatchNorm, input.Dims));
+        state.Row($"{node.Path} / conv2", FinalRelu ? kind : $"Conv{ShapeRules.Kernel(3, input.Dims)}", b, ConvParameters(MidChannels, Width, BatchNorm, input.Dims));
         return b;
     }
 
@@ -66,5 +71,5 @@ public sealed record BlockSpec(int Width, Padding Padding = Padding.Valid, bool 
 
     /// <inheritdoc />
     public override Layer Build(Named node, int inChannels, int dims) =>
-        new ConvBlock(node.Path, node.Scope, dims, inChannels, MidChannels, Width, Padding, BatchNorm, Dropout);
+        new ConvBlock(node.Path, node.Scope, dims, inChannels, MidChannels, Width, Padding, BatchNorm, Dropout, FinalRelu);
 }

@@ -31,7 +31,7 @@ public sealed class DescriptionJsonException(string where, string problem) : Exc
 /// Only "widths" is required; the rest default to the paper's values ("gate": attention-gate channels, 0 for none).
 ///
 /// The free form: "layers" is a list of layers; each layer is an object with exactly one kind key:
-///   { "block": 8, "padding": "same", "batchNorm": true, "dropout": 0.1, "mid": 4 }  (padding default "valid")
+///   { "block": 8, "padding": "same", "batchNorm": true, "dropout": 0.1, "mid": 4, "finalRelu": false }  (padding default "valid"; finalRelu default true)
 ///   { "down": "strict" } or { "down": "floor" }
 ///   { "up": 4, "mode": "bilinear" }                       (mode "transposed" (default), "bilinear", "interpolate")
 ///   { "head": 2 }
@@ -98,13 +98,14 @@ public static class SpecJson
         switch (kinds[0])
         {
             case "block":
-                AllowOnly(where, e, "block", "padding", "batchNorm", "dropout", "mid");
+                AllowOnly(where, e, "block", "padding", "batchNorm", "dropout", "mid", "finalRelu");
                 return new BlockSpec(
                     Int($"{where}.block", Prop(e, "block")!.Value),
                     Opt(e, where, "padding", (w, v) => Enum(w, Paddings, v), Padding.Valid),
                     Opt(e, where, "batchNorm", Bool, false),
                     Opt(e, where, "dropout", Float, 0.0),
-                    Opt<int?>(e, where, "mid", (w, v) => Int(w, v), null));
+                    Opt<int?>(e, where, "mid", (w, v) => Int(w, v), null),
+                    Opt(e, where, "finalRelu", Bool, true));
             case "down":
                 AllowOnly(where, e, "down");
                 return new PoolSpec(Enum($"{where}.down", Pools, Prop(e, "down")!.Value));
@@ -228,6 +229,7 @@ public static class SpecJson
                     if (b.BatchNorm) o["batchNorm"] = true;
                     if (b.Dropout != 0) o["dropout"] = b.Dropout;
                     if (b.Mid is { } m) o["mid"] = m;
+                    if (!b.FinalRelu) o["finalRelu"] = false;
                     return o;
                 }
             case PoolSpec p:

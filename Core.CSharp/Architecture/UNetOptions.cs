@@ -32,6 +32,11 @@ public sealed record UNetOptions
     public int Dims { get; init; } = 2;
     /// <summary>Attention gates on every skip with this many intermediate channels (Attention U-Net); 0 for none.</summary>
     public int Gate { get; init; }
+    /// <summary>
+    /// ReLU after each block's second convolution (the paper). False builds the reading group's "U-Net in 60
+    /// lines" block, <c>conv2(relu(conv1(x)))</c>, so that its weights compute what its code computes.
+    /// </summary>
+    public bool FinalRelu { get; init; } = true;
 
     /// <summary>Number of down-steps (levels above the bottom).</summary>
     public int Depth => Widths.Length - 1;
@@ -53,9 +58,19 @@ public sealed record UNetOptions
         Merge = Merge.Concat,
     };
 
+    /// <summary>
+    /// The reading group's "U-Net in 60 lines" with these widths: valid convolutions, blocks without a ReLU after
+    /// their second convolution, transposed up-convolutions, crop-and-cat (their [up, skip] order is a weight
+    /// permutation the PyTorch loader applies; their CenterCrop's rounding equals CropCat's floor for every size
+    /// CropCat accepts, whose crop margins are even), a 1x1 head.
+    /// </summary>
+    public static UNetOptions ReadingGroup(int[] widths, int inChannels = 1, int classes = 2) =>
+        new() { Widths = widths, InChannels = inChannels, Classes = classes, FinalRelu = false };
+
     /// <summary>A copy with the given fields replaced (for F#, which has no <c>with</c> on C# records).</summary>
     public UNetOptions With(int[]? widths = null, int? inChannels = null, int? classes = null, int? gate = null, int? dims = null,
-        Padding? padding = null, UpMode? up = null, PoolMode? pool = null, bool? batchNorm = null, double? bottomDropout = null, Merge? merge = null) =>
+        Padding? padding = null, UpMode? up = null, PoolMode? pool = null, bool? batchNorm = null, double? bottomDropout = null, Merge? merge = null,
+        bool? finalRelu = null) =>
         this with
         {
             Widths = widths ?? Widths,
@@ -69,6 +84,7 @@ public sealed record UNetOptions
             BatchNorm = batchNorm ?? BatchNorm,
             BottomDropout = bottomDropout ?? BottomDropout,
             Merge = merge ?? Merge,
+            FinalRelu = finalRelu ?? FinalRelu,
         };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>

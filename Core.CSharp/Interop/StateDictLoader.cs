@@ -1,3 +1,4 @@
+using CropCat.Architecture;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -32,6 +33,29 @@ public sealed class StateDictMismatchException : Exception
 public static class StateDictLoader
 {
     /// <summary>
+    /// Refuses a net that would compute another function than the code that wrote weights of
+    /// <paramref name="layout"/>: matching key names and shapes is not enough. The reading group's blocks end with
+    /// the bare second convolution (<c>conv2(relu(conv1(x)))</c>), so their weights need blocks without the final
+    /// ReLU (<see cref="UNetOptions.ReadingGroup"/>); with it, the measured output differed by 22% of its range.
+    /// </summary>
+    /// <exception cref="StateDictMismatchException">The net's blocks differ from the layout's code.</exception>
+    public static void CheckFunction(Network net, StateDictLayout layout, string sourceName)
+    {
+        if (layout != StateDictLayout.ReadingGroup) return;
+        var withRelu = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).FinalRelu).Select(n => n.Path).ToList();
+        if (withRelu.Count == 0) return;
+        throw new StateDictMismatchException(
+            $"{sourceName}: the reading group's U-Net (encoder.enc_blocks / decoder.dec_blocks) computes " +
+            $"conv2(relu(conv1(x))) in every block, with no ReLU after the second convolution, but this net's blocks end with a ReLU ({string.Join(", ", withRelu.Take(3))}" +
+            (withRelu.Count > 3 ? $" and {withRelu.Count - 3} more" : "") +
+            "): it would compute another function. Build the net with UNetOptions.ReadingGroup(widths) (JSON: \"finalRelu\": false on every block)",
+            [], [], []);
+    }
+
+    private static IEnumerable<Named> Blocks(Named n) =>
+        (n.Spec is BlockSpec ? [n] : Enumerable.Empty<Named>()).Concat(n.Children.SelectMany(Blocks));
+
+    /// <summary>
     /// Loads <paramref name="source"/> into <paramref name="net"/>: every parameter and buffer of the
     /// net must be provided exactly once with its shape, and every source key must have a place;
     /// otherwise nothing is changed and one <see cref="StateDictMismatchException"/> lists all problems.
@@ -48,6 +72,7 @@ public static class StateDictLoader
         StateDictLayout layout = StateDictLayout.Auto, string sourceName = "state dict")
     {
         if (layout == StateDictLayout.Auto) layout = StateDictLayouts.Detect(source.Keys);
+        CheckFunction(net, layout, sourceName);
         var target = net.state_dict();
         var depth = net.Spec.Depth;
         var missing = new List<string>();
@@ -120,6 +145,8 @@ public static class StateDictLoader
     /// </summary>
     public static Dictionary<string, Tensor> Export(Network net, StateDictLayout layout = StateDictLayout.CropCat)
     {
+        // The same check as loading: the layout's code must compute what this net computes.
+        CheckFunction(net, layout, $"an export to the {layout} layout");
         var source = net.state_dict();
         var depth = net.Spec.Depth;
         var result = new Dictionary<string, Tensor>();

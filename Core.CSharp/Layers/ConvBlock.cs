@@ -18,6 +18,7 @@ public sealed class ConvBlock : Layer
     private readonly BatchNorm? _bn1, _bn2;
     private readonly Dropout? _dropout;
     private readonly string _scope;
+    private readonly bool _finalRelu;
 
     /// <summary>Creates the block.</summary>
     /// <param name="path">Display path, e.g. "level 1 / enc".</param>
@@ -29,9 +30,11 @@ public sealed class ConvBlock : Layer
     /// <param name="padding">Valid (n -> n - 4 per axis) or Same (n -> n).</param>
     /// <param name="batchNorm">Batch norm after each convolution (then the conv has no bias).</param>
     /// <param name="dropout">Dropout probability after the block; 0 for none.</param>
+    /// <param name="finalRelu">ReLU after the second convolution (false: the block ends with the convolution, or its batch norm).</param>
     public ConvBlock(string path, string scope, int dims, int inChannels, int midChannels, int outChannels,
-        Padding padding, bool batchNorm, double dropout) : base(path)
+        Padding padding, bool batchNorm, double dropout, bool finalRelu = true) : base(path)
     {
+        _finalRelu = finalRelu;
         NativeRuntime.EnsureLoaded();
         _scope = scope;
         var pad = padding == Padding.Same ? 1 : 0;
@@ -52,8 +55,8 @@ public sealed class ConvBlock : Layer
     /// <inheritdoc />
     public override Tensor Forward(Tensor x)
     {
-        var a = Step(_conv1, _bn1, x);
-        var b = Step(_conv2, _bn2, a);
+        var a = Step(_conv1, _bn1, x, relu: true);
+        var b = Step(_conv2, _bn2, a, _finalRelu);
         a.Dispose(); // last use of the first activation: free it before the next block runs
         if (_dropout is null) return b;
         var d = _dropout.call(b);
@@ -61,7 +64,7 @@ public sealed class ConvBlock : Layer
         return d;
     }
 
-    private static Tensor Step(Convolution conv, BatchNorm? bn, Tensor x)
+    private static Tensor Step(Convolution conv, BatchNorm? bn, Tensor x, bool relu)
     {
         var y = MixedPrecision.Call(conv, conv.weight!, x);
         if (bn is not null)
@@ -71,7 +74,7 @@ public sealed class ConvBlock : Layer
             y = z;
         }
         // In place: neither conv nor batch-norm backward needs its own output, so autograd allows it.
-        return y.relu_();
+        return relu ? y.relu_() : y;
     }
 
     /// <inheritdoc />

@@ -5,8 +5,9 @@ committed with its output; CI needs no Python):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 Tests/golden/make_fixture.py
 
 1. A small unpadded U-Net in the reading group's naming (encoder.enc_blocks / decoder.upconvs /
-   decoder.dec_blocks / head; in 1, widths [4, 8, 16], 2 classes), concatenating [up, skip] as the
-   reading group does, with ReLU after both convs of a block as in the paper and CropCat. Its weights
+   decoder.dec_blocks / head; in 1, widths [4, 8, 16], 2 classes), the reading group's classes verbatim in
+   structure: Block = Conv2d -> ReLU -> Conv2d (no ReLU after the second), torchvision's CenterCrop,
+   [up, skip] concatenation, a 1x1 head (CropCat: UNetOptions.ReadingGroup). Its weights
    go to reading_group.pt (torch.save of the state dict) and reading_group.safetensors; an input
    (1x1x60x76), PyTorch's output, and three training steps (pixel-weighted cross-entropy, SGD lr 0.05
    momentum 0.99, the same input each step): the three losses and every weight after step 3.
@@ -29,6 +30,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS = 3  # SGD steps of the training check
@@ -36,13 +38,16 @@ STEPS = 3  # SGD steps of the training check
 
 # --- the reading group's layout ------------------------------------------------------------------
 class Block(nn.Module):
+    """The reading group's block verbatim in structure: Conv -> ReLU -> Conv, with no ReLU after the second."""
+
     def __init__(self, cin, cout):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3)
+        self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(cout, cout, 3)
 
     def forward(self, x):
-        return F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.conv2(self.relu(self.conv1(x)))
 
 
 class Encoder(nn.Module):
@@ -61,8 +66,8 @@ class Encoder(nn.Module):
 
 
 def center_crop(t, h, w):
-    oh, ow = (t.shape[2] - h) // 2, (t.shape[3] - w) // 2
-    return t[:, :, oh:oh + h, ow:ow + w]
+    # torchvision's CenterCrop, as the reading group's code uses it: offset int(round((H - h) / 2)).
+    return torchvision.transforms.CenterCrop([h, w])(t)
 
 
 class Decoder(nn.Module):
