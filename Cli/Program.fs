@@ -27,6 +27,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Bench_Data of ParseResults<BenchData.Args>
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<Train.Args>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<Predict.Args>
+    | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<Import.Args>
     | [<CliPrefix(CliPrefix.None)>] Synth of ParseResults<Synth.Args>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
@@ -45,6 +46,8 @@ type Command =
                 "train a net on a folder of image/mask pairs (DATA/images/NAME.jpg + DATA/masks/NAME.gif, any of PNG, JPEG, GIF, TIFF, BMP, WebP); writes a checkpoint"
             | Predict _ ->
                 "segment an image file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
+            | Import _ ->
+                "turn PyTorch U-Net weights (the reading group's or milesial's layout, .pt/.pth/.safetensors) into a CropCat checkpoint that computes what the PyTorch model computes"
             | Synth _ -> "write a dataset folder of synthetic touching cells (images/ and masks/) to try train and predict on"
             | Bench _ -> "benchmark forward and training step against a hand-written TorchSharp net and PyTorch"
 
@@ -80,6 +83,7 @@ let main argv =
             | Bench_Data a -> BenchData.run a
             | Train a -> Train.run a
             | Predict a -> Predict.run a
+            | Import a -> Import.run a
             | Synth a -> Synth.run a
             | Bench a -> Bench.run a
             | Version -> 0 // answered above

@@ -131,12 +131,14 @@ public static class Checkpoint
             if (misShaped.Count > 0) problems.Add("mis-shaped: " + string.Join("; ", misShaped));
             if (problems.Count > 0)
                 throw new CheckpointMismatchException($"checkpoint {path} does not fit this network ({info.Architecture.Kind} {info.Architecture.Json}): {string.Join(" | ", problems)}");
-            if (optimizer is not null) OptimizerState.Check(path, net, optimizer, info, tensors);
+            // Weights only at step 0 (an imported or freshly exported net): a new optimizer state is exactly right.
+            var weightsOnly = info.Optimizer == "" && info.Step == 0;
+            if (optimizer is not null && !weightsOnly) OptimizerState.Check(path, net, optimizer, info, tensors);
             using (no_grad())
             {
                 foreach (var (k, t) in state) t.copy_(stored[k]);
             }
-            if (optimizer is not null) OptimizerState.Import(net, optimizer, tensors);
+            if (optimizer is not null && !weightsOnly) OptimizerState.Import(net, optimizer, tensors);
             return info;
         }
         finally

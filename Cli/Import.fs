@@ -1,0 +1,88 @@
+/// `cropcat import`: a PyTorch U-Net's weights as a CropCat checkpoint that computes what the PyTorch code computes.
+module CropCat.Cli.Import
+
+open System
+open System.Collections.Generic
+open System.IO
+open Argu
+open CropCat.Data
+open CropCat.Interop
+open CropCat.IO
+open CropCat.Cli.Summary
+
+/// Arguments of `cropcat import`.
+type Args =
+    | [<Mandatory>] Pytorch of file: string
+    | [<Mandatory>] Out of checkpoint: string
+    | Label_Schema of json: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Pytorch _ ->
+                "the PyTorch weights: a state dict saved with torch.save (.pt/.pth, read by a restricted unpickler) or a .safetensors file, from the reading group's U-Net (encoder.enc_blocks.*) or milesial/Pytorch-UNet (inc.*, downN.*, upN.*, outc.*); widths, input channels and classes are read from the shapes"
+            | Out _ ->
+                "the CropCat checkpoint to write (description, weights, label schema), for cropcat predict, summary and train --resume"
+            | Label_Schema _ ->
+                "mask value -> class index of the net's classes, as in train. Default: {\"0\":0,\"*\":1} for one sigmoid channel, {\"0\":0,\"255\":1} for two classes, class indices otherwise"
+
+let private fail message =
+    raise (CliFailure("cropcat import: " + message, 2))
+
+/// Runs `cropcat import`; returns the exit code.
+let run (args: ParseResults<Args>) =
+    CropCat.Runtime.NativeRuntime.EnsureLoaded()
+    let file = args.GetResult Pytorch
+    let fileName = Path.GetFileName file |> string
+    let out = args.GetResult Out
+
+    let stateDict =
+        try
+            PyTorchWeights.Read file
+        with
+        | :? FileNotFoundException -> fail $"{file} does not exist"
+        | :? ArgumentException as e -> fail e.Message
+        | :? PickleRefusedException as e -> fail e.Message
+        | :? InvalidDataException as e -> fail $"{file}: {e.Message}"
+
+    let net, report =
+        try
+            PyTorchImport.Build(stateDict, fileName).ToTuple()
+        with
+        | :? UnknownLayoutException as e -> fail e.Message
+        | :? StateDictMismatchException as e -> fail e.Message
+
+    use net = net
+
+    let labels =
+        match args.TryGetResult Label_Schema with
+        | None -> PyTorchImport.DefaultLabels net.Spec
+        | Some v ->
+            let text = if File.Exists v then File.ReadAllText v else v
+
+            try
+                LabelSchema.FromJson text
+            with :? ArgumentException as e ->
+                fail $"bad --label-schema: {e.Message}"
+
+    let classes = net.Spec.OutChannels
+
+    if labels.ClassCount <> classes && not (classes = 1 && labels.ClassCount = 2) then
+        fail $"the net predicts {classes} class(es) but the label schema {labels} has {labels.ClassCount}"
+
+    let extra =
+        Dictionary<string, string>(dict [ "imported_from", fileName; "pytorch_layout", string report.Layout ])
+
+    Checkpoint.Save(out, net, null, CheckpointInfo(net.Description, labels, 0, 0L, "", extra))
+
+    printfn
+        "imported %s (%O layout: %d parameters, %d in, %d out) into %s, labels %O"
+        file
+        report.Layout
+        net.ParameterCount
+        net.InChannels
+        classes
+        out
+        labels
+
+    0
