@@ -25,6 +25,7 @@ type Args =
     | Scale of factor: float
     | Threshold of probability: float
     | Shard of k_of_n: string
+    | Tta of mode: string
     | Resume
 
     interface IArgParserTemplate with
@@ -51,6 +52,8 @@ type Args =
                 "shrink images whose longer edge exceeds this many pixels to it (aspect kept) before predicting; the class probabilities are resized back (bilinear) before the argmax, so masks and RLE rows keep the input's size. Not with --scale"
             | Scale _ ->
                 "resize every image by this factor (above 0, at most 16) before predicting, bilinear; outputs keep the input's size as with --max-edge. Not with --max-edge"
+            | Tta _ ->
+                "test-time augmentation: none, flips (the 4 flips of an image, averaged) or d4 (the 8 flips and quarter turns). Each copy is tiled exactly as the image would be. Default none"
             | Shard _ ->
                 "predict only shard K of N (K from 0, e.g. --shard $SLURM_ARRAY_TASK_ID/16 or $JOB_COMPLETION_INDEX/16): a stable split by output name, so N jobs cover every input exactly once"
             | Resume ->
@@ -157,6 +160,12 @@ let run (args: ParseResults<Args>) =
                      with :? FormatException as e ->
                          fail $"bad --shard: {e.Message}"),
             Resume = args.Contains Resume,
+            Tta =
+                (match args.GetResult(Tta, "none").ToLowerInvariant() with
+                 | "none" -> TtaMode.None
+                 | "flips" -> TtaMode.Flips
+                 | "d4" -> TtaMode.D4
+                 | other -> fail $"--tta '{other}' is not none, flips or d4"),
             Threshold =
                 (match args.TryGetResult Threshold with
                  | Some t when t <= 0.0 || t >= 1.0 -> fail $"--threshold must be in (0, 1), got {t}"

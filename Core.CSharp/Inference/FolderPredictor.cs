@@ -267,7 +267,8 @@ public sealed class FolderPredictor
                 },
             };
         }
-        var probabilities = new OverlapTile(Network, options).Predict(x, plan);
+        var tiler = new OverlapTile(Network, options);
+        var probabilities = Options.Tta == TtaMode.None ? tiler.Predict(x, plan) : TestTimeAugmentation.Predict(tiler, x, Options.Tta);
         // Back to the input's size before the argmax: resizing the class map instead would put the
         // borders between classes on the coarse grid.
         if ((ph, pw) != (h, w)) probabilities = ResizedProbabilities(probabilities, h, w);

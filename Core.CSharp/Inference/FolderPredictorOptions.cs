@@ -28,6 +28,9 @@ public sealed record FolderPredictorOptions
     /// <summary>The competition format of <see cref="Submission"/>.</summary>
     public SubmissionFormat SubmissionFormat { get; init; } = SubmissionFormat.Carvana;
 
+    /// <summary>Test-time augmentation: probabilities averaged over flips (4 in 2-D, 8 in 3-D) or the 8 symmetries of the square. Default none.</summary>
+    public TtaMode Tta { get; init; } = TtaMode.None;
+
     /// <summary>Only this shard of the inputs (see <see cref="Inference.Shard"/>); null predicts them all.</summary>
     public Shard? Shard { get; init; }
 
