@@ -19,6 +19,7 @@ type Args =
     | Probabilities
     | Precision of name: string
     | Threads of int
+    | Device of name: string
     | Rle of csv: string
     | Rle_Format of format: string
     | Max_Edge of pixels: int
@@ -43,6 +44,8 @@ type Args =
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"
             | Precision _ ->
                 "fp32 (default) or bf16: compute in bfloat16 (about 3 significant digits; on CPUs with AVX512_BF16 or AMX-BF16, refused elsewhere)"
+            | Device _ ->
+                "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
             | Rle _ ->
                 "also write a Kaggle run-length submission CSV (needs --rle-format): one row per segmented image in input order (skipped images have none), foreground = every class above 0, the PNG masks are still written. The file appears (atomically) only when all inputs are done; an existing one is replaced then"
@@ -97,6 +100,13 @@ let run (args: ParseResults<Args>) =
 
     args.TryGetResult Threads
     |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+
+    args.TryGetResult Device
+    |> Option.iter (fun d ->
+        try
+            CropCat.Runtime.Devices.Default <- CropCat.Runtime.Devices.Parse d
+        with :? ArgumentException as e ->
+            fail $"--device: {e.Message}")
 
     let model = args.GetResult Model
 

@@ -55,6 +55,7 @@ type Args =
     | Out of dir: string
     | Resume of checkpoint: string
     | Threads of int
+    | Device of name: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -111,6 +112,8 @@ type Args =
             | Out _ -> "output folder; the checkpoint OUT/model.safetensors is written atomically after every epoch. Default out/train"
             | Resume _ ->
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
+            | Device _ ->
+                "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
 
 /// One full command per competition layout, printed after `cropcat train --help`.
@@ -277,6 +280,13 @@ let run (args: ParseResults<Args>) =
 
     args.TryGetResult Threads
     |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
+
+    args.TryGetResult Device
+    |> Option.iter (fun d ->
+        try
+            CropCat.Runtime.Devices.Default <- CropCat.Runtime.Devices.Parse d
+        with :? ArgumentException as e ->
+            fail $"--device: {e.Message}")
     // A resumed run continues with its stored seed and learning rate unless they are given again.
     let resumed =
         args.TryGetResult Resume

@@ -20,8 +20,18 @@ let tests =
             use _ = torch.NewDisposeScope()
             let h, w = h0.Get % 7 + 1, w0.Get % 9 + 1
             let dims = if volume then 3 else 2
-            let x = if volume then torch.randn (2L, 3L, int64 h, int64 w) else torch.randn (2L, int64 h, int64 w)
-            let modes = if volume then [ TtaMode.Flips ] else [ TtaMode.Flips; TtaMode.D4 ]
+
+            let x =
+                if volume then
+                    torch.randn (2L, 3L, int64 h, int64 w)
+                else
+                    torch.randn (2L, int64 h, int64 w)
+
+            let modes =
+                if volume then
+                    [ TtaMode.Flips ]
+                else
+                    [ TtaMode.Flips; TtaMode.D4 ]
 
             modes
             |> List.forall (fun m ->
@@ -44,7 +54,12 @@ let tests =
             Expect.throwsT<System.ArgumentException> (fun () -> TestTimeAugmentation.Transforms(TtaMode.D4, 3) |> ignore) "refused in 3-D"
         }
 
-        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 12 } "tiled TTA equals the mean of the whole-image passes of the transformed images"
+        testPropertyWithConfig
+            {
+                FsCheckConfig.defaultConfig with
+                    maxTest = 12
+            }
+            "tiled TTA equals the mean of the whole-image passes of the transformed images"
         <| fun (h0: PositiveInt) (w0: PositiveInt) (seed: int) (d4: bool) ->
             use _ = torch.NewDisposeScope()
             use net = tinyNet 3 [ 2; 4 ] Padding.Valid UpMode.Transposed 1 2
@@ -53,7 +68,9 @@ let tests =
             let image = torch.randn (1L, int64 h, int64 w)
             let mode = if d4 then TtaMode.D4 else TtaMode.Flips
             // A small tile, so the image is cut into several.
-            let tiler = OverlapTile(net, TileOptions(TileSize = 36, Output = TileOutput.Probabilities))
+            let tiler =
+                OverlapTile(net, TileOptions(TileSize = 36, Output = TileOutput.Probabilities))
+
             let tta = TestTimeAugmentation.Predict(tiler, image, mode)
             let transforms = TestTimeAugmentation.Transforms(mode, 2)
 
@@ -68,7 +85,10 @@ let tests =
             use _ = torch.NewDisposeScope()
             use net = tinyNet 4 [ 2; 4 ] Padding.Same UpMode.Transposed 1 2
             let image = torch.randn (1L, 70L, 53L)
-            let options = TileOptions(TileSize = 32, Mode = TileMode.Gaussian, Output = TileOutput.Probabilities)
+
+            let options =
+                TileOptions(TileSize = 32, Mode = TileMode.Gaussian, Output = TileOutput.Probabilities)
+
             let tiler = OverlapTile(net, options)
             let tta = TestTimeAugmentation.Predict(tiler, image, TtaMode.D4)
             let transforms = TestTimeAugmentation.Transforms(TtaMode.D4, 2)
