@@ -199,20 +199,28 @@ public sealed class Trainer : IDisposable
             var (firstK, firstStep) = (EpochStep, Step);
             // A step limit ends the epoch early: prefetch no further than the steps that will run.
             var lastK = _o.MaxSteps > 0 ? (int)Math.Min(steps, firstK + Math.Max(0, _o.MaxSteps - Step)) : steps;
-            using var prefetch = new Prefetcher(k => MakeBatch(trainSet, order, k, firstStep + (k - firstK)), firstK, lastK, _o.Prefetch);
-            for (var k = EpochStep; k < steps; k++)
+            var prefetch = new Prefetcher(k => MakeBatch(trainSet, order, k, firstStep + (k - firstK)), firstK, lastK, _o.Prefetch);
+            try
             {
-                var loss = TrainStep(prefetch.Take(k));
-                lossSum += loss;
-                _o.StepDone?.Invoke(Step, loss);
-                done++;
-                EpochStep = k + 1;
-                Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
-                if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) stopped = true;
-                if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) capped = true;
-                if (stopped || capped) break;
+                for (var k = EpochStep; k < steps; k++)
+                {
+                    var loss = TrainStep(prefetch.Take(k));
+                    lossSum += loss;
+                    _o.StepDone?.Invoke(Step, loss);
+                    done++;
+                    EpochStep = k + 1;
+                    Progress(steps, k + 1, lossSum / done, clock.Elapsed.TotalSeconds);
+                    if (_o.TimeBudget is { } budget && clock.Elapsed >= budget) stopped = true;
+                    if (_o.MaxSteps > 0 && Step >= _o.MaxSteps) capped = true;
+                    if (stopped || capped) break;
+                }
             }
-            waited += prefetch.Waited;
+            finally
+            {
+                // Stopped early (time budget) or failed: the worker must not keep decoding while validation runs.
+                waited += prefetch.Waited;
+                prefetch.Dispose();
+            }
             // A limit reached with an epoch's last step still completes that epoch.
             var complete = EpochStep == steps;
             if (complete)
