@@ -91,6 +91,15 @@ let private summary (r: Run) =
         dice_per_class = s.Dice
         pixel_error = s.PixelError
         rand_error = r.Test.RandError
+        mean_average_precision = r.Test.MeanAP
+        precision_per_class =
+            (match r.Test.Classes with
+             | null -> [||]
+             | c -> c.Precision)
+        recall_per_class =
+            (match r.Test.Classes with
+             | null -> [||]
+             | c -> c.Recall)
         test_loss = r.Test.Loss
         history =
             r.Result.History
@@ -278,7 +287,7 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
             weighted = "w(x) = w_c(x) + 10 exp(-(d1 + d2)^2 / (2 * 5^2)) on background pixels (the paper's weight map)"
             unweighted = "w(x) = w_c(x) only (class balance, no border term); same initial weights, data, seeds and step count"
             scores =
-                "held-out: 16 synthetic images, 100x100 output region each; IoU/Dice of the cell class; Rand error = 1 - foreground-restricted Rand F-score (ISBI 2012), predicted cells = 4-connected components of the predicted cell class"
+                "held-out: 16 synthetic images, 100x100 output region each; IoU/Dice of the cell class; Rand error = 1 - foreground-restricted Rand F-score (ISBI 2012), predicted cells = 4-connected components of the predicted cell class; mean_average_precision = object-level mAP over IoU 0.5:0.95 (TGS / DSB 2018), per image, averaged"
             losses = "the two runs' training losses are not comparable: border terms raise the weighted run's loss"
         |}
         weighted = summary weighted
@@ -298,7 +307,7 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
         let s = r.Test.Scores
 
         printfn
-            "%-10s  %5d steps in %5.1f s  held-out IoU %.4f  Dice %.4f  pixel error %.4f  Rand error %.4f"
+            "%-10s  %5d steps in %5.1f s  held-out IoU %.4f  Dice %.4f  pixel error %.4f  Rand error %.4f  mAP %.3f"
             r.Name
             r.Result.Steps
             r.Result.Seconds
@@ -306,6 +315,7 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
             (fg s.Dice)
             s.PixelError
             r.Test.RandError
+            r.Test.MeanAP
 
         r.Trainer.Dispose()
 
