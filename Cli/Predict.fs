@@ -20,6 +20,7 @@ type Args =
     | Precision of name: string
     | Threads of int
     | Device of name: string
+    | Quiet
     | Rle of csv: string
     | Rle_Format of format: string
     | Max_Edge of pixels: int
@@ -44,6 +45,7 @@ type Args =
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"
             | Precision _ ->
                 "fp32 (default) or bf16: compute in bfloat16 (about 3 significant digits; on CPUs with AVX512_BF16 or AMX-BF16, refused elsewhere)"
+            | Quiet -> "no per-tile progress on stderr; skipped inputs are still listed at the end"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
@@ -159,7 +161,7 @@ let run (args: ParseResults<Args>) =
         FolderPredictorOptions(
             Tiles = tiles,
             Probabilities = args.Contains Probabilities,
-            Log = Console.Error,
+            Log = (if args.Contains Quiet then null else Console.Error),
             Resize = resize,
             Shard =
                 (match args.TryGetResult Shard with

@@ -56,6 +56,7 @@ type Args =
     | Resume of checkpoint: string
     | Threads of int
     | Device of name: string
+    | Quiet
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -112,6 +113,7 @@ type Args =
             | Out _ -> "output folder; the checkpoint OUT/model.safetensors is written atomically after every epoch. Default out/train"
             | Resume _ ->
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
+            | Quiet -> "no progress or epoch lines on stderr, only warnings and errors; the closing summary stays on stdout"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
             | Threads _ -> "CPU threads for libtorch. Default: libtorch's choice"
@@ -377,6 +379,7 @@ let run (args: ParseResults<Args>) =
     let training =
         TrainerOptions(
             Objective = objective,
+            Progress = (if args.Contains Quiet then null else Console.Error),
             Pipeline = pipeline,
             BatchSize = args.GetResult(Batch, 1),
             Schedule = schedule,
@@ -465,7 +468,8 @@ let run (args: ParseResults<Args>) =
         |> List.choose Option.ofObj
         |> String.concat " + "
 
-    eprintfn "cropcat train: net %s (%d parameters), labels %O, data %s" name net.ParameterCount labels dataText
+    if not (args.Contains Quiet) then
+        eprintfn "cropcat train: net %s (%d parameters), labels %O, data %s" name net.ParameterCount labels dataText
 
     let result =
         try

@@ -217,6 +217,32 @@ let loop =
             Expect.isFalse (Double.IsNaN r.History[0].ValidationMeanAP) "recorded per epoch"
         }
 
+        test "train --quiet writes no progress and no epoch lines, and still trains" {
+            let data = TestUtil.syntheticFolder 80 3 60
+            let out = TestUtil.tempDir ()
+
+            let code, stdout, err =
+                CliTests.cropcat [
+                    "train"
+                    "--data"
+                    data
+                    "--widths"
+                    "4,8"
+                    "--epochs"
+                    "2"
+                    "--quiet"
+                    "--threads"
+                    "1"
+                    "--out"
+                    out
+                ]
+
+            Expect.equal code 0 err
+            Expect.isFalse (err.Contains "epoch") $"no epoch lines: {err}"
+            Expect.isFalse (err.Contains "cropcat train: net") "no banner"
+            Expect.stringContains stdout "trained on" "the closing summary stays"
+        }
+
         test "early stopping without validation data is refused" {
             use net = tinyNet 7
             use t = new Trainer(net, LabelSchema.Binary255, Loop.Options(patience = 2))
