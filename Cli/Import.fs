@@ -57,13 +57,7 @@ let run (args: ParseResults<Args>) =
     let labels =
         match args.TryGetResult Label_Schema with
         | None -> PyTorchImport.DefaultLabels net.Spec
-        | Some v ->
-            let text = if File.Exists v then File.ReadAllText v else v
-
-            try
-                LabelSchema.FromJson text
-            with :? ArgumentException as e ->
-                fail $"bad --label-schema: {e.Message}"
+        | Some v -> Options.labelSchema "import" v
 
     let classes = net.Spec.OutChannels
 

@@ -69,22 +69,6 @@ type Args =
 let private fail message =
     raise (CliFailure("cropcat predict: " + message, 2))
 
-/// The resizing of --max-edge or --scale (at most one of them).
-let private resizeOf (args: ParseResults<Args>) : InputResize | null =
-    let checkedBy name (make: unit -> InputResize) =
-        try
-            make ()
-        with :? ArgumentOutOfRangeException as e ->
-            // The exception's message without its "(Parameter ...)" and "Actual value" lines.
-            let reason = e.Message.Split([| " (Parameter"; "\n" |], StringSplitOptions.None)[0]
-            fail $"{name}: {reason}"
-
-    match args.TryGetResult Max_Edge, args.TryGetResult Scale with
-    | Some _, Some _ -> fail "--max-edge and --scale exclude each other; give one"
-    | Some n, None -> checkedBy $"--max-edge {n}" (fun () -> InputResize.ToMaxEdge n)
-    | None, Some f -> checkedBy $"--scale {f}" (fun () -> InputResize.ByFactor f)
-    | None, None -> null
-
 /// The --rle-format that --rle needs (neither makes sense without the other).
 let private submissionFormatOf (args: ParseResults<Args>) =
     match args.TryGetResult Rle, args.TryGetResult Rle_Format with
@@ -103,12 +87,7 @@ let run (args: ParseResults<Args>) =
     args.TryGetResult Threads
     |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
 
-    args.TryGetResult Device
-    |> Option.iter (fun d ->
-        try
-            CropCat.Runtime.Devices.Default <- CropCat.Runtime.Devices.Parse d
-        with :? ArgumentException as e ->
-            fail $"--device: {e.Message}")
+    Options.useDevice "predict" (args.TryGetResult Device)
 
     let model = args.GetResult Model
 
@@ -148,7 +127,7 @@ let run (args: ParseResults<Args>) =
         | _ -> None
 
     let resize: InputResize | null =
-        match resizeOf args, trained with
+        match Options.resize "predict" (args.TryGetResult Max_Edge) (args.TryGetResult Scale), trained with
         | null, Some t ->
             eprintfn "cropcat predict: resizing as the net was trained (%O); --max-edge or --scale overrides it" t
             t

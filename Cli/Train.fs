@@ -144,13 +144,7 @@ let private labelSchema (binary: bool) (value: string option) =
     match value with
     | None when binary -> LabelSchema.Foreground
     | None -> LabelSchema.Binary255
-    | Some v ->
-        let text = if File.Exists v then File.ReadAllText v else v
-
-        try
-            LabelSchema.FromJson text
-        with :? ArgumentException as e ->
-            fail $"bad --label-schema: {e.Message}"
+    | Some v -> Options.labelSchema "train" v
 
 let private parseWidths (text: string) =
     let parts =
@@ -283,12 +277,7 @@ let run (args: ParseResults<Args>) =
     args.TryGetResult Threads
     |> Option.iter (fun t -> TorchSharp.torch.set_num_threads (max 1 t))
 
-    args.TryGetResult Device
-    |> Option.iter (fun d ->
-        try
-            CropCat.Runtime.Devices.Default <- CropCat.Runtime.Devices.Parse d
-        with :? ArgumentException as e ->
-            fail $"--device: {e.Message}")
+    Options.useDevice "train" (args.TryGetResult Device)
     // A resumed run continues with its stored seed and learning rate unless they are given again.
     let resumed =
         args.TryGetResult Resume
@@ -423,20 +412,8 @@ let run (args: ParseResults<Args>) =
                 RleOrder = order
             )
 
-    let resize: InputResize | null =
-        match args.TryGetResult Max_Edge, args.TryGetResult Scale with
-        | Some _, Some _ -> fail "give --max-edge or --scale, not both"
-        | Some e, None ->
-            try
-                InputResize.ToMaxEdge e
-            with :? ArgumentOutOfRangeException as ex ->
-                fail $"bad --max-edge: {ex.Message}"
-        | None, Some f ->
-            try
-                InputResize.ByFactor f
-            with :? ArgumentOutOfRangeException as ex ->
-                fail $"bad --scale: {ex.Message}"
-        | None, None -> null
+    let resize =
+        Options.resize "train" (args.TryGetResult Max_Edge) (args.TryGetResult Scale)
 
     let limits: ImageLimits | null =
         match args.TryGetResult Max_Pixels with
