@@ -17,6 +17,16 @@ public static class ElasticDeformation
     public static (double[] Dx, double[] Dy) Field(Random rng, int height, int width, int grid = 3, double sigma = 10)
     {
         if (grid < 2) throw new ArgumentException($"the displacement grid needs at least 2x2 points, got {grid}");
+        var (gx, gy) = CoarseGrid(rng, grid, sigma);
+        return (Upsample(gx, grid, height, width), Upsample(gy, grid, height, width));
+    }
+
+    /// <summary>
+    /// The control points' displacements, grid x grid each for x and y, drawn from N(0, sigma^2) in one order (x then
+    /// y per point): the draws every elastic field of the paper's form makes, whichever way it is up-sampled.
+    /// </summary>
+    internal static (double[] Dx, double[] Dy) CoarseGrid(Random rng, int grid, double sigma)
+    {
         var gx = new double[grid * grid];
         var gy = new double[grid * grid];
         for (var i = 0; i < gx.Length; i++)
@@ -24,7 +34,7 @@ public static class ElasticDeformation
             gx[i] = sigma * SyntheticCells.Gaussian(rng);
             gy[i] = sigma * SyntheticCells.Gaussian(rng);
         }
-        return (Upsample(gx, grid, height, width), Upsample(gy, grid, height, width));
+        return (gx, gy);
     }
 
     /// <summary>Bicubic (Catmull-Rom, edge-clamped) up-sampling of a grid x grid field to height x width.</summary>

@@ -40,13 +40,7 @@ public sealed class ElasticGrid : Transform
     /// </summary>
     internal static (double[] Dx, double[] Dy) Field(Random rng, int height, int width, int grid, double sigma)
     {
-        var gx = new double[grid * grid];
-        var gy = new double[grid * grid];
-        for (var i = 0; i < gx.Length; i++)
-        {
-            gx[i] = sigma * SyntheticCells.Gaussian(rng);
-            gy[i] = sigma * SyntheticCells.Gaussian(rng);
-        }
+        var (gx, gy) = ElasticDeformation.CoarseGrid(rng, grid, sigma);
         return (Upsample(gx, grid, height, width), Upsample(gy, grid, height, width));
     }
 
