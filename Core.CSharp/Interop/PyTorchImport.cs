@@ -70,24 +70,24 @@ public static class PyTorchImport
     private static NetSpec ReadingGroup(IReadOnlyDictionary<string, Tensor> sd, string source)
     {
         var blocks = Indexed(sd, @"^encoder\.enc_blocks\.(\d+)\.conv1\.weight$");
-        if (blocks.Count < 2) throw Shapes(source, "the reading group's encoder needs at least two blocks (encoder.enc_blocks.0/1.conv1.weight)");
+        if (blocks.Count < 2) throw Refused(source, "the reading group's encoder needs at least two blocks (encoder.enc_blocks.0/1.conv1.weight)");
         var widths = blocks.Select(t => (int)t.shape[0]).ToArray();
         var inChannels = (int)blocks[0].shape[1];
-        var classes = sd.TryGetValue("head.weight", out var head) ? (int)head.shape[0] : throw Shapes(source, "no head.weight");
+        var classes = sd.TryGetValue("head.weight", out var head) ? (int)head.shape[0] : throw Refused(source, "no head.weight");
         return UNets.Describe(UNetOptions.ReadingGroup(widths, inChannels, classes));
     }
 
     private static NetSpec Milesial(IReadOnlyDictionary<string, Tensor> sd, string source)
     {
-        var inc = sd.TryGetValue("inc.double_conv.0.weight", out var t) ? t : throw Shapes(source, "no inc.double_conv.0.weight");
+        var inc = sd.TryGetValue("inc.double_conv.0.weight", out var t) ? t : throw Refused(source, "no inc.double_conv.0.weight");
         var downs = Indexed(sd, @"^down(\d+)\.maxpool_conv\.1\.double_conv\.3\.weight$", first: 1);
         var baseWidth = (int)inc.shape[0];
         var inChannels = (int)inc.shape[1];
-        var classes = sd.TryGetValue("outc.conv.weight", out var outc) ? (int)outc.shape[0] : throw Shapes(source, "no outc.conv.weight");
+        var classes = sd.TryGetValue("outc.conv.weight", out var outc) ? (int)outc.shape[0] : throw Refused(source, "no outc.conv.weight");
         // Transposed up-steps have weights (up1.up.weight); bilinear ones have none.
         var bilinear = !sd.ContainsKey("up1.up.weight");
         if (downs.Count == 4) return MilesialUNet.Describe(inChannels, classes, bilinear, baseWidth);
-        if (bilinear) throw Shapes(source, $"a bilinear milesial net of depth {downs.Count}; CropCat builds milesial's bilinear net at depth 4 only");
+        if (bilinear) throw Refused(source, $"a bilinear milesial net of depth {downs.Count}; CropCat builds milesial's bilinear net at depth 4 only");
         // The same layout at another depth: the padded batch-norm U-Net with transposed up-steps and plain concat.
         var widths = new[] { baseWidth }.Concat(downs.Select(d => (int)d.shape[0])).ToArray();
         return UNets.Describe(new UNetOptions
@@ -113,5 +113,5 @@ public static class PyTorchImport
         return list;
     }
 
-    private static UnknownLayoutException Shapes(string source, string what) => new($"{source}: {what}");
+    private static UnknownLayoutException Refused(string source, string what) => new($"{source}: {what}");
 }

@@ -397,7 +397,8 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         var grads = Network.parameters().Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
         if (grads.Count == 0) return;
-        var norm = Math.Sqrt(grads.Sum(g => g.pow(2).sum().item<float>()));
+        // One reduction and one read of the total, not a device sync per parameter.
+        var norm = stack(grads.Select(g => g.pow(2).sum()).ToArray()).sum().sqrt().item<float>();
         if (norm <= maxNorm) return;
         var factor = maxNorm / (norm + 1e-6);
         foreach (var g in grads) g.mul_(factor);
