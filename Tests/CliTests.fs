@@ -28,14 +28,31 @@ let cropcat (args: string list) =
     code, out.ToString(), err.ToString()
 
 /// A dataset folder of `n` synthetic 100 x 100 cell images with 0/255 masks.
-let private dataset n =
-    let d = tempDir ()
+let private dataset n = syntheticFolder 700 n 100
 
-    let o =
-        SyntheticCellsOptions(Height = 100, Width = 100, MinRadius = 6.0, MaxRadius = 12.0)
+/// The checkpoint of a tiny net (widths 4, 8) trained one step on `data` by `cropcat train`.
+let trainTiny (data: string) =
+    let out = tempDir ()
 
-    FolderDataset.Save(d, Seq.init n (fun i -> SyntheticCells.Generate(700 + i, o)), LabelSchema.Binary255)
-    d
+    let code, _, err =
+        cropcat [
+            "train"
+            "--data"
+            data
+            "--out"
+            out
+            "--widths"
+            "4,8"
+            "--max-steps"
+            "1"
+            "--threads"
+            "1"
+        ]
+
+    if code <> 0 then
+        failwith $"cropcat train failed ({code}): {err}"
+
+    Path.Combine(out, "model.safetensors")
 
 /// Every tensor of a checkpoint's network state, by name.
 let private modelState (checkpoint: string) =

@@ -12,33 +12,8 @@ open CropCat.Tests.TestUtil
 /// Ten synthetic 64 x 64 images and a tiny net trained one step on them.
 let private setup =
     lazy
-        (let data = tempDir ()
-
-         let o =
-             SyntheticCellsOptions(Height = 64, Width = 64, MinRadius = 5.0, MaxRadius = 9.0)
-
-         FolderDataset.Save(data, Seq.init 10 (fun i -> SyntheticCells.Generate(40 + i, o)), LabelSchema.Binary255)
-         let out = tempDir ()
-
-         let code, _, err =
-             CliTests.cropcat [
-                 "train"
-                 "--data"
-                 data
-                 "--out"
-                 out
-                 "--widths"
-                 "4,8"
-                 "--max-steps"
-                 "1"
-                 "--threads"
-                 "1"
-             ]
-
-         if code <> 0 then
-             failwith $"cropcat train failed ({code}): {err}"
-
-         Path.Combine(out, "model.safetensors"), Path.Combine(data, "images"))
+        (let data = syntheticFolder 40 10 64
+         CliTests.trainTiny data, Path.Combine(data, "images"))
 
 let private predict (extra: string list) (out: string) =
     let model, images = setup.Force()

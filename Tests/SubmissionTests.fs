@@ -249,27 +249,7 @@ let private dataset n = syntheticFolder 900 n 100
 let private checkpoint =
     lazy
         (let data = dataset 2
-         let out = tempDir ()
-
-         let code, _, err =
-             CliTests.cropcat [
-                 "train"
-                 "--data"
-                 data
-                 "--out"
-                 out
-                 "--widths"
-                 "4,8"
-                 "--max-steps"
-                 "1"
-                 "--threads"
-                 "1"
-             ]
-
-         if code <> 0 then
-             failwith $"cropcat train failed ({code}): {err}"
-
-         Path.Combine(out, "model.safetensors"), data)
+         CliTests.trainTiny data, data)
 
 /// An input folder with the dataset's images and a corrupt PNG.
 let private inputs () =
