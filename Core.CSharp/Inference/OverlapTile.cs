@@ -33,14 +33,25 @@ public sealed class OverlapTile
 {
     /// <summary>A predictor for <paramref name="network"/> with <paramref name="options"/> (defaults when null).</summary>
     public OverlapTile(Network network, TileOptions? options = null)
+        : this(network, options, null) { }
+
+    /// <summary>
+    /// A predictor that plans from <paramref name="network"/>'s description and computes each batch of tiles
+    /// with <paramref name="engine"/> (the network itself when null), e.g. ONNX Runtime on the exported graph.
+    /// </summary>
+    public OverlapTile(Network network, TileOptions? options, ITileEngine? engine)
     {
         Network = network ?? throw new ArgumentNullException(nameof(network));
         Options = options ?? new TileOptions();
         Options.Validate();
+        Engine = engine ?? new NetworkEngine(network);
     }
 
-    /// <summary>The network that predicts each tile.</summary>
+    /// <summary>The network whose description plans the tiles (and, with the default engine, predicts them).</summary>
     public Network Network { get; }
+
+    /// <summary>What computes each batch of tiles.</summary>
+    public ITileEngine Engine { get; }
 
     /// <summary>The tiling settings.</summary>
     public TileOptions Options { get; }
@@ -77,7 +88,7 @@ public sealed class OverlapTile
         var result = zeros([plan.Classes, .. extents.Select(e => (long)e)], dtype: ScalarType.Float32, device: CPU);
         using var weightSum = plan.Mode == TileMode.Gaussian ? zeros([1, .. extents.Select(e => (long)e)], dtype: ScalarType.Float32, device: CPU) : null;
         using var importance = plan.Mode == TileMode.Gaussian ? GaussianImportance.Map(plan.OutputSize, Options.SigmaScale, dims) : null;
-        var device = DeviceOf(Network);
+        var device = Engine.Device;
         var tiles = plan.Tiles().ToArray();
         var tileSizes = Enumerable.Repeat(plan.TileSize, dims).ToArray();
         var wasTraining = Network.training;
@@ -92,7 +103,7 @@ public sealed class OverlapTile
                 using var scope = NewDisposeScope();
                 var inputs = batch.Select(t => Mirror.Window(source, t.Select(o => (long)(o - plan.Margin)).ToArray(), tileSizes)).ToArray();
                 var x = stack(inputs, 0).to(device);
-                var y = Network.forward(x);
+                var y = Engine.Forward(x);
                 if (Options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
                 var host = y.to(ScalarType.Float32).cpu();
                 for (var j = 0; j < batch.Length; j++)
