@@ -29,6 +29,8 @@ type Args =
     | Shard of k_of_n: string
     | Tta of mode: string
     | Resume
+    | Engine of name: string
+    | Onnx of file: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -63,6 +65,10 @@ type Args =
                 "predict only shard K of N (K from 0, e.g. --shard $SLURM_ARRAY_TASK_ID/16 or $JOB_COMPLETION_INDEX/16): a stable split by output name, so N jobs cover every input exactly once"
             | Resume ->
                 "skip inputs whose mask already exists (written atomically, so it is complete): a rerun after a crash or a pre-empted job continues"
+            | Engine _ ->
+                "what computes the tiles: torchsharp (default) or onnxruntime (ONNX Runtime on the CPU, fp32, on the net exported in memory, or --onnx FILE; as many threads as libtorch). The tiles are planned the same way"
+            | Onnx _ ->
+                "with --engine onnxruntime: the ONNX file cropcat export wrote for this checkpoint (refused when its stored description differs)"
             | Threshold _ ->
                 "a binary (one sigmoid channel) net's foreground threshold on the probability, in (0, 1). Default 0.5; softmax nets take the most probable class"
 
@@ -79,6 +85,38 @@ let private submissionFormatOf (args: ParseResults<Args>) =
         match Submission.Parse name |> Option.ofNullable with
         | Some format -> format
         | None -> fail $"--rle-format '{name}' is not carvana, tgs or dsb"
+
+/// The ONNX Runtime engine --engine onnxruntime asks for (None: the net computes its tiles itself).
+let private engineOf (args: ParseResults<Args>) (net: CropCat.Nets.Network) =
+    match args.GetResult(Engine, "torchsharp").ToLowerInvariant(), args.TryGetResult Onnx with
+    | "torchsharp", None -> None
+    | "torchsharp", Some _ -> fail "--onnx FILE needs --engine onnxruntime"
+    | "onnxruntime", _ when net.Precision <> CropCat.Runtime.Precision.Float32 ->
+        fail "--engine onnxruntime computes in fp32: not with --precision bf16"
+    | "onnxruntime", None ->
+        try
+            Some(CropCat.OnnxRuntime.OnnxRuntimeEngine.For net)
+        with :? CropCat.Interop.Onnx.OnnxExportException as e ->
+            fail e.Message
+    | "onnxruntime", Some file ->
+        let engine =
+            try
+                CropCat.OnnxRuntime.OnnxRuntimeEngine.FromFile file
+            with
+            | :? FileNotFoundException
+            | :? DirectoryNotFoundException -> fail $"--onnx {file} does not exist"
+            | :? Microsoft.ML.OnnxRuntime.OnnxRuntimeException as e -> fail $"--onnx {file} is not a model ONNX Runtime loads: {e.Message}"
+
+        match engine.Metadata.TryGetValue CropCat.Interop.Onnx.OnnxExport.DescriptionKey with
+        | true, json when json = net.Description.Json -> Some engine
+        | found, _ ->
+            engine.Dispose()
+
+            if found then
+                fail $"--onnx {file} was exported from another network than checkpoint {args.GetResult Model}"
+            else
+                fail $"--onnx {file} holds no CropCat description (not written by cropcat export)"
+    | other, _ -> fail $"--engine '{other}' is not torchsharp or onnxruntime"
 
 /// Runs `cropcat predict`; returns 0, or 5 when an input was skipped.
 let run (args: ParseResults<Args>) =
@@ -112,6 +150,12 @@ let run (args: ParseResults<Args>) =
         with :? CropCat.Runtime.PrecisionNotSupportedException as e ->
             fail e.Message
     | Some other -> fail $"--precision '{other}' is not fp32 or bf16"
+
+    let engine = engineOf args net
+
+    use _ =
+        { new IDisposable with
+            member _.Dispose() = engine |> Option.iter _.Dispose() }
 
     let tiles =
         TileOptions(TileSize = args.GetResult(Tile, 572), BatchSize = args.GetResult(Batch, 1))
@@ -151,6 +195,10 @@ let run (args: ParseResults<Args>) =
                      with :? FormatException as e ->
                          fail $"bad --shard: {e.Message}"),
             Resume = args.Contains Resume,
+            Engine =
+                (match engine with
+                 | Some e -> e :> ITileEngine | null
+                 | None -> null),
             Tta =
                 (match args.GetResult(Tta, "none").ToLowerInvariant() with
                  | "none" -> TtaMode.None

@@ -28,6 +28,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<Train.Args>
     | [<CliPrefix(CliPrefix.None)>] Predict of ParseResults<Predict.Args>
     | [<CliPrefix(CliPrefix.None)>] Import of ParseResults<Import.Args>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<Export.Args>
     | [<CliPrefix(CliPrefix.None)>] Synth of ParseResults<Synth.Args>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<Bench.BenchArgs>
 
@@ -48,6 +49,7 @@ type Command =
                 "segment an image file or folder with a checkpoint from train; writes masks (exit code 5 when an input was skipped)"
             | Import _ ->
                 "turn PyTorch U-Net weights (the reading group's or milesial's layout, .pt/.pth/.safetensors) into a CropCat checkpoint that computes what the PyTorch model computes"
+            | Export _ -> "write a checkpoint's net as an ONNX model (cropcat export --onnx model.onnx --model model.safetensors)"
             | Synth _ -> "write a dataset folder of synthetic touching cells (images/ and masks/) to try train and predict on"
             | Bench _ -> "benchmark forward and training step against a hand-written TorchSharp net and PyTorch"
 
@@ -84,6 +86,7 @@ let main argv =
             | Train a -> Train.run a
             | Predict a -> Predict.run a
             | Import a -> Import.run a
+            | Export a -> Export.run a
             | Synth a -> Synth.run a
             | Bench a -> Bench.run a
             | Version -> 0 // answered above

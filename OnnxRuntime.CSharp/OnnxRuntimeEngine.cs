@@ -47,6 +47,9 @@ public sealed class OnnxRuntimeEngine : ITileEngine, IDisposable
     /// <summary>An engine on the ONNX file at <paramref name="path"/>.</summary>
     public static OnnxRuntimeEngine FromFile(string path, int? threads = null) => new(System.IO.File.ReadAllBytes(path), threads);
 
+    /// <summary>The model's metadata_props (an exported CropCat model holds its description and valid sizes there).</summary>
+    public System.Collections.Generic.IReadOnlyDictionary<string, string> Metadata => _session.ModelMetadata.CustomMetadataMap;
+
     /// <summary>ONNX Runtime's intra-op threads.</summary>
     public int Threads { get; }
 

@@ -267,7 +267,7 @@ public sealed class FolderPredictor
                 },
             };
         }
-        var tiler = new OverlapTile(Network, options);
+        var tiler = new OverlapTile(Network, options, Options.Engine);
         var probabilities = Options.Tta == TtaMode.None ? tiler.Predict(x, plan) : TestTimeAugmentation.Predict(tiler, x, Options.Tta);
         // Back to the input's size before the argmax: resizing the class map instead would put the
         // borders between classes on the coarse grid.

@@ -41,6 +41,12 @@ public sealed record FolderPredictorOptions
     /// </summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// What computes the tiles (e.g. ONNX Runtime on the exported graph); null for the network itself. The tiles
+    /// are still planned from the network's description; the caller owns (and disposes) the engine.
+    /// </summary>
+    public ITileEngine? Engine { get; init; }
+
     private readonly double _threshold = 0.5;
 
     /// <summary>
