@@ -46,9 +46,16 @@ type BenchArgs =
             | Python _ -> "python with torch (default /usr/bin/python3, with OpenBLAS from /usr/lib/x86_64-linux-gnu/openblas-openmp)"
             | Out _ -> "also write the report (markdown) to this file"
             | Experiment _ ->
-                "A/B of a variant: 'layout' (CropCat in its default layout, Auto unless CROPCAT_LAYOUT says otherwise, vs NCHW-contiguous and channels-last, with a table of the ratios and Auto's choices) or 'bf16' (fp32 vs bfloat16 forward; use forward cases)"
+                "A/B of a variant: 'layout' (CropCat in its default layout, Auto unless CROPCAT_LAYOUT says otherwise, vs NCHW-contiguous and channels-last, with a table of the ratios and Auto's choices), 'bf16' (fp32 vs bfloat16 forward; use forward cases) or 'onnxruntime' (CropCat's forward vs ONNX Runtime on the same net exported to ONNX, same weights and input; forward cases)"
             | Serve -> "internal: serve the worker line protocol on stdin/stdout"
             | Probe _ -> "internal: peak memory of one forward in a fresh process"
+
+/// The ONNX Runtime managed assembly's version (the native library ships in the same package).
+let private onnxRuntimeVersion () =
+    typeof<Microsoft.ML.OnnxRuntime.InferenceSession>.Assembly.GetName().Version
+    |> Option.ofObj
+    |> Option.map (fun v -> v.ToString 3)
+    |> Option.defaultValue "?"
 
 let private paper = [| 64; 128; 256; 512; 1024 |]
 let private w16 = [| 16; 32; 64; 128; 256 |]
@@ -340,7 +347,12 @@ let run (a: ParseResults<BenchArgs>) =
                         "- EXPERIMENT: the Reference column is CropCat's net computing in bfloat16 (forward cases only), so CC/Ref is the fp32 time over the bf16 time"
 
                     InProcess("CropCat bf16", CropCatBFloat16Net)
-                | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout, bf16)" other
+                | Some "onnxruntime" ->
+                    say
+                        $"- EXPERIMENT: the Reference column is ONNX Runtime {onnxRuntimeVersion ()} on CropCat's net exported to ONNX (opset {CropCat.Interop.Onnx.OnnxExport.Opset}, the same description and input, {threads} intra-op threads, forward cases only), so CC/Ref is CropCat's time over ONNX Runtime's"
+
+                    InProcess("ONNX Runtime", OnnxRuntimeNet)
+                | Some other -> failwithf "cropcat bench: unknown experiment '%s' (known: layout, bf16, onnxruntime)" other
                 | None -> InProcess("Reference", ReferenceNet)
 
             columns.Add {

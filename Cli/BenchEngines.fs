@@ -75,6 +75,19 @@ type NetKind =
     | CropCatChannelsLastNet
     /// CropCat's net computing in bfloat16 (the bf16 experiment; forward only).
     | CropCatBFloat16Net
+    /// CropCat's net exported to ONNX and run by ONNX Runtime (the onnxruntime experiment; forward only).
+    | OnnxRuntimeNet
+
+/// ONNX Runtime on a network's exported graph, as a module the forward case can time.
+type private OnnxRuntimeModule(engine: CropCat.OnnxRuntime.OnnxRuntimeEngine) =
+    inherit TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>("onnxruntime")
+    override _.forward x = engine.Forward x
+
+    override _.Dispose(disposing: bool) =
+        if disposing then
+            engine.Dispose()
+
+        base.Dispose disposing
 
 let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
@@ -93,8 +106,15 @@ let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.t
         let net = UNet.Create spec.Options
         net.Precision <- CropCat.Runtime.Precision.BFloat16
         net :> _
+    | OnnxRuntimeNet ->
+        // The CropCat column's description (weights of its own draw: they do not change the work), exported in memory.
+        use net = UNet.Create spec.Options
+        new OnnxRuntimeModule(CropCat.OnnxRuntime.OnnxRuntimeEngine.For net) :> _
 
 let makeCase kind op (spec: NetSpec) =
+    if kind = OnnxRuntimeNet && op = Train then
+        failwith "cropcat bench --experiment onnxruntime: ONNX Runtime runs forward cases only (use --cases paper-fwd,w16-572-fwd,...)"
+
     let net = build kind spec
 
     match op with

@@ -33,6 +33,9 @@ public sealed class OnnxRuntimeEngine : ITileEngine, IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // No spin-waiting between runs: in overlap-tile inference libtorch works between two batches (blending,
+        // the next tile's crop), and on a shared machine spinning threads take the cores it needs.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         Threads = options.IntraOpNumThreads;
         _session = new InferenceSession(model, options);
         if (_session.InputMetadata.Count != 1 || _session.OutputMetadata.Count != 1)

@@ -202,4 +202,37 @@ let tests =
             Expect.stringContains m "ONNX export: level 1 / down: the ONNX exporter does not know the layer kind AlienSpec (Alien)" "names the layer path and kind"
             settle ()
         }
+    
+        test "cropcat export prints opset, axes and valid sizes; predict --engine onnxruntime (in memory and --onnx FILE) writes torchsharp's masks" {
+            init ()
+            let data = syntheticFolder 900 2 100
+            let model = CliTests.trainTiny data
+            let dir = tempDir ()
+            let onnx = Path.Combine(dir, "model.onnx")
+            let code, out, err = CliTests.cropcat [ "export"; "--model"; model; "--onnx"; onnx ]
+            Expect.equal code 0 $"export succeeds: {err}"
+            Expect.stringContains out "ONNX opset 17" "opset"
+            Expect.stringContains out "input   input: float[batch, 1, height, width]" "dynamic input axes"
+            Expect.stringContains out "valid sizes per axis: 20 + 4k -> 4 + 4k (output = input - 16)" "valid sizes"
+            let predict folder extra =
+                let code, _, err =
+                    CliTests.cropcat ([ "predict"; "--model"; model; "--input"; Path.Combine(data, "images"); "--output"; Path.Combine(dir, folder); "--tile"; "40"; "--quiet" ] @ extra)
+                Expect.equal code 0 $"predict {extra} succeeds: {err}"
+                Directory.GetFiles(Path.Combine(dir, folder)) |> Array.sort |> Array.map File.ReadAllBytes
+            let reference = predict "torch" []
+            Expect.equal reference.Length 2 "two masks"
+            Expect.equal (predict "ort" [ "--engine"; "onnxruntime" ]) reference "ONNX Runtime's masks (exported in memory) are torchsharp's"
+            Expect.equal (predict "ortfile" [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) reference "ONNX Runtime's masks (--onnx FILE) are torchsharp's"
+            let refused extra =
+                let code, _, err = CliTests.cropcat ([ "predict"; "--model"; model; "--input"; data; "--output"; Path.Combine(dir, "x") ] @ extra)
+                Expect.equal code 2 $"refused: {extra}"
+                err
+            Expect.stringContains (refused [ "--onnx"; onnx ]) "--onnx FILE needs --engine onnxruntime" "--onnx alone"
+            Expect.stringContains (refused [ "--engine"; "tvm" ]) "--engine 'tvm' is not torchsharp or onnxruntime" "unknown engine"
+            File.WriteAllBytes(onnx, [| 1uy; 2uy |])
+            Expect.stringContains (refused [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) "is not a model ONNX Runtime loads" "a broken file"
+            Directory.Delete(dir, true)
+            Directory.Delete(data, true)
+            settle ()
+        }
     ]
