@@ -213,7 +213,7 @@ let tests =
             Expect.equal code 0 $"export succeeds: {err}"
             Expect.stringContains out "ONNX opset 17" "opset"
             Expect.stringContains out "input   input: float[batch, 1, height, width]" "dynamic input axes"
-            Expect.stringContains out "valid sizes per axis: 20 + 4k -> 4 + 4k (output = input - 16)" "valid sizes"
+            Expect.stringContains out "valid sizes per axis: 18 + 2k -> 2 + 2k (output = input - 16)" "valid sizes"
             let predict folder extra =
                 let code, _, err =
                     CliTests.cropcat ([ "predict"; "--model"; model; "--input"; Path.Combine(data, "images"); "--output"; Path.Combine(dir, folder); "--tile"; "40"; "--quiet" ] @ extra)
