@@ -155,7 +155,8 @@ let run (args: ParseResults<Args>) =
 
     use _ =
         { new IDisposable with
-            member _.Dispose() = engine |> Option.iter _.Dispose() }
+            member _.Dispose() = engine |> Option.iter _.Dispose()
+        }
 
     let tiles =
         TileOptions(TileSize = args.GetResult(Tile, 572), BatchSize = args.GetResult(Batch, 1))

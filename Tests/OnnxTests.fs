@@ -22,11 +22,16 @@ type AlienSpec() =
     override _.Role = SpecRole.Down
     override _.Kind _ = "Alien"
     override _.Channels(_, c) = ChannelsResult.Ok c
+
     override _.Infer(node, input, state) =
         state.Row(node.Path, "Alien", input, 0L)
         System.Nullable input
+
     override _.Parameters(_, _, _) = 0L
-    override _.Build(node, _, _) = Identity(node.Path) :> CropCat.Layers.Layer
+
+    override _.Build(node, _, _) =
+        Identity(node.Path) :> CropCat.Layers.Layer
+
     override _.``<Clone>$``() = AlienSpec() :> Spec
 
 and private Identity(path) =
@@ -83,7 +88,8 @@ let tests =
             settle ()
         }
 
-        test "padded batch-norm nets (milesial: bilinear + pad-and-cat; Carvana: bilinear + 1x1 + concat) with trained statistics: within 1e-4" {
+        test
+            "padded batch-norm nets (milesial: bilinear + pad-and-cat; Carvana: bilinear + 1x1 + concat) with trained statistics: within 1e-4" {
             init ()
             use _ = torch.NewDisposeScope()
             torch.manual_seed 2L |> ignore
@@ -93,7 +99,11 @@ let tests =
             for n in [ milesial; carvana ] do
                 let input = torch.randn ([| 1L; 3L; 40L; 56L |])
                 trainStatistics n input
-                let bn = n.named_buffers () |> Seq.find (fun struct (name, _) -> name.EndsWith "running_var")
+
+                let bn =
+                    n.named_buffers ()
+                    |> Seq.find (fun struct (name, _) -> name.EndsWith "running_var")
+
                 let struct (_, var) = bn
                 Expect.isGreaterThan (maxAbsDiff var (torch.ones_like var)) 0.05 "the running variance is not trivial"
                 agrees n input
@@ -116,7 +126,10 @@ let tests =
             use valid = net 5 (UNetOptions().With(widths = [| 2; 4 |], dims = 3))
             let s = size valid 20
             agrees valid (torch.randn ([| 1L; 1L; int64 s; int64 (s + 2); int64 s |]))
-            use same = net 6 (UNetOptions.Carvana.With(widths = [| 2; 4 |], dims = 3, inChannels = 1))
+
+            use same =
+                net 6 (UNetOptions.Carvana.With(widths = [| 2; 4 |], dims = 3, inChannels = 1))
+
             let input = torch.randn ([| 1L; 1L; 8L; 12L; 10L |])
             trainStatistics same input
             agrees same input
@@ -135,7 +148,12 @@ let tests =
                 let input = torch.randn ([| 2L; 1L; int64 h; int64 w |])
                 let got = engine.Forward input
                 let want = n.forward input
-                Expect.sequenceEqual got.shape [| 2L; 2L; int64 (sizes.OutputOf h).Value; int64 (sizes.OutputOf w).Value |] "output = the valid sizes' closed form"
+
+                Expect.sequenceEqual
+                    got.shape
+                    [| 2L; 2L; int64 (sizes.OutputOf h).Value; int64 (sizes.OutputOf w).Value |]
+                    "output = the valid sizes' closed form"
+
                 Expect.isLessThan (maxAbsDiff got want) 1e-4 $"max |ONNX Runtime - CropCat| at {h}x{w}"
 
             settle ()
@@ -172,7 +190,12 @@ let tests =
             Expect.sequenceEqual (Directory.GetFiles dir |> Array.map Path.GetFileName) [| "net.onnx" |] "no temp file is left"
             use session = new Microsoft.ML.OnnxRuntime.InferenceSession(path)
             let meta = session.ModelMetadata.CustomMetadataMap
-            Expect.equal (NetworkDescription(NetworkDescription.SpecKind, meta.[OnnxExport.DescriptionKey]).ToSpec()) n.Spec "the description round-trips"
+
+            Expect.equal
+                (NetworkDescription(NetworkDescription.SpecKind, meta.[OnnxExport.DescriptionKey]).ToSpec())
+                n.Spec
+                "the description round-trips"
+
             Expect.stringContains meta.[OnnxExport.ValidSizesKey] "\"period\":4" "valid sizes JSON"
             Expect.equal session.ModelMetadata.ProducerName "CropCat" "producer"
             Directory.Delete(dir, true)
@@ -197,13 +220,22 @@ let tests =
             init ()
             use _ = torch.NewDisposeScope()
             let inner = ChainSpec(BlockSpec(4), AlienSpec(), BlockSpec(4))
-            use n = new Network(NetSpec(1, ChainSpec(BlockSpec(4), PoolSpec(), SkipSpec(Merge.CropConcat, inner), HeadSpec(2))))
+
+            use n =
+                new Network(NetSpec(1, ChainSpec(BlockSpec(4), PoolSpec(), SkipSpec(Merge.CropConcat, inner), HeadSpec(2))))
+
             let m = messageOf<OnnxExportException> (fun () -> OnnxExport.ToModel n |> ignore)
-            Expect.stringContains m "ONNX export: level 1 / down: the ONNX exporter does not know the layer kind AlienSpec (Alien)" "names the layer path and kind"
+
+            Expect.stringContains
+                m
+                "ONNX export: level 1 / down: the ONNX exporter does not know the layer kind AlienSpec (Alien)"
+                "names the layer path and kind"
+
             settle ()
         }
-    
-        test "cropcat export prints opset, axes and valid sizes; predict --engine onnxruntime (in memory and --onnx FILE) writes torchsharp's masks" {
+
+        test
+            "cropcat export prints opset, axes and valid sizes; predict --engine onnxruntime (in memory and --onnx FILE) writes torchsharp's masks" {
             init ()
             let data = syntheticFolder 900 2 100
             let model = CliTests.trainTiny data
@@ -214,23 +246,71 @@ let tests =
             Expect.stringContains out "ONNX opset 17" "opset"
             Expect.stringContains out "input   input: float[batch, 1, height, width]" "dynamic input axes"
             Expect.stringContains out "valid sizes per axis: 18 + 2k -> 2 + 2k (output = input - 16)" "valid sizes"
+
             let predict folder extra =
                 let code, _, err =
-                    CliTests.cropcat ([ "predict"; "--model"; model; "--input"; Path.Combine(data, "images"); "--output"; Path.Combine(dir, folder); "--tile"; "40"; "--quiet" ] @ extra)
+                    CliTests.cropcat (
+                        [
+                            "predict"
+                            "--model"
+                            model
+                            "--input"
+                            Path.Combine(data, "images")
+                            "--output"
+                            Path.Combine(dir, folder)
+                            "--tile"
+                            "40"
+                            "--quiet"
+                        ]
+                        @ extra
+                    )
+
                 Expect.equal code 0 $"predict {extra} succeeds: {err}"
-                Directory.GetFiles(Path.Combine(dir, folder)) |> Array.sort |> Array.map File.ReadAllBytes
+
+                Directory.GetFiles(Path.Combine(dir, folder))
+                |> Array.sort
+                |> Array.map File.ReadAllBytes
+
             let reference = predict "torch" []
             Expect.equal reference.Length 2 "two masks"
-            Expect.equal (predict "ort" [ "--engine"; "onnxruntime" ]) reference "ONNX Runtime's masks (exported in memory) are torchsharp's"
-            Expect.equal (predict "ortfile" [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) reference "ONNX Runtime's masks (--onnx FILE) are torchsharp's"
+
+            Expect.equal
+                (predict "ort" [ "--engine"; "onnxruntime" ])
+                reference
+                "ONNX Runtime's masks (exported in memory) are torchsharp's"
+
+            Expect.equal
+                (predict "ortfile" [ "--engine"; "onnxruntime"; "--onnx"; onnx ])
+                reference
+                "ONNX Runtime's masks (--onnx FILE) are torchsharp's"
+
             let refused extra =
-                let code, _, err = CliTests.cropcat ([ "predict"; "--model"; model; "--input"; data; "--output"; Path.Combine(dir, "x") ] @ extra)
+                let code, _, err =
+                    CliTests.cropcat (
+                        [
+                            "predict"
+                            "--model"
+                            model
+                            "--input"
+                            data
+                            "--output"
+                            Path.Combine(dir, "x")
+                        ]
+                        @ extra
+                    )
+
                 Expect.equal code 2 $"refused: {extra}"
                 err
+
             Expect.stringContains (refused [ "--onnx"; onnx ]) "--onnx FILE needs --engine onnxruntime" "--onnx alone"
             Expect.stringContains (refused [ "--engine"; "tvm" ]) "--engine 'tvm' is not torchsharp or onnxruntime" "unknown engine"
             File.WriteAllBytes(onnx, [| 1uy; 2uy |])
-            Expect.stringContains (refused [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) "is not a model ONNX Runtime loads" "a broken file"
+
+            Expect.stringContains
+                (refused [ "--engine"; "onnxruntime"; "--onnx"; onnx ])
+                "is not a model ONNX Runtime loads"
+                "a broken file"
+
             Directory.Delete(dir, true)
             Directory.Delete(data, true)
             settle ()
