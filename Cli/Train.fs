@@ -380,12 +380,32 @@ let run (args: ParseResults<Args>) =
             member _.Dispose() = board |> Option.iter (fun b -> (b :> IDisposable).Dispose())
         }
 
+    // A live bar on a terminal; plain epoch lines (the trainer's own) when stderr is redirected.
+    let bar =
+        if Progress.live (args.Contains Quiet) then
+            Some(
+                Progress.TrainBar(
+                    Progress.stderrConsole (),
+                    args.GetResult(Epochs, 10),
+                    args.GetResult(Steps_Per_Epoch, 0),
+                    int64 (args.GetResult(Max_Steps, 0))
+                )
+            )
+        else
+            None
+
     let training =
         TrainerOptions(
-            StepDone = (board |> Option.map _.StepDone |> Option.toObj),
-            EpochDone = (board |> Option.map _.EpochDone |> Option.toObj),
+            StepDone = (Progress.all [ board |> Option.map _.StepDone; bar |> Option.map _.StepDone ] |> Option.toObj),
+            EpochDone = (Progress.all [ board |> Option.map _.EpochDone; bar |> Option.map _.EpochDone ] |> Option.toObj),
             Objective = objective,
-            Progress = (if args.Contains Quiet then null else Console.Error),
+            Progress =
+                Option.toObj (
+                    match bar with
+                    | Some b -> Some b.Lines
+                    | None when args.Contains Quiet -> None
+                    | None -> Some Console.Error
+                ),
             Pipeline = pipeline,
             BatchSize = args.GetResult(Batch, 1),
             Schedule = schedule,
@@ -467,7 +487,9 @@ let run (args: ParseResults<Args>) =
 
     let result =
         try
-            FolderTraining.Run(net, folder, training)
+            match bar with
+            | Some b -> b.Run(fun () -> FolderTraining.Run(net, folder, training))
+            | None -> FolderTraining.Run(net, folder, training)
         with
         | :? ArgumentException as e -> fail e.Message
         | :? DatasetException as e -> fail e.Message
