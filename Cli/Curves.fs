@@ -9,7 +9,9 @@ open ScottPlot
 
 /// The mean of the foreground classes' scores (1..K-1, NaN skipped); NaN when there are none.
 let foreground (perClass: float[]) =
-    let fg = perClass |> Array.skip (min 1 perClass.Length) |> Array.filter Double.IsFinite
+    let fg =
+        perClass |> Array.skip (min 1 perClass.Length) |> Array.filter Double.IsFinite
+
     if fg.Length = 0 then nan else Array.average fg
 
 /// One line: x and y where y is finite (NaN marks an epoch without that value, e.g. no validation).
@@ -32,13 +34,18 @@ let render (runs: (string * EpochRecord seq) list) (width: int) (height: int) : 
     let multi = Multiplot()
     multi.AddPlots 3
     let loss, metrics, rate = multi.GetPlot 0, multi.GetPlot 1, multi.GetPlot 2
-    let named (run: string) (what: string) = if runs.Length > 1 then $"{run}: {what}" else what
+
+    let named (run: string) (what: string) =
+        if runs.Length > 1 then $"{run}: {what}" else what
 
     runs
     |> List.iteri (fun i (name, history) ->
         let h = Array.ofSeq history
         let color = palette[i % palette.Length]
-        let at (pick: EpochRecord -> float) = h |> Seq.map (fun r -> float r.Epoch, pick r)
+
+        let at (pick: EpochRecord -> float) =
+            h |> Seq.map (fun r -> float r.Epoch, pick r)
+
         line loss (named name "train") false color (at (fun r -> r.TrainLoss))
         line loss (named name "validation") true color (at (fun r -> r.ValidationLoss))
         line metrics (named name "IoU") false color (at (fun r -> foreground r.ValidationIoU))

@@ -327,5 +327,9 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
 
         r.Trainer.Dispose()
 
-    printfn "Wrote %s (metrics.json, curves.png, overlay-1..4.png, model.safetensors, tensorboard/) in %.0f s" outDir clock.Elapsed.TotalSeconds
+    printfn
+        "Wrote %s (metrics.json, curves.png, overlay-1..4.png, model.safetensors, tensorboard/) in %.0f s"
+        outDir
+        clock.Elapsed.TotalSeconds
+
     0

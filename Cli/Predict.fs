@@ -168,7 +168,10 @@ let run (args: ParseResults<Args>) =
             Progress =
                 (Progress.all [
                     bar |> Option.map _.Progress
-                    (if args.Contains Verbose then Some(PredictReport.tilePlans log) else None)
+                    (if args.Contains Verbose then
+                         Some(PredictReport.tilePlans log)
+                     else
+                         None)
                  ]
                  |> Option.toObj),
             Resize = resize,
@@ -199,6 +202,7 @@ let run (args: ParseResults<Args>) =
     let report =
         try
             tiles.Validate()
+
             let predict () =
                 FolderPredictor(net, info.Labels, options).Run(args.GetResult Input, args.GetResult Output)
 

@@ -34,7 +34,9 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
         let out = net.Infer(s.Height, s.Width)
         let oh, ow = out.Height, out.Width
         // The first channel stands for the image (RGB inputs show as their red channel).
-        let image = Crops.Center(Array.sub s.Image 0 (s.Height * s.Width), s.Height, s.Width, oh, ow)
+        let image =
+            Crops.Center(Array.sub s.Image 0 (s.Height * s.Width), s.Height, s.Width, oh, ow)
+
         let truth = Crops.Center(s.Classes, s.Height, s.Width, oh, ow)
         let predicted = trainer.Predict s
         let scale = if max oh ow < 160 then 2 else 1
@@ -54,7 +56,8 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
     member val Trainer: Trainer option = None with get, set
 
     /// For TrainerOptions.StepDone.
-    member _.StepDone = Action<int64, float>(fun step loss -> log.Scalar(StepLossTag, loss, step))
+    member _.StepDone =
+        Action<int64, float>(fun step loss -> log.Scalar(StepLossTag, loss, step))
 
     /// For TrainerOptions.EpochDone.
     member this.EpochDone =

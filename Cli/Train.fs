@@ -117,7 +117,8 @@ type Args =
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
             | Tensorboard _ ->
                 "also write a TensorBoard event file into this folder: every step's loss (loss/step), and per epoch the train and validation loss, foreground IoU and Dice, pixel error, mAP, learning rate and epoch seconds (view with `tensorboard --logdir DIR`)"
-            | Verbose -> "also print, after training, each epoch's seconds and steps/s, the time spent waiting for data, the tile plan, and the image decodes (cache misses)"
+            | Verbose ->
+                "also print, after training, each epoch's seconds and steps/s, the time spent waiting for data, the tile plan, and the image decodes (cache misses)"
             | Quiet -> "no progress or epoch lines on stderr, only warnings and errors; the closing summary stays on stdout"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
@@ -377,7 +378,8 @@ let run (args: ParseResults<Args>) =
 
     use _closeBoard =
         { new IDisposable with
-            member _.Dispose() = board |> Option.iter (fun b -> (b :> IDisposable).Dispose())
+            member _.Dispose() =
+                board |> Option.iter (fun b -> (b :> IDisposable).Dispose())
         }
 
     // A live bar on a terminal; plain epoch lines (the trainer's own) when stderr is redirected.
@@ -396,8 +398,12 @@ let run (args: ParseResults<Args>) =
 
     let training =
         TrainerOptions(
-            StepDone = (Progress.all [ board |> Option.map _.StepDone; bar |> Option.map _.StepDone ] |> Option.toObj),
-            EpochDone = (Progress.all [ board |> Option.map _.EpochDone; bar |> Option.map _.EpochDone ] |> Option.toObj),
+            StepDone =
+                (Progress.all [ board |> Option.map _.StepDone; bar |> Option.map _.StepDone ]
+                 |> Option.toObj),
+            EpochDone =
+                (Progress.all [ board |> Option.map _.EpochDone; bar |> Option.map _.EpochDone ]
+                 |> Option.toObj),
             Objective = objective,
             Progress =
                 Option.toObj (
@@ -518,6 +524,7 @@ let run (args: ParseResults<Args>) =
 
     let curves =
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath result.CheckpointPath) |> string, "curves.png")
+
     Curves.write curves [ "train", result.Training.History ]
 
     if not (args.Contains Quiet) then

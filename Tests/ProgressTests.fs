@@ -47,7 +47,8 @@ let tests =
         testProperty "LineWriter: redrawn \\r statuses vanish, finished lines come out as written"
         <| fun (lines: NonEmptyString list) (statuses: NonEmptyString list) ->
             let clean (s: NonEmptyString) =
-                s.Get.Replace('\r', ' ').Replace('\n', ' ').Trim() |> fun t -> if t = "" then "x" else t
+                s.Get.Replace('\r', ' ').Replace('\n', ' ').Trim()
+                |> fun t -> if t = "" then "x" else t
 
             let expected = lines |> List.map clean
 
@@ -135,21 +136,54 @@ let tests =
                 skiptest "stderr is a terminal here: the CLI draws the live bar, tested above on a TestConsole"
 
             let data = TestUtil.syntheticFolder 730 3 100
-            let trainArgs out = [ "train"; "--data"; data; "--out"; out; "--widths"; "4,8"; "--epochs"; "2"; "--threads"; "1" ]
-            let code, _, err = CliTests.cropcat (trainArgs (TestUtil.tempDir ()) @ [ "--verbose" ])
+
+            let trainArgs out = [
+                "train"
+                "--data"
+                data
+                "--out"
+                out
+                "--widths"
+                "4,8"
+                "--epochs"
+                "2"
+                "--threads"
+                "1"
+            ]
+
+            let code, _, err =
+                CliTests.cropcat (trainArgs (TestUtil.tempDir ()) @ [ "--verbose" ])
+
             Expect.equal code 0 err
             Expect.isFalse (err.Contains '\r') "no carriage returns"
             Expect.isFalse (hasAnsi err) "no escape sequences"
 
-            for line in [ "cropcat train: epoch 2: "; "cropcat train: time: "; "cropcat train: tile plan: "; "training-image decodes" ] do
+            for line in
+                [
+                    "cropcat train: epoch 2: "
+                    "cropcat train: time: "
+                    "cropcat train: tile plan: "
+                    "training-image decodes"
+                ] do
                 Expect.stringContains err line "a --verbose line"
 
             let _, _, plain = CliTests.cropcat (trainArgs (TestUtil.tempDir ()))
             Expect.isFalse (plain.Contains "tile plan:") "not without --verbose"
             let model = CliTests.trainTiny data
+
             let predict extra =
                 CliTests.cropcat (
-                    [ "predict"; "--model"; model; "--input"; Path.Combine(data, "images"); "--output"; TestUtil.tempDir (); "--tile"; "44" ]
+                    [
+                        "predict"
+                        "--model"
+                        model
+                        "--input"
+                        Path.Combine(data, "images")
+                        "--output"
+                        TestUtil.tempDir ()
+                        "--tile"
+                        "44"
+                    ]
                     @ extra
                 )
 

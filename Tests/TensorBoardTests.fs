@@ -21,7 +21,11 @@ let private crcTable =
         let mutable c = uint32 n
 
         for _ in 1..8 do
-            c <- if c &&& 1u <> 0u then 0x82F63B78u ^^^ (c >>> 1) else c >>> 1
+            c <-
+                if c &&& 1u <> 0u then
+                    0x82F63B78u ^^^ (c >>> 1)
+                else
+                    c >>> 1
 
         c)
 
@@ -119,24 +123,52 @@ type private Decoded = {
 
 let private decodeEvent (data: byte[]) =
     let fs = fields data
-    let summary = fs |> List.tryPick (function Bytes(5, s) -> Some s | _ -> None)
+
+    let summary =
+        fs
+        |> List.tryPick (function
+            | Bytes(5, s) -> Some s
+            | _ -> None)
 
     let values =
         match summary with
-        | Some s -> fields s |> List.choose (function Bytes(1, v) -> Some(fields v) | _ -> None)
+        | Some s ->
+            fields s
+            |> List.choose (function
+                | Bytes(1, v) -> Some(fields v)
+                | _ -> None)
         | None -> []
 
-    let tag v = v |> List.pick (function Bytes(1, t) -> Some(Text.Encoding.UTF8.GetString t) | _ -> None)
+    let tag v =
+        v
+        |> List.pick (function
+            | Bytes(1, t) -> Some(Text.Encoding.UTF8.GetString t)
+            | _ -> None)
 
     {
-        WallTime = fs |> List.pick (function Fixed64(1, w) -> Some(BitConverter.UInt64BitsToDouble w) | _ -> None)
-        Step = fs |> List.tryPick (function Varint(2, s) -> Some(int64 s) | _ -> None) |> Option.defaultValue 0L
-        FileVersion = fs |> List.tryPick (function Bytes(3, v) -> Some(Text.Encoding.UTF8.GetString v) | _ -> None)
+        WallTime =
+            fs
+            |> List.pick (function
+                | Fixed64(1, w) -> Some(BitConverter.UInt64BitsToDouble w)
+                | _ -> None)
+        Step =
+            fs
+            |> List.tryPick (function
+                | Varint(2, s) -> Some(int64 s)
+                | _ -> None)
+            |> Option.defaultValue 0L
+        FileVersion =
+            fs
+            |> List.tryPick (function
+                | Bytes(3, v) -> Some(Text.Encoding.UTF8.GetString v)
+                | _ -> None)
         Scalars =
             values
             |> List.choose (fun v ->
                 v
-                |> List.tryPick (function Fixed32(2, x) -> Some(tag v, BitConverter.UInt32BitsToSingle x) | _ -> None))
+                |> List.tryPick (function
+                    | Fixed32(2, x) -> Some(tag v, BitConverter.UInt32BitsToSingle x)
+                    | _ -> None))
         Images =
             values
             |> List.choose (fun v ->
@@ -144,8 +176,19 @@ let private decodeEvent (data: byte[]) =
                 |> List.tryPick (function
                     | Bytes(4, img) ->
                         let f = fields img
-                        let int n = f |> List.pick (function Varint(k, x) when k = n -> Some(int x) | _ -> None)
-                        let png = f |> List.pick (function Bytes(4, p) -> Some p | _ -> None)
+
+                        let int n =
+                            f
+                            |> List.pick (function
+                                | Varint(k, x) when k = n -> Some(int x)
+                                | _ -> None)
+
+                        let png =
+                            f
+                            |> List.pick (function
+                                | Bytes(4, p) -> Some p
+                                | _ -> None)
+
                         Some(tag v, int 1, int 2, png)
                     | _ -> None))
     }
@@ -155,11 +198,10 @@ let private eventsIn (dir: string) =
     | [| one |] -> records one |> List.map decodeEvent
     | files -> failwith $"{dir}: expected one event file, found {files.Length}"
 
-let private cells first n =
-    [
-        for i in 0 .. n - 1 ->
-            SyntheticCells.Generate(first + i, SyntheticCellsOptions(Height = 36, Width = 36, MinRadius = 5.0, MaxRadius = 9.0))
-    ]
+let private cells first n = [
+    for i in 0 .. n - 1 ->
+        SyntheticCells.Generate(first + i, SyntheticCellsOptions(Height = 36, Width = 36, MinRadius = 5.0, MaxRadius = 9.0))
+]
 
 [<Tests>]
 let tests =
@@ -200,8 +242,12 @@ let tests =
             for e in events do
                 Expect.isTrue (e.WallTime >= before - 1.0 && e.WallTime < before + 600.0) $"wall time {e.WallTime} is seconds since 1970"
 
-            let scalars tag =
-                [ for e in events do for t, v in e.Scalars do if t = tag then yield e.Step, v ]
+            let scalars tag = [
+                for e in events do
+                    for t, v in e.Scalars do
+                        if t = tag then
+                            yield e.Step, v
+            ]
 
             Expect.equal
                 (scalars CropCat.Cli.TensorBoard.StepLossTag)
@@ -221,8 +267,15 @@ let tests =
                 ] do
                 Expect.equal (scalars tag) [ for h in history -> h.Step, float32 (pick h) ] $"{tag} per epoch, at the epoch's last step"
 
-            let images = [ for e in events do for t, h, w, png in e.Images -> e.Step, t, h, w, png ]
-            Expect.equal (images |> List.map (fun (s, t, _, _, _) -> s, t)) [ for h in history -> h.Step, "overlay/1" ] "one overlay per epoch"
+            let images = [
+                for e in events do
+                    for t, h, w, png in e.Images -> e.Step, t, h, w, png
+            ]
+
+            Expect.equal
+                (images |> List.map (fun (s, t, _, _, _) -> s, t))
+                [ for h in history -> h.Step, "overlay/1" ]
+                "one overlay per epoch"
 
             for _, _, h, w, png in images do
                 let decoded = CropCat.Imaging.PngReader.Decode(png, "overlay")
@@ -238,8 +291,21 @@ let tests =
 
             let code, _, err =
                 CliTests.cropcat [
-                    "train"; "--data"; data; "--out"; out; "--widths"; "4,8"; "--epochs"; "2"; "--steps-per-epoch"; "2"
-                    "--threads"; "1"; "--tensorboard"; board
+                    "train"
+                    "--data"
+                    data
+                    "--out"
+                    out
+                    "--widths"
+                    "4,8"
+                    "--epochs"
+                    "2"
+                    "--steps-per-epoch"
+                    "2"
+                    "--threads"
+                    "1"
+                    "--tensorboard"
+                    board
                 ]
 
             Expect.equal code 0 err
@@ -247,12 +313,18 @@ let tests =
             let printed =
                 err.Split '\n'
                 |> Array.choose (fun l ->
-                    let m = Text.RegularExpressions.Regex.Match(l, @"^epoch (\d+)/2 .* train loss ([0-9.]+)")
+                    let m =
+                        Text.RegularExpressions.Regex.Match(l, @"^epoch (\d+)/2 .* train loss ([0-9.]+)")
+
                     if m.Success then Some(float m.Groups[2].Value) else None)
                 |> List.ofArray
 
-            let logged =
-                [ for e in eventsIn board do for t, v in e.Scalars do if t = "loss/train" then yield e.Step, float v ]
+            let logged = [
+                for e in eventsIn board do
+                    for t, v in e.Scalars do
+                        if t = "loss/train" then
+                            yield e.Step, float v
+            ]
 
             Expect.equal (logged |> List.map fst) [ 2L; 4L ] "at steps 2 and 4"
             Expect.equal printed.Length 2 "two epoch lines"
@@ -260,6 +332,7 @@ let tests =
             for (_, v), p in List.zip logged printed do
                 // The line prints 4 decimals of the double; the log holds it as float32.
                 Expect.isLessThanOrEqual (abs (v - p)) 5.1e-5 $"logged {v} prints as {p}"
+
             Expect.isTrue (File.Exists(Path.Combine(out, "curves.png"))) "curves.png beside the checkpoint"
         }
     ]
