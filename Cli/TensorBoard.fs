@@ -37,8 +37,13 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
         let image =
             Crops.Center(Array.sub s.Image 0 (s.Height * s.Width), s.Height, s.Width, oh, ow)
 
-        let truth = Crops.Center(s.Classes, s.Height, s.Width, oh, ow)
-        let predicted = trainer.Predict s
+        // With instance labels, both sides show connected components in their own colours, so merged
+        // touching cells (what border weights fight) are visible; otherwise classes are tinted.
+        let truth, predicted =
+            match s.Instances with
+            | null -> Crops.Center(s.Classes, s.Height, s.Width, oh, ow), trainer.Predict s
+            | instances -> Crops.Center(instances, s.Height, s.Width, oh, ow), Components.OfClasses(trainer.Predict s, oh, ow)
+
         let scale = if max oh ow < 160 then 2 else 1
 
         Overlay.SideBySide(
