@@ -39,9 +39,12 @@ let private train
     (trainSet: Sample list)
     (valSet: Sample list)
     (testSet: Sample list)
+    (logDir: string)
     =
     torch.manual_seed (int64 seed) |> ignore
     let net = UNet.Create netOptions
+    // One TensorBoard run per training run, so TensorBoard draws the two side by side.
+    use board = new TensorBoard.Writer(logDir, net, List.truncate 2 valSet)
 
     let options =
         TrainerOptions(
@@ -53,10 +56,13 @@ let private train
             WeightMap = weights,
             Seed = seed,
             TimeBudget = Nullable budget,
-            MaxSteps = maxSteps
+            MaxSteps = maxSteps,
+            StepDone = board.StepDone,
+            EpochDone = board.EpochDone
         )
 
     let trainer = new Trainer(net, LabelSchema.Binary255, options)
+    board.Trainer <- Some trainer
 
     eprintfn
         "--- training %s (time budget %.0f s%s) ---"
@@ -136,18 +142,7 @@ let private bf16Evaluation (checkpoint: string) (testSet: Sample list) =
             Error e.Message
 
 let private curves (path: string) (runs: Run list) =
-    let colours = [ struct (214uy, 69uy, 65uy); struct (54uy, 112uy, 201uy) ]
-
-    let series (pick: EpochRecord -> float) =
-        List.map2 (fun (r: Run) c -> Series(r.Name, r.Result.History |> Seq.map pick |> Array.ofSeq, c)) runs colours
-        |> ResizeArray
-
-    let loss = Plot.LineChart("TRAINING LOSS", "EPOCH", series (fun h -> h.TrainLoss))
-
-    let iou =
-        Plot.LineChart("VALIDATION IOU (CELLS)", "EPOCH", series (fun h -> fg h.ValidationIoU))
-
-    Plot.SideBySide(ResizeArray [ loss; iou ], 12).Save path
+    Curves.write path (runs |> List.map (fun r -> r.Name, r.Result.History :> EpochRecord seq))
 
 let private overlays (outDir: string) (testSet: Sample list) (runs: Run list) (count: int) =
     let out = netOptions |> fun o -> UNet.Create(o).Infer(tile, tile)
@@ -182,10 +177,11 @@ let private overlays (outDir: string) (testSet: Sample list) (runs: Run list) (c
             @ preds
 
         let path = Path.Combine(outDir, $"overlay-{i + 1}.png")
-        Plot.SideBySide(ResizeArray panels, 10).Save path)
+        Overlay.SideBySide(ResizeArray panels, 10).Save path)
 
 /// Trains the demo net on synthetic cells with and without border weights within `minutes` of wall
-/// time and writes metrics.json, curves.png, overlay-N.png and model.safetensors under `outDir`.
+/// time and writes metrics.json, curves.png, overlay-N.png, model.safetensors and TensorBoard logs (tensorboard/weighted,
+/// tensorboard/unweighted) under `outDir`.
 let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
     let clock = Stopwatch.StartNew()
     NativeRuntime.EnsureLoaded()
@@ -222,11 +218,23 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
     let perRun =
         TimeSpan.FromSeconds(max 10.0 ((minutes * 60.0 - clock.Elapsed.TotalSeconds - reserve) / 2.0))
 
+    let board name =
+        Path.Combine(outDir, "tensorboard", name)
+
     let weighted =
-        train "weighted" seed (WeightMapOptions()) perRun 0L trainSet valSet testSet
+        train "weighted" seed (WeightMapOptions()) perRun 0L trainSet valSet testSet (board "weighted")
 
     let unweighted =
-        train "unweighted" seed (WeightMapOptions(BorderTerm = false)) (perRun * 1.25) weighted.Result.Steps trainSet valSet testSet
+        train
+            "unweighted"
+            seed
+            (WeightMapOptions(BorderTerm = false))
+            (perRun * 1.25)
+            weighted.Result.Steps
+            trainSet
+            valSet
+            testSet
+            (board "unweighted")
 
     let runs = [ weighted; unweighted ]
 
@@ -319,5 +327,9 @@ let run (outDir: string) (seed: int) (minutes: float) (threads: int) =
 
         r.Trainer.Dispose()
 
-    printfn "Wrote %s (metrics.json, curves.png, overlay-1..4.png, model.safetensors) in %.0f s" outDir clock.Elapsed.TotalSeconds
+    printfn
+        "Wrote %s (metrics.json, curves.png, overlay-1..4.png, model.safetensors, tensorboard/) in %.0f s"
+        outDir
+        clock.Elapsed.TotalSeconds
+
     0

@@ -20,6 +20,7 @@ type Args =
     | Precision of name: string
     | Threads of int
     | Device of name: string
+    | Verbose
     | Quiet
     | Rle of csv: string
     | Rle_Format of format: string
@@ -47,6 +48,8 @@ type Args =
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"
             | Precision _ ->
                 "fp32 (default) or bf16: compute in bfloat16 (about 3 significant digits; on CPUs with AVX512_BF16 or AMX-BF16, refused elsewhere)"
+            | Verbose ->
+                "also print the precision, memory layout and tile size in use, and each image's tile plan (tile and output size, rows x columns)"
             | Quiet -> "no per-tile progress on stderr; skipped inputs are still listed at the end"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
@@ -181,11 +184,41 @@ let run (args: ParseResults<Args>) =
             given
         | given, _ -> given
 
+    // A live bar on a terminal; plain lines (no "\r" redraws) when stderr is redirected.
+    let bar =
+        if Progress.live (args.Contains Quiet) then
+            Some(Progress.PredictBar(Progress.stderrConsole ()))
+        else
+            None
+
+    let log (line: string) =
+        match bar with
+        | Some b -> b.Lines.WriteLine("cropcat predict: " + line)
+        | None -> eprintfn "cropcat predict: %s" line
+
+    if args.Contains Verbose then
+        PredictReport.setup net tiles |> List.iter log
+
     let options =
         FolderPredictorOptions(
             Tiles = tiles,
             Probabilities = args.Contains Probabilities,
-            Log = (if args.Contains Quiet then null else Console.Error),
+            Log =
+                Option.toObj (
+                    match bar with
+                    | Some b -> Some b.Lines
+                    | None when args.Contains Quiet -> None
+                    | None -> Some(Progress.plainStderr ())
+                ),
+            Progress =
+                (Progress.all [
+                    bar |> Option.map _.Progress
+                    (if args.Contains Verbose then
+                         Some(PredictReport.tilePlans log)
+                     else
+                         None)
+                 ]
+                 |> Option.toObj),
             Resize = resize,
             Shard =
                 (match args.TryGetResult Shard with
@@ -218,7 +251,13 @@ let run (args: ParseResults<Args>) =
     let report =
         try
             tiles.Validate()
-            FolderPredictor(net, info.Labels, options).Run(args.GetResult Input, args.GetResult Output)
+
+            let predict () =
+                FolderPredictor(net, info.Labels, options).Run(args.GetResult Input, args.GetResult Output)
+
+            match bar with
+            | Some b -> b.Run predict
+            | None -> predict ()
         with
         | :? FileNotFoundException as e -> fail e.Message
         | :? ArgumentException as e -> fail e.Message

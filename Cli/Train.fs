@@ -56,6 +56,8 @@ type Args =
     | Resume of checkpoint: string
     | Threads of int
     | Device of name: string
+    | Tensorboard of dir: string
+    | Verbose
     | Quiet
 
     interface IArgParserTemplate with
@@ -113,6 +115,10 @@ type Args =
             | Out _ -> "output folder; the checkpoint OUT/model.safetensors is written atomically after every epoch. Default out/train"
             | Resume _ ->
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
+            | Tensorboard _ ->
+                "also write a TensorBoard event file into this folder: every step's loss (loss/step), and per epoch the train and validation loss, foreground IoU and Dice, pixel error, mAP, learning rate and epoch seconds (view with `tensorboard --logdir DIR`)"
+            | Verbose ->
+                "also print, after training, each epoch's seconds and steps/s, the time spent waiting for data, the tile plan, and the image decodes (cache misses)"
             | Quiet -> "no progress or epoch lines on stderr, only warnings and errors; the closing summary stays on stdout"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
@@ -365,10 +371,47 @@ let run (args: ParseResults<Args>) =
                         fail $"cannot resume: the checkpoint's loss '{text}' is unreadable ({e.Message}); give --loss"
             | None -> null
 
+    // train has no sample list of its own (FolderTraining streams the data), so its log holds scalars only.
+    let board =
+        args.TryGetResult Tensorboard
+        |> Option.map (fun dir -> new TensorBoard.Writer(dir, net, []))
+
+    use _closeBoard =
+        { new IDisposable with
+            member _.Dispose() =
+                board |> Option.iter (fun b -> (b :> IDisposable).Dispose())
+        }
+
+    // A live bar on a terminal; plain epoch lines (the trainer's own) when stderr is redirected.
+    let bar =
+        if Progress.live (args.Contains Quiet) then
+            Some(
+                Progress.TrainBar(
+                    Progress.stderrConsole (),
+                    args.GetResult(Epochs, 10),
+                    args.GetResult(Steps_Per_Epoch, 0),
+                    int64 (args.GetResult(Max_Steps, 0))
+                )
+            )
+        else
+            None
+
     let training =
         TrainerOptions(
+            StepDone =
+                (Progress.all [ board |> Option.map _.StepDone; bar |> Option.map _.StepDone ]
+                 |> Option.toObj),
+            EpochDone =
+                (Progress.all [ board |> Option.map _.EpochDone; bar |> Option.map _.EpochDone ]
+                 |> Option.toObj),
             Objective = objective,
-            Progress = (if args.Contains Quiet then null else Console.Error),
+            Progress =
+                Option.toObj (
+                    match bar with
+                    | Some b -> Some b.Lines
+                    | None when args.Contains Quiet -> None
+                    | None -> Some Console.Error
+                ),
             Pipeline = pipeline,
             BatchSize = args.GetResult(Batch, 1),
             Schedule = schedule,
@@ -450,7 +493,9 @@ let run (args: ParseResults<Args>) =
 
     let result =
         try
-            FolderTraining.Run(net, folder, training)
+            match bar with
+            | Some b -> b.Run(fun () -> FolderTraining.Run(net, folder, training))
+            | None -> FolderTraining.Run(net, folder, training)
         with
         | :? ArgumentException as e -> fail e.Message
         | :? DatasetException as e -> fail e.Message
@@ -476,6 +521,17 @@ let run (args: ParseResults<Args>) =
         result.Training.Seconds
         result.Training.DataSeconds
         result.CheckpointPath
+
+    let curves =
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath result.CheckpointPath) |> string, "curves.png")
+
+    Curves.write curves [ "train", result.Training.History ]
+
+    if not (args.Contains Quiet) then
+        eprintfn "cropcat train: wrote %s%s" curves (board |> Option.map (fun b -> ", " + b.Path) |> Option.defaultValue "")
+
+    if args.Contains Verbose then
+        TrainReport.verbose result |> List.iter (eprintfn "cropcat train: %s")
 
     if result.Skipped.Count > 0 then
         eprintfn "cropcat train: skipped %d unreadable training image(s): %s" result.Skipped.Count (String.concat ", " result.Skipped.Keys)

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 
 namespace CropCat.Imaging;
 
@@ -44,6 +46,19 @@ public static class Overlay
                 if (edge) r.Set(x, y, c);
                 else r.Blend(x, y, c, alpha);
             }
+        return r;
+    }
+
+    /// <summary>Panels side by side with <paramref name="gap"/> white pixels between them, tops aligned.</summary>
+    public static Raster SideBySide(IReadOnlyList<Raster> panels, int gap = 8)
+    {
+        var r = new Raster(panels.Sum(p => p.Width) + gap * (panels.Count - 1), panels.Max(p => p.Height));
+        var x = 0;
+        foreach (var p in panels)
+        {
+            r.Paste(p, x, 0);
+            x += p.Width + gap;
+        }
         return r;
     }
 

@@ -4,8 +4,8 @@ using System.Collections.Generic;
 namespace CropCat.Imaging;
 
 /// <summary>
-/// A small RGB canvas for pictures CropCat draws itself (curves, overlays): pixels, thick lines,
-/// rectangles and text in a built-in 3x5 pixel font (digits, A-Z and a few signs), saved as PNG.
+/// A small RGB canvas for the overlays CropCat draws itself: pixels, rectangles
+/// and caption text in a built-in 3x5 pixel font (digits, A-Z and a few signs), saved as PNG.
 /// </summary>
 public sealed class Raster
 {
@@ -53,22 +53,6 @@ public sealed class Raster
                 Set(xx, yy, c);
     }
 
-    /// <summary>A line from (x0, y0) to (x1, y1), <paramref name="thickness"/> pixels wide (Bresenham with a square pen).</summary>
-    public void Line(double x0, double y0, double x1, double y1, (byte R, byte G, byte B) c, int thickness = 1)
-    {
-        int ax = (int)Math.Round(x0), ay = (int)Math.Round(y0), bx = (int)Math.Round(x1), by = (int)Math.Round(y1);
-        int dx = Math.Abs(bx - ax), dy = -Math.Abs(by - ay), sx = ax < bx ? 1 : -1, sy = ay < by ? 1 : -1, err = dx + dy;
-        var lo = -(thickness - 1) / 2;
-        while (true)
-        {
-            FillRect(ax + lo, ay + lo, thickness, thickness, c);
-            if (ax == bx && ay == by) break;
-            var e2 = 2 * err;
-            if (e2 >= dy) { err += dy; ax += sx; }
-            if (e2 <= dx) { err += dx; ay += sy; }
-        }
-    }
-
     /// <summary>Copies <paramref name="other"/> onto this canvas with its top-left corner at (x, y).</summary>
     public void Paste(Raster other, int x, int y)
     {
@@ -97,6 +81,14 @@ public sealed class Raster
                         if (rows[r][k] == '1') FillRect(x + k * scale, y + r * scale, scale, scale, c);
             x += 4 * scale;
         }
+    }
+
+    /// <summary>The canvas as 8-bit RGB PNG bytes (for logs that embed pictures, e.g. TensorBoard).</summary>
+    public byte[] EncodePng()
+    {
+        var samples = new ushort[Rgb.Length];
+        for (var i = 0; i < Rgb.Length; i++) samples[i] = Rgb[i];
+        return PngEncoder.Encode(new PngImage(Width, Height, 3, 8, samples));
     }
 
     /// <summary>Writes the canvas as an 8-bit RGB PNG (atomically).</summary>

@@ -59,6 +59,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 public sealed class FolderPredictor
 {
     private readonly TextWriter? _log;
+    // Where Segment's loop stands, for the progress reports of the image being tiled.
+    private int _imagesDone, _images;
 
     /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says.</summary>
     /// <param name="network">The net (stays owned by the caller).</param>
@@ -149,6 +151,10 @@ public sealed class FolderPredictor
         for (var i = 0; i < files.Count; i++)
         {
             var file = files[i];
+            // Every path out of this iteration (skipped, already done, written) counts the input as done.
+            Options.Progress?.Invoke(new PredictionProgress(i, files.Count, Path.GetFileName(file), 0, null));
+            _imagesDone = i;
+            _images = files.Count;
             if (claimed.TryGetValue(MaskName(file), out var first))
             {
                 var reason = $"{file}: its mask {MaskName(file)} is already written for {first}; rename one of them";
@@ -175,8 +181,10 @@ public sealed class FolderPredictor
                 continue;
             }
             written.Add(result.MaskFile);
+            Options.Progress?.Invoke(new PredictionProgress(i + 1, files.Count, Path.GetFileName(file), 0, null));
             if (result.Foreground is not null) yield return result.Foreground;
         }
+        Options.Progress?.Invoke(new PredictionProgress(files.Count, files.Count, "", 0, null));
     }
 
     /// <summary>The output already written for <paramref name="file"/> (its PNG mask, or the mask stack of a TIFF stack), or null.</summary>
@@ -251,14 +259,19 @@ public sealed class FolderPredictor
         var plan = TilePlan.For(Network, ph, pw, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
         var options = Tiles with { Output = TileOutput.Probabilities };
-        if (plan.Count > 1 && _log is not null)
+        var progress = Options.Progress;
+        var (imagesDone, images, shown) = (_imagesDone, _images, Path.GetFileName(file));
+        progress?.Invoke(new PredictionProgress(imagesDone, images, shown, 0, plan));
+        if ((plan.Count > 1 && _log is not null) || progress is not null)
         {
             var lastDraw = DateTime.MinValue;
             options = options with
             {
-                // Redrawn at most 4 times a second, so a log file gets a few lines, not one per tile.
                 Progress = (done, all) =>
                 {
+                    progress?.Invoke(new PredictionProgress(imagesDone, images, shown, done, plan));
+                    if (plan.Count <= 1 || _log is null) return;
+                    // Redrawn at most 4 times a second, so a log file gets a few lines, not one per tile.
                     var now = DateTime.UtcNow;
                     if (done != all && (now - lastDraw).TotalMilliseconds < 250) return;
                     lastDraw = now;

@@ -16,6 +16,12 @@ public sealed record FolderPredictorOptions
     /// <summary>Where skipped inputs and progress go (standard error in the CLI); null for silence.</summary>
     public TextWriter? Log { get; init; }
 
+    /// <summary>
+    /// Called when an image's tiling starts (its plan known), after each batch of its tiles, and when an input is
+    /// finished or passed over (progress bars, verbose logs); null for none.
+    /// </summary>
+    public Action<PredictionProgress>? Progress { get; init; }
+
     /// <summary>The pixel budget for reading inputs; the default (2^28 pixels) when null.</summary>
     public ImageLimits? Limits { get; init; }
 
@@ -60,3 +66,11 @@ public sealed record FolderPredictorOptions
         init => _threshold = value is > 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(Threshold), value, "the threshold must be in (0, 1)");
     }
 }
+
+/// <summary>Where a <see cref="FolderPredictor"/> run stands.</summary>
+/// <param name="ImagesDone">Inputs finished or passed over (skipped, already done) so far.</param>
+/// <param name="Images">Inputs of this run (this shard's).</param>
+/// <param name="Name">The input being segmented (its file name), or the one just finished.</param>
+/// <param name="TilesDone">Tiles of this input predicted so far (per test-time-augmentation copy).</param>
+/// <param name="Plan">This input's tile plan (null once it is finished or when it was passed over).</param>
+public readonly record struct PredictionProgress(int ImagesDone, int Images, string Name, int TilesDone, TilePlan? Plan);

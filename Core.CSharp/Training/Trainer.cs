@@ -240,6 +240,7 @@ public sealed class Trainer : IDisposable
             };
             history.Add(rec);
             EpochLine(rec, done);
+            _o.EpochDone?.Invoke(rec);
             var improved = false;
             if (val is not null && complete)
             {

@@ -64,6 +64,8 @@ public sealed record TrainerOptions
     public System.Collections.Generic.IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
     /// <summary>Called after every optimisation step with the total step count and the step's loss (progress displays, logs, memory probes).</summary>
     public Action<long, double>? StepDone { get; init; }
+    /// <summary>Called after every epoch (and a partial one a limit stopped) with its record, once validation and the epoch line are done (logs such as TensorBoard).</summary>
+    public Action<EpochRecord>? EpochDone { get; init; }
     /// <summary>
     /// A composed augmentation pipeline for every training tile (see <see cref="AugmentPipeline"/>); when set it
     /// replaces <see cref="Augment"/>, and its JSON form is stored in checkpoints.
