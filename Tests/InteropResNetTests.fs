@@ -47,12 +47,12 @@ module ResNetFormula =
             torch.tensor(Array.init (int n) (fun j -> float32 (f (int64 j)))).reshape shape
 
 /// The committed fixture's index, tensors and key lists.
-let private fixture () =
+let fixture () =
     let dir = committedDir "golden" "resnet.json"
     JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "resnet.json"))), InteropGoldenTests.expectedIn "resnet", dir
 
 /// The state dict of key list `list` ("resnet34" or "smp_resnet34") from the formula, with its keys in order.
-let private formulaStateDict (root: JsonNode) (list: string) =
+let formulaStateDict (root: JsonNode) (list: string) =
     let d = Dictionary<string, torch.Tensor>()
 
     root[list].AsArray()
@@ -65,12 +65,12 @@ let private formulaStateDict (root: JsonNode) (list: string) =
 
 /// Writes `tensors` as a .safetensors file in a fresh temp folder (the float tensors; batch counters as float too
 /// would change their dtype, so they are dropped unless `keepInt`).
-let private safetensorsOf (tensors: Dictionary<string, torch.Tensor>) =
+let safetensorsOf (tensors: Dictionary<string, torch.Tensor>) =
     let path = Path.Combine(tempDir (), "weights.safetensors")
     CropCat.IO.Safetensors.Write(path, tensors, null)
     path
 
-let private relDiff (a: torch.Tensor) (b: torch.Tensor) =
+let relDiff (a: torch.Tensor) (b: torch.Tensor) =
     use d = (a - b).abs().max ()
     use m = b.abs().max ()
     float (d.item<float32> ()) / max 1e-12 (float (m.item<float32> ()))
