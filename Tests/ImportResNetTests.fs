@@ -16,7 +16,10 @@ open CropCat.Tests.InteropResNetTests
 
 let private importFile (path: string) =
     let out = Path.Combine(tempDir (), "model.safetensors")
-    let code, stdout, err = CliTests.cropcat [ "import"; "--pytorch"; path; "--out"; out ]
+
+    let code, stdout, err =
+        CliTests.cropcat [ "import"; "--pytorch"; path; "--out"; out ]
+
     Expect.equal code 0 $"import succeeds: {err}"
     Expect.stringContains stdout "Smp layout" "says the layout"
     (Checkpoint.LoadNetwork out).ToTuple()
@@ -40,7 +43,12 @@ let tests =
 
         test "resnet18 and resnet50 encoders, other decoder widths and classes are read from the keys and shapes" {
             use _ = torch.NewDisposeScope()
-            for enc, decoder, classes, inC in [ ResNetEncoder.ResNet18, [| 64; 32; 16; 16; 8 |], 3, 1; ResNetEncoder.ResNet50, [| 32; 16; 16; 8; 8 |], 1, 3 ] do
+
+            for enc, decoder, classes, inC in
+                [
+                    ResNetEncoder.ResNet18, [| 64; 32; 16; 16; 8 |], 3, 1
+                    ResNetEncoder.ResNet50, [| 32; 16; 16; 8; 8 |], 1, 3
+                ] do
                 let spec = ResNetUNets.Describe(enc, classes, inC, decoder)
                 use source = new Network(spec)
                 let path = Path.Combine(tempDir (), "smp.safetensors")
@@ -56,14 +64,20 @@ let tests =
             let spec = ResNetUNets.Describe(ResNetEncoder.ResNet18, 2)
             use source = new Network(spec)
             let sd = System.Collections.Generic.Dictionary(source.state_dict ())
+
             for k in List.ofSeq sd.Keys do
-                if k.StartsWith "encoder.layer3.1." then sd.Remove k |> ignore
-            let msg = messageOf<UnknownLayoutException> (fun () -> PyTorchImport.Describe(sd, "odd.pth") |> ignore)
+                if k.StartsWith "encoder.layer3.1." then
+                    sd.Remove k |> ignore
+
+            let msg =
+                messageOf<UnknownLayoutException> (fun () -> PyTorchImport.Describe(sd, "odd.pth") |> ignore)
+
             Expect.stringContains msg "basic blocks 2, 2, 1, 2" "names the block counts"
         }
 
         test "smp weights into a net that concatenates [skip, up] are refused naming the merge" {
             use _ = torch.NewDisposeScope()
+
             let body =
                 ChainSpec(
                     ResNetStemSpec(),
@@ -72,10 +86,14 @@ let tests =
                     NearestUpSpec(),
                     SmpHeadSpec(1)
                 )
+
             use net = new Network(NetSpec(3, body))
             let path = Path.Combine(tempDir (), "w.safetensors")
             PyTorchWeights.ExportSafetensors(net, path)
-            let msg = messageOf<StateDictMismatchException> (fun () -> PyTorchWeights.LoadInto(net, path) |> ignore)
+
+            let msg =
+                messageOf<StateDictMismatchException> (fun () -> PyTorchWeights.LoadInto(net, path) |> ignore)
+
             Expect.stringContains msg "level 1 / merge" "names the layer"
             Expect.stringContains msg "[up-sampled, skip]" "says what smp does"
         }

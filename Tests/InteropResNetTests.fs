@@ -35,10 +35,14 @@ module ResNetFormula =
             torch.zeros (shape, dtype = torch.int64)
         else
             let f: int64 -> float =
-                if name.EndsWith "running_mean" then fun j -> 0.2 * uniform k j
-                elif name.EndsWith "running_var" then fun j -> 1.0 + 0.5 * (uniform k j + 0.5)
-                elif name.EndsWith "bias" then fun j -> 0.1 * uniform k j
-                elif shape.Length = 1 then fun j -> 0.5 + 0.4 * uniform k j
+                if name.EndsWith "running_mean" then
+                    fun j -> 0.2 * uniform k j
+                elif name.EndsWith "running_var" then
+                    fun j -> 1.0 + 0.5 * (uniform k j + 0.5)
+                elif name.EndsWith "bias" then
+                    fun j -> 0.1 * uniform k j
+                elif shape.Length = 1 then
+                    fun j -> 0.5 + 0.4 * uniform k j
                 else
                     let fan = Array.fold (*) 1L shape[1..] |> float
                     let s = 2.0 * Math.Sqrt(3.0 / fan)
@@ -63,8 +67,7 @@ let formulaStateDict (root: JsonNode) (list: string) =
 
     d
 
-/// Writes `tensors` as a .safetensors file in a fresh temp folder (the float tensors; batch counters as float too
-/// would change their dtype, so they are dropped unless `keepInt`).
+/// Writes `tensors` (float32 weights, int64 batch counters) as a .safetensors file in a fresh temp folder.
 let safetensorsOf (tensors: Dictionary<string, torch.Tensor>) =
     let path = Path.Combine(tempDir (), "weights.safetensors")
     CropCat.IO.Safetensors.Write(path, tensors, null)
@@ -85,15 +88,28 @@ let tests =
         test "the ResNet U-Net descriptions count torchvision's and smp's parameters and match the modules" {
             use _ = torch.NewDisposeScope()
             // torchvision's trunks without fc; smp's Unet(resnetN, classes=2) = trunk + decoder + head.
-            for enc, trunk in [ ResNetEncoder.ResNet18, 11176512L; ResNetEncoder.ResNet34, 21284672L; ResNetEncoder.ResNet50, 23508032L ] do
+            for enc, trunk in
+                [
+                    ResNetEncoder.ResNet18, 11176512L
+                    ResNetEncoder.ResNet34, 21284672L
+                    ResNetEncoder.ResNet50, 23508032L
+                ] do
                 let e = ResNetUNets.Encoder(enc)
                 Expect.equal e.Parameters trunk $"{enc} trunk parameters"
                 let spec = ResNetUNets.Describe(enc, 2)
                 use net = new Network(spec)
                 Expect.equal net.ParameterCount (paramNumel net) $"{enc}: description = modules"
+
                 if enc = ResNetEncoder.ResNet34 then
                     Expect.equal spec.Parameters 24436514L "smp's Unet(resnet34, classes=2), counted by make_resnet.py's module"
-                Expect.isTrue (net.state_dict().Keys |> Seq.forall (fun k -> k.StartsWith "encoder." || k.StartsWith "decoder.blocks." || k.StartsWith "segmentation_head.0.")) "smp's key names"
+
+                Expect.isTrue
+                    (net.state_dict().Keys
+                     |> Seq.forall (fun k ->
+                         k.StartsWith "encoder."
+                         || k.StartsWith "decoder.blocks."
+                         || k.StartsWith "segmentation_head.0."))
+                    "smp's key names"
         }
 
         test "the description's shape trace equals the modules' outputs, stage by stage" {
@@ -102,6 +118,7 @@ let tests =
             use net = new Network(spec)
             net.eval ()
             use _ng = torch.no_grad ()
+
             for h, w in [ 64, 64; 96, 32 ] do
                 use x = torch.randn (1L, 3L, int64 h, int64 w)
                 use y = net.forward x
@@ -114,22 +131,45 @@ let tests =
             let rows = encSpec.Infer(64, 96).Rows
             let chain = enc.Root :?> Chain
             let mutable x = torch.randn (1L, 3L, 64L, 96L)
+
             for layer in chain.Layers do
                 let y = layer.Forward x
-                let last = rows |> Seq.filter (fun r -> r.Path.StartsWith(layer.Path + " / ") && not (r.Path.EndsWith "downsample")) |> Seq.last
-                Expect.sequenceEqual y.shape [| 1L; int64 last.Output.Channels; int64 last.Output.Height; int64 last.Output.Width |] layer.Path
+
+                let last =
+                    rows
+                    |> Seq.filter (fun r -> r.Path.StartsWith(layer.Path + " / ") && not (r.Path.EndsWith "downsample"))
+                    |> Seq.last
+
+                Expect.sequenceEqual
+                    y.shape
+                    [|
+                        1L
+                        int64 last.Output.Channels
+                        int64 last.Output.Height
+                        int64 last.Output.Width
+                    |]
+                    layer.Path
+
                 x <- y
         }
 
-        test "valid sizes of the ResNet U-Net are the multiples of 32; 500 is refused at a merge" {
+        test "valid sizes of the ResNet U-Net are the multiples of 32; 500 is refused naming the stage" {
             let spec = ResNetUNets.Describe(ResNetEncoder.ResNet34, 2)
             let s = (ValidSizes.Solve spec).OrThrow()
             Expect.equal s.Period 32 "period"
             Expect.equal s.Smallest 32 "smallest"
-            for n in [ 32; 64; 512; 544 ] do Expect.isTrue (s.Contains n) $"{n} valid"
-            for n in [ 500; 48; 16; 513; 31 ] do Expect.isFalse (s.Contains n) $"{n} invalid"
+
+            for n in [ 32; 64; 512; 544 ] do
+                Expect.isTrue (s.Contains n) $"{n} valid"
+
+            for n in [ 500; 48; 16; 513; 31 ] do
+                Expect.isFalse (s.Contains n) $"{n} invalid"
+
             Expect.equal (s.OutputOf 512) (Nullable 512) "same size out"
-            let msg = messageOf<CropCat.Shapes.ShapeException> (fun () -> spec.Infer(500, 500) |> ignore)
+
+            let msg =
+                messageOf<CropCat.Shapes.ShapeException> (fun () -> spec.Infer(500, 500) |> ignore)
+
             Expect.stringContains msg "level 2 / down" "names the stage (layer2 gets 125)"
             Expect.stringContains msg "height 125 is odd" "says why"
             // torchvision's trunk alone takes any size, as torchvision does: 31 -> 16 -> 8 -> 8 -> 4 -> 2 -> 1.
@@ -137,7 +177,9 @@ let tests =
         }
 
         test "the JSON form round-trips the ResNet U-Net" {
-            let spec = ResNetUNets.Describe(ResNetEncoder.ResNet50, 4, decoder = [| 64; 32; 16; 8; 8 |])
+            let spec =
+                ResNetUNets.Describe(ResNetEncoder.ResNet50, 4, decoder = [| 64; 32; 16; 8; 8 |])
+
             let back = SpecJson.Parse(SpecJson.Write spec)
             Expect.equal back spec "equal description"
         }
@@ -154,6 +196,7 @@ let tests =
             use _ng = torch.no_grad ()
             let chain = net.Root :?> Chain
             let mutable x = expected "trunk.input"
+
             for layer, name in Seq.zip chain.Layers [ "stem"; "layer1"; "layer2"; "layer3"; "layer4" ] do
                 let y = layer.Forward x
                 let r = relDiff y (expected ("trunk." + name))
@@ -179,8 +222,13 @@ let tests =
             use _ = torch.NewDisposeScope()
             let root, _, _ = fixture ()
             let path = safetensorsOf (formulaStateDict root "smp_resnet34")
-            let net = new Network(ResNetUNets.Describe(ResNetEncoder.ResNet34, 2, decoder = [| 128; 64; 32; 16; 8 |]))
-            let msg = messageOf<StateDictMismatchException> (fun () -> PyTorchWeights.LoadInto(net, path) |> ignore)
+
+            let net =
+                new Network(ResNetUNets.Describe(ResNetEncoder.ResNet34, 2, decoder = [| 128; 64; 32; 16; 8 |]))
+
+            let msg =
+                messageOf<StateDictMismatchException> (fun () -> PyTorchWeights.LoadInto(net, path) |> ignore)
+
             Expect.stringContains msg "decoder.blocks.0.conv1.0.weight" "names the first decoder conv"
             Expect.stringContains msg "[256, 768, 3, 3]" "with its shape"
         }
@@ -190,7 +238,22 @@ let tests =
             let root, _, dir = fixture ()
             let sd = PyTorchWeights.ReadStateDict(Path.Combine(dir, "resnet_keys.pt")).Tensors
             let expectedSd = formulaStateDict root "resnet34"
-            Expect.sequenceEqual (sd.Keys |> Seq.sort) ([ "bn1.bias"; "bn1.num_batches_tracked"; "bn1.running_mean"; "bn1.running_var"; "bn1.weight"; "conv1.weight"; "fc.bias"; "layer1.0.conv1.weight" ] |> Seq.sort) "keys"
+
+            Expect.sequenceEqual
+                (sd.Keys |> Seq.sort)
+                ([
+                    "bn1.bias"
+                    "bn1.num_batches_tracked"
+                    "bn1.running_mean"
+                    "bn1.running_var"
+                    "bn1.weight"
+                    "conv1.weight"
+                    "fc.bias"
+                    "layer1.0.conv1.weight"
+                 ]
+                 |> Seq.sort)
+                "keys"
+
             for KeyValue(k, t) in sd do
                 let e = expectedSd[k]
                 Expect.sequenceEqual t.shape e.shape $"{k} shape"
@@ -199,7 +262,11 @@ let tests =
                 Expect.equal (d.item<float> ()) 0.0 $"{k} values"
             // A partial torchvision state dict is refused naming what is missing.
             let net = new Network(ResNetUNets.Encoder(ResNetEncoder.ResNet18))
-            let msg = messageOf<StateDictMismatchException> (fun () -> EncoderWeights.LoadInto(net, Path.Combine(dir, "resnet_keys.pt")) |> ignore)
+
+            let msg =
+                messageOf<StateDictMismatchException> (fun () ->
+                    EncoderWeights.LoadInto(net, Path.Combine(dir, "resnet_keys.pt")) |> ignore)
+
             Expect.stringContains msg "missing" "lists the missing keys"
             Expect.stringContains msg "missing (113): layer1.0.bn1.bias" "how many, and the first"
         }
