@@ -20,7 +20,7 @@ type Args =
         member a.Usage =
             match a with
             | Pytorch _ ->
-                "the PyTorch weights: a state dict saved with torch.save (.pt/.pth, read by a restricted unpickler) or a .safetensors file, from the reading group's U-Net (encoder.enc_blocks.*) or milesial/Pytorch-UNet (inc.*, downN.*, upN.*, outc.*); widths, input channels and classes are read from the shapes"
+                "the PyTorch weights: a state dict saved with torch.save (.pt/.pth, read by a restricted unpickler) or a .safetensors file, from the reading group's U-Net (encoder.enc_blocks.*), milesial/Pytorch-UNet (inc.*, downN.*, upN.*, outc.*) or segmentation_models_pytorch's Unet on resnet18/34/50 (encoder.*, decoder.blocks.*, segmentation_head.0.*); encoder, widths, input channels and classes are read from the shapes"
             | Out _ ->
                 "the CropCat checkpoint to write (description, weights, label schema), for cropcat predict, summary and train --resume"
             | Label_Schema _ ->

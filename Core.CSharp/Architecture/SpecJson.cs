@@ -37,6 +37,13 @@ public sealed class DescriptionJsonException(string where, string problem) : Exc
 ///   { "head": 2 }
 ///   { "skip": "cropcat" | "concat" | "padcat" | "add", "body": [ ...layers... ], "gate": 16 }
 ///   { "seq": [ ...layers... ] }                           (a nested sequence)
+/// The pretrained-encoder layers (torchvision's ResNet, segmentation_models_pytorch's decoder):
+///   { "resnetStem": 64, "sizes": "strict" }               (7x7 stride-2 conv, BN, ReLU; "floor": odd sizes too)
+///   { "resnetStage": 2, "blocks": 4, "width": 128, "bottleneck": false, "sizes": "strict" }
+///   { "nearestUp": true }                                 (nearest x2, no parameters)
+///   { "bodyFirstSkip": [ ...layers... ] }                 (cat [body x, x], smp's order)
+///   { "smpDecoder": 0, "width": 256 }                     (two conv3x3-BN-ReLU, "decoder.blocks.0")
+///   { "smpHead": 2 }                                      (3x3 conv to the classes, "segmentation_head.0")
 /// Where a list of layers is expected ("layers", "body"), one layer object alone is that layer.
 /// </summary>
 public static class SpecJson
@@ -92,7 +99,7 @@ public static class SpecJson
     private static Spec Layer(string where, JsonElement e)
     {
         if (e.ValueKind != JsonValueKind.Object) throw Bad(where, $"expected a layer object, got {e.GetRawText()}");
-        var kinds = new[] { "block", "down", "up", "head", "skip", "seq" }.Where(k => Prop(e, k) is not null).ToList();
+        var kinds = new[] { "block", "down", "up", "head", "skip", "seq", "resnetStem", "resnetStage", "nearestUp", "bodyFirstSkip", "smpDecoder", "smpHead" }.Where(k => Prop(e, k) is not null).ToList();
         if (kinds.Count == 0) throw Bad(where, "a layer needs one of the keys block, down, up, head, skip");
         if (kinds.Count > 1) throw Bad(where, $"a layer has exactly one kind, got {string.Join(", ", kinds)}");
         switch (kinds[0])
@@ -118,6 +125,27 @@ public static class SpecJson
             case "seq":
                 AllowOnly(where, e, "seq");
                 return Layers($"{where}.seq", Prop(e, "seq")!.Value);
+            case "resnetStem":
+                AllowOnly(where, e, "resnetStem", "sizes");
+                return new ResNetStemSpec(Int($"{where}.resnetStem", Prop(e, "resnetStem")!.Value), Opt(e, where, "sizes", (w, v) => Enum(w, Pools, v), PoolMode.Strict));
+            case "resnetStage":
+                AllowOnly(where, e, "resnetStage", "blocks", "width", "bottleneck", "sizes");
+                if (Prop(e, "blocks") is not { } blocks || Prop(e, "width") is not { } width) throw Bad(where, "a ResNet stage needs \"blocks\" and \"width\"");
+                return new ResNetStageSpec(Int($"{where}.resnetStage", Prop(e, "resnetStage")!.Value), Int($"{where}.blocks", blocks),
+                    Int($"{where}.width", width), Opt(e, where, "bottleneck", Bool, false), Opt(e, where, "sizes", (w, v) => Enum(w, Pools, v), PoolMode.Strict));
+            case "nearestUp":
+                AllowOnly(where, e, "nearestUp");
+                return new NearestUpSpec();
+            case "bodyFirstSkip":
+                AllowOnly(where, e, "bodyFirstSkip");
+                return new BodyFirstSkipSpec(Layers($"{where}.bodyFirstSkip", Prop(e, "bodyFirstSkip")!.Value));
+            case "smpDecoder":
+                AllowOnly(where, e, "smpDecoder", "width");
+                if (Prop(e, "width") is not { } w) throw Bad(where, "a decoder block needs \"width\"");
+                return new SmpDecoderBlockSpec(Int($"{where}.smpDecoder", Prop(e, "smpDecoder")!.Value), Int($"{where}.width", w));
+            case "smpHead":
+                AllowOnly(where, e, "smpHead");
+                return new SmpHeadSpec(Int($"{where}.smpHead", Prop(e, "smpHead")!.Value));
             default:
                 AllowOnly(where, e, "skip", "body", "gate");
                 if (Prop(e, "body") is not { } body) throw Bad(where, "a skip needs a \"body\" list");
@@ -250,6 +278,18 @@ public static class SpecJson
                 }
             case ChainSpec c:
                 return new JsonObject { ["seq"] = WriteItems(c.Items) };
+            case ResNetStemSpec r:
+                return new JsonObject { ["resnetStem"] = r.Width, ["sizes"] = Name(Pools, r.Sizes) };
+            case ResNetStageSpec r:
+                return new JsonObject { ["resnetStage"] = r.Stage, ["blocks"] = r.Blocks, ["width"] = r.Width, ["bottleneck"] = r.Bottleneck, ["sizes"] = Name(Pools, r.Sizes) };
+            case NearestUpSpec:
+                return new JsonObject { ["nearestUp"] = true };
+            case BodyFirstSkipSpec b:
+                return new JsonObject { ["bodyFirstSkip"] = WriteBody(b.Body) };
+            case SmpDecoderBlockSpec d:
+                return new JsonObject { ["smpDecoder"] = d.Index, ["width"] = d.Width };
+            case SmpHeadSpec h:
+                return new JsonObject { ["smpHead"] = h.Classes };
             default:
                 throw new NotSupportedException($"the JSON form has no key for {spec.GetType().Name}; add one in SpecJson");
         }

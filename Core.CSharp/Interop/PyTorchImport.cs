@@ -35,8 +35,10 @@ public static class PyTorchImport
         {
             StateDictLayout.ReadingGroup => (ReadingGroup(stateDict, source), layout),
             StateDictLayout.Carvana => (Milesial(stateDict, source), layout),
+            StateDictLayout.Smp => (Smp(stateDict, source), layout),
             _ => throw new UnknownLayoutException(
-                $"{source}: no known PyTorch U-Net layout (the reading group's encoder.enc_blocks.* / decoder.* / head.*, or milesial's inc.* / downN.* / upN.* / outc.*); " +
+                $"{source}: no known PyTorch U-Net layout (the reading group's encoder.enc_blocks.* / decoder.* / head.*, milesial's inc.* / downN.* / upN.* / outc.*, " +
+                $"or segmentation_models_pytorch's Unet on a ResNet: encoder.* / decoder.blocks.* / segmentation_head.0.*); " +
                 $"keys it could not place: {string.Join(", ", stateDict.Keys.Order(StringComparer.Ordinal).Take(8))}{(stateDict.Count > 8 ? $" and {stateDict.Count - 8} more" : "")}"),
         };
     }
@@ -47,7 +49,12 @@ public static class PyTorchImport
     public static (Network Network, LoadReport Report) Build(IReadOnlyDictionary<string, Tensor> stateDict, string source = "state dict")
     {
         var (spec, layout) = Describe(stateDict, source);
-        var net = Network.Create(spec, layout == StateDictLayout.ReadingGroup ? "ReadingGroupUNet" : "MilesialUNet");
+        var net = Network.Create(spec, layout switch
+        {
+            StateDictLayout.ReadingGroup => "ReadingGroupUNet",
+            StateDictLayout.Smp => "SmpUNet",
+            _ => "MilesialUNet",
+        });
         try
         {
             return (net, StateDictLoader.LoadInto(net, stateDict, layout, source));
@@ -100,6 +107,27 @@ public static class PyTorchImport
             Up = UpMode.Transposed,
             Merge = Merge.Concat,
         });
+    }
+
+    /// <summary>
+    /// smp's Unet on a torchvision ResNet: the encoder from the block counts (2,2,2,2 basic: resnet18; 3,4,6,3 basic:
+    /// resnet34; 3,4,6,3 with conv3, the bottleneck: resnet50), input channels from encoder.conv1, the five decoder
+    /// widths from decoder.blocks.N.conv2.0, the classes from segmentation_head.0 (a 3x3 conv, smp's default).
+    /// </summary>
+    private static NetSpec Smp(IReadOnlyDictionary<string, Tensor> sd, string source)
+    {
+        var stem = sd.TryGetValue("encoder.conv1.weight", out var c) ? c : throw Refused(source, "smp's layout (segmentation_head.0.*) without encoder.conv1.weight: only ResNet encoders are known");
+        var bottleneck = sd.ContainsKey("encoder.layer1.0.conv3.weight");
+        var blocks = Enumerable.Range(1, 4).Select(s => Indexed(sd, $@"^encoder\.layer{s}\.(\d+)\.conv1\.weight$").Count).ToArray();
+        var encoder = Enum.GetValues<ResNetEncoder>().Cast<ResNetEncoder?>()
+            .FirstOrDefault(e => ResNetUNets.Layout(e!.Value) is var (b, bn) && b.SequenceEqual(blocks) && bn == bottleneck)
+            ?? throw Refused(source, $"an smp encoder of {(bottleneck ? "bottleneck" : "basic")} blocks {string.Join(", ", blocks)} per stage; CropCat knows resnet18 (basic 2, 2, 2, 2), resnet34 (basic 3, 4, 6, 3) and resnet50 (bottleneck 3, 4, 6, 3)");
+        var decoder = Indexed(sd, @"^decoder\.blocks\.(\d+)\.conv2\.0\.weight$");
+        if (decoder.Count != 5) throw Refused(source, $"smp's decoder has {decoder.Count} blocks (decoder.blocks.N.conv2.0.weight); CropCat builds encoder depth 5 (five blocks)");
+        var head = sd.TryGetValue("segmentation_head.0.weight", out var h) ? h : throw Refused(source, "no segmentation_head.0.weight");
+        if (head.dim() != 4 || head.shape[2] != 3 || head.shape[3] != 3)
+            throw Refused(source, $"segmentation_head.0.weight has shape [{string.Join(", ", head.shape)}]; CropCat builds smp's default 3x3 head");
+        return ResNetUNets.Describe(encoder, (int)head.shape[0], (int)stem.shape[1], decoder.Select(t => (int)t.shape[0]).ToArray());
     }
 
     /// <summary>The tensors of keys matching <paramref name="pattern"/> (one index group) in index order; indices must run from <paramref name="first"/> without gaps.</summary>

@@ -37,6 +37,14 @@ public enum StateDictLayout
     /// old checkpoints are folded into batch norm (<see cref="BiasFold"/>).
     /// </summary>
     Carvana,
+
+    /// <summary>
+    /// segmentation_models_pytorch's <c>Unet(encoder_name="resnet18|34|50")</c>: encoder.* (torchvision's ResNet keys:
+    /// encoder.conv1, encoder.bn1, encoder.layer1..4), decoder.blocks.N.conv1|conv2.0 (conv) / .1 (batch norm),
+    /// segmentation_head.0. These are the names of CropCat's ResNet U-Net (<see cref="Architecture.ResNetUNets"/>),
+    /// so they map one to one; it concatenates [up, skip] (<see cref="Architecture.BodyFirstSkipSpec"/>).
+    /// </summary>
+    Smp,
 }
 
 /// <summary>Where one source key goes in a CropCat net, and whether its input channels must be reordered.</summary>
@@ -58,6 +66,7 @@ public static class StateDictLayouts
         var ks = keys.ToList();
         if (ks.Any(k => k.StartsWith("encoder.enc_blocks.", StringComparison.Ordinal))) return StateDictLayout.ReadingGroup;
         if (ks.Any(k => k.StartsWith("inc.double_conv.", StringComparison.Ordinal))) return StateDictLayout.Carvana;
+        if (ks.Any(k => k.StartsWith("segmentation_head.0.", StringComparison.Ordinal))) return StateDictLayout.Smp;
         return StateDictLayout.CropCat;
     }
 
@@ -69,6 +78,7 @@ public static class StateDictLayouts
         {
             case StateDictLayout.CropCat:
             case StateDictLayout.Auto:
+            case StateDictLayout.Smp:
                 return new KeyMapping(key, false);
             case StateDictLayout.ReadingGroup:
                 if ((m = Regex.Match(key, @"^encoder\.enc_blocks\.(\d+)\.(conv[12])\.(weight|bias)$")).Success)
@@ -114,7 +124,7 @@ public static class StateDictLayouts
     /// </summary>
     public static KeyMapping? FromCropCat(string cropCatKey, StateDictLayout layout, int depth)
     {
-        if (layout is StateDictLayout.CropCat or StateDictLayout.Auto) return new KeyMapping(cropCatKey, false);
+        if (layout is StateDictLayout.CropCat or StateDictLayout.Auto or StateDictLayout.Smp) return new KeyMapping(cropCatKey, false);
         var m = Regex.Match(cropCatKey, @"^(enc(\d+)|bottom|dec(\d+)|head)\.(?:(conv1|conv2|bn1|bn2|up)\.)?(.+)$");
         if (!m.Success) return null;
         var rest = m.Groups[5].Value;

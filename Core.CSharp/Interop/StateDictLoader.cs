@@ -41,6 +41,7 @@ public static class StateDictLoader
     /// <exception cref="StateDictMismatchException">The net's blocks differ from the layout's code.</exception>
     public static void CheckFunction(Network net, StateDictLayout layout, string sourceName)
     {
+        if (layout == StateDictLayout.Smp) SmpFunction.Check(net.Spec, sourceName);
         if (layout != StateDictLayout.ReadingGroup) return;
         var withRelu = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).FinalRelu).Select(n => n.Path).ToList();
         if (withRelu.Count == 0) return;
