@@ -62,22 +62,28 @@ public static class NativeRuntime
         var bin = System.IO.Path.GetDirectoryName(typeof(torch).Assembly.Location);
         if (string.IsNullOrEmpty(bin)) return;
         var native = System.IO.Path.Combine(bin, "runtimes", $"linux-{arch}", "native");
-        var torchCpu = System.IO.Path.Combine(native, "libtorch_cpu.so");
-        var torchSharp = System.IO.Path.Combine(native, "libLibTorchSharp.so");
-        if (!File.Exists(torchCpu) || !File.Exists(torchSharp))
+        string[] libraries =
+            [System.IO.Path.Combine(native, "libtorch_cpu.so"), System.IO.Path.Combine(native, "libLibTorchSharp.so")];
+        if (!libraries.All(File.Exists))
         {
             // `#r "nuget: CropCat.Dsl"` + `#r "nuget: libtorch-cpu-linux-x64"` in a script: TorchSharp.dll sits in
             // the NuGet cache (<packages>/torchsharp/<version>/lib/<tfm>/), libtorch in its own package beside it.
             // TorchSharp's own fallback copies both into one folder and then fails to load it, so load the
-            // package files by full path instead.
+            // package files by full path instead: libtorch's own libraries first, then TorchSharp's binding.
             var packageRoot = System.IO.Path.GetFullPath(System.IO.Path.Combine(bin, "..", ".."));
             var packages = System.IO.Path.GetFullPath(System.IO.Path.Combine(packageRoot, "..", ".."));
-            torchSharp = System.IO.Path.Combine(packageRoot, "runtimes", $"linux-{arch}", "native", "libLibTorchSharp.so");
-            torchCpu = System.IO.Path.Combine(packages, $"libtorch-cpu-linux-{arch}", LibTorchVersion, "runtimes", $"linux-{arch}", "native", "libtorch_cpu.so");
-            if (!File.Exists(torchCpu) || !File.Exists(torchSharp)) return;
+            var libtorch = System.IO.Path.Combine(packages, $"libtorch-cpu-linux-{arch}", LibTorchVersion, "runtimes", $"linux-{arch}", "native");
+            libraries =
+            [
+                System.IO.Path.Combine(libtorch, "libc10.so"),
+                System.IO.Path.Combine(libtorch, "libtorch_cpu.so"),
+                System.IO.Path.Combine(libtorch, "libtorch.so"),
+                System.IO.Path.Combine(packageRoot, "runtimes", $"linux-{arch}", "native", "libLibTorchSharp.so"),
+            ];
+            if (!libraries.All(File.Exists)) return;
         }
-        System.Runtime.InteropServices.NativeLibrary.Load(torchCpu);
-        System.Runtime.InteropServices.NativeLibrary.Load(torchSharp);
+        foreach (var library in libraries)
+            System.Runtime.InteropServices.NativeLibrary.Load(library);
     }
 
     /// <summary>The libtorch release TorchSharp 0.107 is built against (its libtorch-* packages carry this version).</summary>
