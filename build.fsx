@@ -329,7 +329,14 @@ Target.create "Consume" (fun _ ->
                 if code <> 0 || not (summary.Contains "31,030,658" || summary.Contains "31030658") then
                     Error $"'cropcat summary --preset paper' exited {code} without the paper net's 31,030,658 parameters"
                 else
-                    Ok $"{version.Trim()}; summary printed {summary.Split('\n').Length} lines")
+                    // One small tiled inference: the tool's own libtorch natives load and compute.
+                    let code, bench =
+                        runCapture cropcat "bench-tiling --size 256 --whole-size 0 --reps 1 --tile 572 --net reduced" tools
+
+                    if code <> 0 || not (bench.Contains "| tiled | reduced |") then
+                        Error $"'cropcat bench-tiling' (one reduced-net tile) exited {code} without its result row"
+                    else
+                        Ok $"{version.Trim()}; summary printed {summary.Split('\n').Length} lines; one tiled inference ran")
 
     step "script Examples/scripts/paper.fsx via #r \"nuget:\"" (fun () ->
         // The same layout as the repository (scripts/../../out/feed) so the script and its nuget.config run as committed.
