@@ -341,7 +341,10 @@ Target.create "Consume" (fun _ ->
     step "script Examples/scripts/paper.fsx via #r \"nuget:\"" (fun () ->
         // The same layout as the repository (scripts/../../out/feed) so the script and its nuget.config run as committed.
         let top = freshTemp "script"
-        let scripts = Directory.CreateDirectory(Path.Combine(top, "Examples", "scripts")).FullName
+
+        let scripts =
+            Directory.CreateDirectory(Path.Combine(top, "Examples", "scripts")).FullName
+
         let localFeed = Directory.CreateDirectory(Path.Combine(top, "out", "feed")).FullName
         copyInto scripts (Path.Combine(root, "Examples", "scripts", "paper.fsx"))
         copyInto scripts (Path.Combine(root, "Examples", "scripts", "nuget.config"))
@@ -360,7 +363,9 @@ Target.create "Consume" (fun _ ->
 
     step "C# console project with CropCat.Core from the feed" (fun () ->
         let dir = freshTemp "csharp"
-        let code, _ = runCapture "dotnet" "new console --name ReadmeExample --output . --no-restore" dir
+
+        let code, _ =
+            runCapture "dotnet" "new console --name ReadmeExample --output . --no-restore" dir
 
         if code <> 0 then
             Error $"dotnet new console exited {code}"
