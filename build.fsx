@@ -1,5 +1,6 @@
 // CropCat build script. Run a target with: dotnet fsi build.fsx -t <Target>
-// Targets: Setup, Build, Test, Demo, Bench, Format, CheckFormat, Pack (see README.md).
+// Targets: Setup, Build, Pack, Consume, Test, Demo, Bench, Format, CheckFormat (see README.md).
+// Test runs Setup, Build, Pack (out/feed) and Consume (the packages used from outside the repository) first.
 #r "nuget: FSharp.Control.Reactive, 4.4.2" // Fake.Core.Target 6.x asks for >= 5.0.2, which the registry here does not serve
 #r "nuget: Fake.Core.Target, 6.2.0"
 #r "nuget: Fake.DotNet.Cli, 6.2.0"
@@ -192,13 +193,213 @@ Target.create "CheckFormat" (fun _ ->
     for proj in csharpProjects do
         run "dotnet" $"format whitespace {proj} --verify-no-changes" root)
 
-Target.create "Pack" (fun _ ->
-    for proj in [ "Core.CSharp/Core.CSharp.csproj"; "Dsl.FSharp/Dsl.FSharp.fsproj" ] do
-        run "dotnet" $"pack {proj} -c Release -o out/packages --nologo" root)
+// ---------------------------------------------------------------------------
+// Packages: CropCat.Core, CropCat.Dsl (libraries, no libtorch natives) and CropCat.Cli (the `cropcat` dotnet tool,
+// which carries libtorch's CPU natives) into the local feed out/feed, at the one version Directory.Build.props sets.
+// ---------------------------------------------------------------------------
+let feed = Path.Combine(root, "out", "feed")
 
-"Setup" ==> "Build" ==> "Test" |> ignore
+let packageVersion =
+    let props = File.ReadAllText(Path.Combine(root, "Directory.Build.props"))
+    let m = Text.RegularExpressions.Regex.Match(props, "<Version>([^<]+)</Version>")
+
+    if not m.Success then
+        failwith "Pack: no <Version> in Directory.Build.props"
+
+    m.Groups[1].Value
+
+let packedProjects = [
+    "CropCat.Core", "Core.CSharp/Core.CSharp.csproj"
+    "CropCat.Dsl", "Dsl.FSharp/Dsl.FSharp.fsproj"
+    "CropCat.Cli", "Cli/Cli.fsproj"
+]
+
+/// The scripts name the packed version; a Pack with another version would leave them resolving an old one.
+let checkScriptVersions () =
+    for script in Directory.GetFiles(Path.Combine(root, "Examples", "scripts"), "*.fsx") do
+        for m in Text.RegularExpressions.Regex.Matches(File.ReadAllText script, "#r \"nuget: (CropCat\\.[A-Za-z]+), ([^\"]+)\"") do
+            if m.Groups[2].Value <> packageVersion then
+                failwithf
+                    "Pack: %s references %s %s, but Directory.Build.props packs %s"
+                    script
+                    m.Groups[1].Value
+                    m.Groups[2].Value
+                    packageVersion
+
+Target.create "Pack" (fun _ ->
+    checkScriptVersions ()
+
+    if Directory.Exists feed then
+        Directory.Delete(feed, true)
+
+    // The NuGet cache keeps a package per id and version: drop CropCat's own, so a repack at the same version is
+    // what scripts and consumers get instead of the first one ever restored.
+    let cache =
+        match Environment.GetEnvironmentVariable "NUGET_PACKAGES" with
+        | null
+        | "" -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages")
+        | dir -> dir
+
+    for id, _ in packedProjects do
+        let cached = Path.Combine(cache, id.ToLowerInvariant(), packageVersion)
+
+        if Directory.Exists cached then
+            Directory.Delete(cached, true)
+
+    for _, proj in packedProjects do
+        run "dotnet" $"pack {proj} -c Release --no-build -o \"{feed}\" --nologo -v q" root
+
+    for file in Directory.GetFiles feed |> Array.sort do
+        Trace.log $"Pack: {Path.GetFileName file} {FileInfo(file).Length / 1024L} KiB")
+
+// ---------------------------------------------------------------------------
+// Consume: use the packed feed as a stranger would, each step outside the repository in a fresh temporary folder:
+// install the tool, run an Examples/scripts script through `#r "nuget:"`, build and run the README's C# example.
+// ---------------------------------------------------------------------------
+
+/// Runs a program, returns its exit code and captured standard output (stderr passes through).
+let runCapture (program: string) (arguments: string) (dir: string) =
+    let result =
+        CreateProcess.fromRawCommandLine program arguments
+        |> CreateProcess.withWorkingDirectory dir
+        |> CreateProcess.redirectOutput
+        |> CreateProcess.withOutputEventsNotNull Console.WriteLine Console.Error.WriteLine
+        |> Proc.run
+
+    result.ExitCode, result.Result.Output
+
+/// Runs one consumer step, prints PASS/FAIL with its time, and fails the target on FAIL.
+let step (name: string) (check: unit -> Result<string, string>) =
+    let clock = Diagnostics.Stopwatch.StartNew()
+
+    let outcome =
+        try
+            check ()
+        with e ->
+            Error e.Message
+
+    match outcome with
+    | Ok detail -> Trace.log $"PASS {name} ({clock.Elapsed.TotalSeconds:F0} s): {detail}"
+    | Error why ->
+        Trace.traceError $"FAIL {name} ({clock.Elapsed.TotalSeconds:F0} s): {why}"
+        failwithf "Consume: %s failed: %s" name why
+
+let freshTemp (name: string) =
+    let dir = Path.Combine(Path.GetTempPath(), $"cropcat-{name}-{Guid.NewGuid():N}")
+    Directory.CreateDirectory dir |> ignore
+    dir
+
+let copyInto (dir: string) (file: string) =
+    File.Copy(file, Path.Combine(dir, Path.GetFileName file), true)
+
+/// The README's "C# in ten lines" program, exactly as the README shows it.
+let readmeCSharp () =
+    let readme = File.ReadAllText(Path.Combine(root, "README.md"))
+    let section = readme.IndexOf "## C# in ten lines"
+    let start = readme.IndexOf("```csharp\n", section)
+    let stop = readme.IndexOf("```", start + 10)
+
+    if section < 0 || start < 0 || stop < 0 then
+        failwith "README.md has no ```csharp block under '## C# in ten lines'"
+
+    readme.Substring(start + 10, stop - start - 10)
+
+Target.create "Consume" (fun _ ->
+    step "dotnet tool install CropCat.Cli" (fun () ->
+        let tools = freshTemp "tool"
+
+        let code, _ =
+            runCapture
+                "dotnet"
+                $"tool install --tool-path \"{tools}\" --add-source \"{feed}\" --version {packageVersion} CropCat.Cli"
+                tools
+
+        let cropcat = Path.Combine(tools, "cropcat")
+
+        if code <> 0 then
+            Error $"dotnet tool install exited {code}"
+        else
+            let code, version = runCapture cropcat "--version" tools
+
+            if code <> 0 || not (version.Contains packageVersion) then
+                Error $"'cropcat --version' exited {code} and printed '{version.Trim()}', expected {packageVersion}"
+            else
+                let code, summary = runCapture cropcat "summary --preset paper" tools
+
+                if code <> 0 || not (summary.Contains "31,030,658" || summary.Contains "31030658") then
+                    Error $"'cropcat summary --preset paper' exited {code} without the paper net's 31,030,658 parameters"
+                else
+                    // One small tiled inference: the tool's own libtorch natives load and compute.
+                    let code, bench =
+                        runCapture cropcat "bench-tiling --size 256 --whole-size 0 --reps 1 --tile 572 --net reduced" tools
+
+                    if code <> 0 || not (bench.Contains "| tiled | reduced |") then
+                        Error $"'cropcat bench-tiling' (one reduced-net tile) exited {code} without its result row"
+                    else
+                        Ok $"{version.Trim()}; summary printed {summary.Split('\n').Length} lines; one tiled inference ran")
+
+    step "script Examples/scripts/paper.fsx via #r \"nuget:\"" (fun () ->
+        // The same layout as the repository (scripts/../../out/feed) so the script and its nuget.config run as committed.
+        let top = freshTemp "script"
+
+        let scripts =
+            Directory.CreateDirectory(Path.Combine(top, "Examples", "scripts")).FullName
+
+        let localFeed = Directory.CreateDirectory(Path.Combine(top, "out", "feed")).FullName
+        copyInto scripts (Path.Combine(root, "Examples", "scripts", "paper.fsx"))
+        copyInto scripts (Path.Combine(root, "Examples", "scripts", "nuget.config"))
+
+        for id in [ "CropCat.Core"; "CropCat.Dsl" ] do
+            copyInto localFeed (Path.Combine(feed, $"{id}.{packageVersion}.nupkg"))
+
+        let code, output = runCapture "dotnet" "fsi Examples/scripts/paper.fsx" top
+
+        if code <> 0 then
+            Error $"dotnet fsi exited {code}"
+        elif not (output.Contains "nearest to 500") then
+            Error "the script ran but did not print its valid sizes"
+        else
+            Ok "summary, valid sizes and a forward pass from the packed CropCat.Dsl")
+
+    step "C# console project with CropCat.Core from the feed" (fun () ->
+        let dir = freshTemp "csharp"
+
+        let code, _ =
+            runCapture "dotnet" "new console --name ReadmeExample --output . --no-restore" dir
+
+        if code <> 0 then
+            Error $"dotnet new console exited {code}"
+        else
+            let csproj = Path.Combine(dir, "ReadmeExample.csproj")
+
+            let references =
+                $"""  <ItemGroup>
+    <PackageReference Include="CropCat.Core" Version="{packageVersion}" />
+    <PackageReference Include="libtorch-cpu-linux-x64" Version="2.10.0" />
+  </ItemGroup>
+</Project>"""
+
+            File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("</Project>", references))
+
+            File.WriteAllText(
+                Path.Combine(dir, "nuget.config"),
+                $"""<?xml version="1.0" encoding="utf-8"?>
+<configuration><packageSources><add key="cropcat-local-feed" value="{feed}" /></packageSources></configuration>"""
+            )
+
+            File.WriteAllText(Path.Combine(dir, "Program.cs"), readmeCSharp ())
+            let code, output = runCapture "dotnet" "run -c Release" dir
+            let last = output.Trim().Split('\n') |> Array.last
+
+            if code <> 0 then
+                Error $"dotnet run exited {code}"
+            elif last.Trim() <> "4" then
+                Error $"expected the README's last line '4' (188 -> 4), got '{last}'"
+            else
+                Ok "README's C# example built and printed 188 -> 4"))
+
+"Setup" ==> "Build" ==> "Pack" ==> "Consume" ==> "Test" |> ignore
 "Build" ==> "Demo" |> ignore
 "Build" ==> "Bench" |> ignore
-"Build" ==> "Pack" |> ignore
 
 Target.runOrDefaultWithArguments "Build"

@@ -62,13 +62,32 @@ public static class NativeRuntime
         var bin = System.IO.Path.GetDirectoryName(typeof(torch).Assembly.Location);
         if (string.IsNullOrEmpty(bin)) return;
         var native = System.IO.Path.Combine(bin, "runtimes", $"linux-{arch}", "native");
-        foreach (var lib in new[] { "libtorch_cpu.so", "libLibTorchSharp.so" })
+        string[] libraries =
+            [System.IO.Path.Combine(native, "libtorch_cpu.so"), System.IO.Path.Combine(native, "libLibTorchSharp.so")];
+        if (!libraries.All(File.Exists))
         {
-            var path = System.IO.Path.Combine(native, lib);
-            if (!File.Exists(path)) return;
-            System.Runtime.InteropServices.NativeLibrary.Load(path);
+            // `#r "nuget: CropCat.Dsl"` + `#r "nuget: libtorch-cpu-linux-x64"` in a script: TorchSharp.dll sits in
+            // the NuGet cache (<packages>/torchsharp/<version>/lib/<tfm>/), libtorch in its own package beside it.
+            // TorchSharp's own fallback copies both into one folder and then fails to load it, so load the
+            // package files by full path instead: libtorch's own libraries first, then TorchSharp's binding.
+            var packageRoot = System.IO.Path.GetFullPath(System.IO.Path.Combine(bin, "..", ".."));
+            var packages = System.IO.Path.GetFullPath(System.IO.Path.Combine(packageRoot, "..", ".."));
+            var libtorch = System.IO.Path.Combine(packages, $"libtorch-cpu-linux-{arch}", LibTorchVersion, "runtimes", $"linux-{arch}", "native");
+            libraries =
+            [
+                System.IO.Path.Combine(libtorch, "libc10.so"),
+                System.IO.Path.Combine(libtorch, "libtorch_cpu.so"),
+                System.IO.Path.Combine(libtorch, "libtorch.so"),
+                System.IO.Path.Combine(packageRoot, "runtimes", $"linux-{arch}", "native", "libLibTorchSharp.so"),
+            ];
+            if (!libraries.All(File.Exists)) return;
         }
+        foreach (var library in libraries)
+            System.Runtime.InteropServices.NativeLibrary.Load(library);
     }
+
+    /// <summary>The libtorch release TorchSharp 0.107 is built against (its libtorch-* packages carry this version).</summary>
+    public const string LibTorchVersion = "2.10.0";
 
     /// <summary>
     /// Checks the C++ runtime and initialises libtorch for the CPU (and CUDA when present).

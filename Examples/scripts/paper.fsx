@@ -1,8 +1,7 @@
 // The paper's Fig. 1 U-Net with the CropCat DSL: summary, valid sizes, one forward pass.
-// Build first (dotnet build CropCat.slnx -c Release), then: dotnet fsi Examples/paper.fsx
-#r "../Cli/bin/Release/net10.0/TorchSharp.dll"
-#r "../Cli/bin/Release/net10.0/CropCat.Core.dll"
-#r "../Cli/bin/Release/net10.0/CropCat.Dsl.dll"
+// Pack first (dotnet fsi build.fsx -t Pack writes the local feed out/feed, which nuget.config here names), then: dotnet fsi Examples/scripts/paper.fsx
+#r "nuget: CropCat.Dsl, 0.1.0"
+#r "nuget: libtorch-cpu-linux-x64, 2.10.0"
 
 open TorchSharp
 open CropCat.Dsl

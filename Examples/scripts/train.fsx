@@ -1,8 +1,8 @@
 // Training from an F# script: a small paper-style U-Net on synthetic touching cells, weighted loss,
-// a checkpoint, held-out scores. Build first (dotnet build CropCat.slnx -c Release), then:
-//   dotnet fsi Examples/train.fsx
-#r "../Cli/bin/Release/net10.0/TorchSharp.dll"
-#r "../Cli/bin/Release/net10.0/CropCat.Core.dll"
+// a checkpoint, held-out scores. Pack first (dotnet fsi build.fsx -t Pack writes the local feed out/feed, which nuget.config here names), then:
+//   dotnet fsi Examples/scripts/train.fsx
+#r "nuget: CropCat.Core, 0.1.0"
+#r "nuget: libtorch-cpu-linux-x64, 2.10.0"
 
 open System
 open CropCat.Data
