@@ -176,6 +176,7 @@ let fsharpSources = [ "Dsl.FSharp"; "Tests"; "Cli"; "Examples"; "build.fsx" ]
 let csharpProjects = [
     "Core.CSharp/Core.CSharp.csproj"
     "Bench.CSharp/Bench.CSharp.csproj"
+    "OnnxRuntime.CSharp/OnnxRuntime.CSharp.csproj"
     "Examples/CSharpSummary/CSharpSummary.csproj"
 ]
 
@@ -211,6 +212,7 @@ let packageVersion =
 let packedProjects = [
     "CropCat.Core", "Core.CSharp/Core.CSharp.csproj"
     "CropCat.Dsl", "Dsl.FSharp/Dsl.FSharp.fsproj"
+    "CropCat.OnnxRuntime", "OnnxRuntime.CSharp/OnnxRuntime.CSharp.csproj"
     "CropCat.Cli", "Cli/Cli.fsproj"
 ]
 
