@@ -56,6 +56,7 @@ type Args =
     | Resume of checkpoint: string
     | Threads of int
     | Device of name: string
+    | Precision of name: string
     | Quiet
 
     interface IArgParserTemplate with
@@ -113,6 +114,8 @@ type Args =
             | Out _ -> "output folder; the checkpoint OUT/model.safetensors is written atomically after every epoch. Default out/train"
             | Resume _ ->
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
+            | Precision _ ->
+                "fp32 (default) or bf16: mixed precision, convolutions forward and backward in bfloat16 on fp32 master weights, optimizer state, batch norm and loss; the checkpoint holds fp32 weights. Needs a CPU with AVX512_BF16 or AMX-BF16 (refused elsewhere); a convolution whose bf16 output or gradients fail a check against fp32 stays fp32. A resumed run keeps its precision"
             | Quiet -> "no progress or epoch lines on stderr, only warnings and errors; the closing summary stays on stdout"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
@@ -365,8 +368,18 @@ let run (args: ParseResults<Args>) =
                         fail $"cannot resume: the checkpoint's loss '{text}' is unreadable ({e.Message}); give --loss"
             | None -> null
 
+    let precision =
+        match args.TryGetResult Precision |> Option.orElse (stored "precision" id) with
+        | None
+        | Some "fp32"
+        | Some "Float32" -> CropCat.Runtime.Precision.Float32
+        | Some "bf16"
+        | Some "BFloat16" -> CropCat.Runtime.Precision.BFloat16
+        | Some other -> fail $"--precision '{other}' is not fp32 or bf16"
+
     let training =
         TrainerOptions(
+            Precision = precision,
             Objective = objective,
             Progress = (if args.Contains Quiet then null else Console.Error),
             Pipeline = pipeline,
@@ -460,6 +473,7 @@ let run (args: ParseResults<Args>) =
         | :? CheckpointMismatchException as e when e.Message.StartsWith "cannot resume" -> fail e.Message
         | :? CheckpointMismatchException as e -> fail $"cannot resume: {e.Message}"
         | :? TrainingDivergedException as e -> raise (CliFailure("cropcat train: " + e.Message, 6))
+        | :? CropCat.Runtime.PrecisionNotSupportedException as e -> fail e.Message
 
     printfn
         "trained on %d images (%s layout; %d windows of %dx%d per epoch, tiles of %dx%d), validated on %d images (%d tiles); at step %d after %.1f s (%.1f s waiting for data); wrote %s"
