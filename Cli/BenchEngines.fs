@@ -73,10 +73,11 @@ type NetKind =
     | CropCatContiguousNet
     /// CropCat's net in the channels-last layout whatever the default (the layout experiment).
     | CropCatChannelsLastNet
-    /// CropCat's net computing in bfloat16 (the bf16 experiment; forward only).
+    /// CropCat's net computing in bfloat16 (the bf16 experiment): bf16 weights for the forward, mixed precision
+    /// (fp32 master weights, bf16 convolutions) for the training step.
     | CropCatBFloat16Net
 
-let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
+let private build kind (op: Op) (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
     | CropCatNet -> UNet.Create spec.Options :> _
     | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
@@ -91,11 +92,15 @@ let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.t
         net :> _
     | CropCatBFloat16Net ->
         let net = UNet.Create spec.Options
-        net.Precision <- CropCat.Runtime.Precision.BFloat16
+
+        match op with
+        | Fwd -> net.Precision <- CropCat.Runtime.Precision.BFloat16
+        | Train -> net.TrainingPrecision <- CropCat.Runtime.Precision.BFloat16
+
         net :> _
 
 let makeCase kind op (spec: NetSpec) =
-    let net = build kind spec
+    let net = build kind op spec
 
     match op with
     | Fwd -> BenchCase.Forward(net, 1, spec.Size)

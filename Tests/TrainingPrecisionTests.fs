@@ -32,7 +32,8 @@ let private lossAndGradients (net: Network) (x: torch.Tensor) (target: torch.Ten
 
 /// ||a - b|| / ||b|| (L2 over the whole tensor).
 let private relL2 (a: torch.Tensor) (b: torch.Tensor) =
-    float ((a - b).norm().item<float32> ()) / max 1e-12 (float (b.norm().item<float32> ()))
+    float ((a - b).norm().item<float32> ())
+    / max 1e-12 (float (b.norm().item<float32> ()))
 
 /// bf16 against fp32 training on one batch: the loss's relative gap, the whole gradient's relative L2 error, and the
 /// worst parameter's (among those whose fp32 gradient is at least 1% of the largest: a gradient that is zero in
@@ -42,7 +43,10 @@ let private bf16Gap (net: Network) (x: torch.Tensor) (target: torch.Tensor) =
     net.TrainingPrecision <- Precision.BFloat16
     let l16, dtype, g16 = lossAndGradients net x target
     net.TrainingPrecision <- Precision.Float32
-    let flat gs = torch.cat (gs |> List.map (fun (_, g: torch.Tensor) -> g.flatten ()) |> Array.ofList, 0L)
+
+    let flat gs =
+        torch.cat (gs |> List.map (fun (_, g: torch.Tensor) -> g.flatten ()) |> Array.ofList, 0L)
+
     let whole = relL2 (flat g16) (flat g32)
 
     let largest =
@@ -56,7 +60,8 @@ let private bf16Gap (net: Network) (x: torch.Tensor) (target: torch.Tensor) =
 
     let dot =
         float ((flat g16 * flat g32).sum().item<float32> ())
-        / (float ((flat g16).norm().item<float32> ()) * float ((flat g32).norm().item<float32> ()))
+        / (float ((flat g16).norm().item<float32> ())
+           * float ((flat g32).norm().item<float32> ()))
 
     abs (float (l16 - l32)) / float l32, whole, worst, dot, dtype
 
@@ -227,7 +232,11 @@ let tests =
             if Precisions.CpuHasBFloat16 then
                 let dir = tempDir ()
                 let path = Path.Combine(dir, "model.safetensors")
-                let samples = [ for i in 0..1 -> SyntheticCells.Generate(40 + i, SyntheticCellsOptions(Height = 60, Width = 60)) ]
+
+                let samples = [
+                    for i in 0..1 -> SyntheticCells.Generate(40 + i, SyntheticCellsOptions(Height = 60, Width = 60))
+                ]
+
                 torch.manual_seed 25L |> ignore
                 use net = UNet.Create(UNetOptions(Widths = [| 8; 16 |]), torch.CPU)
                 let options = TrainerOptions(Precision = Precision.BFloat16, Seed = 3)
@@ -263,7 +272,10 @@ let tests =
 
                 use other = UNet.Create(UNetOptions(Widths = [| 8; 16 |]), torch.CPU)
                 use fp32 = new Trainer(other, LabelSchema.Binary255, TrainerOptions(Seed = 3))
-                let msg = messageOf<CheckpointMismatchException> (fun () -> fp32.Resume path |> ignore)
+
+                let msg =
+                    messageOf<CheckpointMismatchException> (fun () -> fp32.Resume path |> ignore)
+
                 Expect.stringContains msg "precision: BFloat16 in the checkpoint, Float32 now" "names the mismatch"
         }
 
@@ -272,8 +284,22 @@ let tests =
             let data = syntheticFolder 710 2 60
             let out = tempDir ()
 
-            let args precision =
-                [ "train"; "--data"; data; "--out"; out; "--widths"; "4,8"; "--max-steps"; "1"; "--threads"; "1"; "--precision"; precision; "--quiet" ]
+            let args precision = [
+                "train"
+                "--data"
+                data
+                "--out"
+                out
+                "--widths"
+                "4,8"
+                "--max-steps"
+                "1"
+                "--threads"
+                "1"
+                "--precision"
+                precision
+                "--quiet"
+            ]
 
             let code, _, err = cropcat (args "fp16")
             Expect.equal code 2 "bad name"
