@@ -46,7 +46,7 @@ type BenchArgs =
             | Python _ -> "python with torch (default /usr/bin/python3, with OpenBLAS from /usr/lib/x86_64-linux-gnu/openblas-openmp)"
             | Out _ -> "also write the report (markdown) to this file"
             | Experiment _ ->
-                "A/B of a variant: 'layout' (CropCat in its default layout, Auto unless CROPCAT_LAYOUT says otherwise, vs NCHW-contiguous and channels-last, with a table of the ratios and Auto's choices), 'bf16' (fp32 vs bfloat16 forward; use forward cases) or 'onnxruntime' (CropCat's forward vs ONNX Runtime on the same net exported to ONNX, same weights and input; forward cases)"
+                "A/B of a variant: 'layout' (CropCat in its default layout, Auto unless CROPCAT_LAYOUT says otherwise, vs NCHW-contiguous and channels-last, with a table of the ratios and Auto's choices), 'bf16' (fp32 vs bfloat16: the forward with bf16 weights, the training step in mixed precision) or 'onnxruntime' (CropCat's forward vs ONNX Runtime on the same net exported to ONNX, same weights and input; forward cases)"
             | Serve -> "internal: serve the worker line protocol on stdin/stdout"
             | Probe _ -> "internal: peak memory of one forward in a fresh process"
 
@@ -335,16 +335,18 @@ let run (a: ParseResults<BenchArgs>) =
                     InProcess("CropCat NCHW", CropCatContiguousNet)
                 | Some "bf16" ->
                     // Refused where libtorch's bf16 is wrong (its self-check) or missing: say so before timing anything.
-                    for (_, _, s) in selected do
+                    for (_, op, s) in selected do
                         use probe = CropCat.Nets.UNet.Create s.Options
 
                         try
-                            probe.Precision <- CropCat.Runtime.Precision.BFloat16
+                            match op with
+                            | Fwd -> probe.Precision <- CropCat.Runtime.Precision.BFloat16
+                            | Train -> probe.TrainingPrecision <- CropCat.Runtime.Precision.BFloat16
                         with :? CropCat.Runtime.PrecisionNotSupportedException as e ->
                             failwithf "cropcat bench --experiment bf16: widths %s: %s" (String.Join(',', s.Widths)) e.Message
 
                     say
-                        "- EXPERIMENT: the Reference column is CropCat's net computing in bfloat16 (forward cases only), so CC/Ref is the fp32 time over the bf16 time"
+                        "- EXPERIMENT: the Reference column is CropCat's net computing in bfloat16 (forward: bf16 weights; training step: mixed precision, fp32 master weights and bf16 convolutions), so CC/Ref is the fp32 time over the bf16 time"
 
                     InProcess("CropCat bf16", CropCatBFloat16Net)
                 | Some "onnxruntime" ->

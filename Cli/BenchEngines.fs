@@ -73,7 +73,8 @@ type NetKind =
     | CropCatContiguousNet
     /// CropCat's net in the channels-last layout whatever the default (the layout experiment).
     | CropCatChannelsLastNet
-    /// CropCat's net computing in bfloat16 (the bf16 experiment; forward only).
+    /// CropCat's net computing in bfloat16 (the bf16 experiment): bf16 weights for the forward, mixed precision
+    /// (fp32 master weights, bf16 convolutions) for the training step.
     | CropCatBFloat16Net
     /// CropCat's net exported to ONNX and run by ONNX Runtime (the onnxruntime experiment; forward only).
     | OnnxRuntimeNet
@@ -89,7 +90,7 @@ type private OnnxRuntimeModule(engine: CropCat.OnnxRuntime.OnnxRuntimeEngine) =
 
         base.Dispose disposing
 
-let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
+let private build kind (op: Op) (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
     match kind with
     | CropCatNet -> UNet.Create spec.Options :> _
     | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
@@ -104,7 +105,11 @@ let private build kind (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.t
         net :> _
     | CropCatBFloat16Net ->
         let net = UNet.Create spec.Options
-        net.Precision <- CropCat.Runtime.Precision.BFloat16
+
+        match op with
+        | Fwd -> net.Precision <- CropCat.Runtime.Precision.BFloat16
+        | Train -> net.TrainingPrecision <- CropCat.Runtime.Precision.BFloat16
+
         net :> _
     | OnnxRuntimeNet ->
         // The CropCat column's description (weights of its own draw: they do not change the work), exported in memory.
@@ -115,7 +120,7 @@ let makeCase kind op (spec: NetSpec) =
     if kind = OnnxRuntimeNet && op = Train then
         failwith "cropcat bench --experiment onnxruntime: ONNX Runtime runs forward cases only (use --cases paper-fwd,w16-572-fwd,...)"
 
-    let net = build kind spec
+    let net = build kind op spec
 
     match op with
     | Fwd -> BenchCase.Forward(net, 1, spec.Size)

@@ -58,6 +58,7 @@ type Args =
     | Device of name: string
     | Tensorboard of dir: string
     | Verbose
+    | Precision of name: string
     | Quiet
 
     interface IArgParserTemplate with
@@ -119,6 +120,8 @@ type Args =
                 "also write a TensorBoard event file into this folder: every step's loss (loss/step), and per epoch the train and validation loss, foreground IoU and Dice, pixel error, mAP, learning rate and epoch seconds (view with `tensorboard --logdir DIR`)"
             | Verbose ->
                 "also print, after training, each epoch's seconds and steps/s, the time spent waiting for data, the tile plan, and the image decodes (cache misses)"
+            | Precision _ ->
+                "fp32 (default) or bf16: mixed precision, convolutions forward and backward in bfloat16 on fp32 master weights, optimizer state, batch norm and loss; the checkpoint holds fp32 weights. Needs a CPU with AVX512_BF16 or AMX-BF16 (refused elsewhere); a convolution whose bf16 output or gradients fail a check against fp32 stays fp32. A resumed run keeps its precision"
             | Quiet -> "no progress or epoch lines on stderr, only warnings and errors; the closing summary stays on stdout"
             | Device _ ->
                 "cpu, cuda or cuda:N (default: CUDA when this libtorch has it and sees a GPU, else the CPU; the CROPCAT_DEVICE variable does the same)"
@@ -371,6 +374,15 @@ let run (args: ParseResults<Args>) =
                         fail $"cannot resume: the checkpoint's loss '{text}' is unreadable ({e.Message}); give --loss"
             | None -> null
 
+    let precision =
+        match args.TryGetResult Precision |> Option.orElse (stored "precision" id) with
+        | None
+        | Some "fp32"
+        | Some "Float32" -> CropCat.Runtime.Precision.Float32
+        | Some "bf16"
+        | Some "BFloat16" -> CropCat.Runtime.Precision.BFloat16
+        | Some other -> fail $"--precision '{other}' is not fp32 or bf16"
+
     // train has no sample list of its own (FolderTraining streams the data), so its log holds scalars only.
     let board =
         args.TryGetResult Tensorboard
@@ -398,6 +410,7 @@ let run (args: ParseResults<Args>) =
 
     let training =
         TrainerOptions(
+            Precision = precision,
             StepDone =
                 (Progress.all [ board |> Option.map _.StepDone; bar |> Option.map _.StepDone ]
                  |> Option.toObj),
@@ -505,6 +518,7 @@ let run (args: ParseResults<Args>) =
         | :? CheckpointMismatchException as e when e.Message.StartsWith "cannot resume" -> fail e.Message
         | :? CheckpointMismatchException as e -> fail $"cannot resume: {e.Message}"
         | :? TrainingDivergedException as e -> raise (CliFailure("cropcat train: " + e.Message, 6))
+        | :? CropCat.Runtime.PrecisionNotSupportedException as e -> fail e.Message
 
     printfn
         "trained on %d images (%s layout; %d windows of %dx%d per epoch, tiles of %dx%d), validated on %d images (%d tiles); at step %d after %.1f s (%.1f s waiting for data); wrote %s"

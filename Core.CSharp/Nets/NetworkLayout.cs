@@ -105,6 +105,7 @@ public sealed partial class Network
         foreach (var r in Trace(shape[2..].Select(v => (int)v).ToArray())) structure.Append(r.Path).Append(' ').Append(r.Kind).Append(' ').Append(r.Output).Append(';');
         foreach (var (n, p) in named_parameters()) structure.Append(n).Append(string.Join("x", p.shape)).Append(';');
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(structure.ToString())))[..16].ToLowerInvariant();
-        return $"net {hash}|input {string.Join("x", shape)}|{dtype}|{_precision}|{device}|{(training ? "train" : "infer")}";
+        var precision = _trainingPrecision == Precision.Float32 ? $"{_precision}" : $"{_precision}+{_trainingPrecision} convolutions";
+        return $"net {hash}|input {string.Join("x", shape)}|{dtype}|{precision}|{device}|{(training ? "train" : "infer")}";
     }
 }

@@ -41,7 +41,10 @@ public static class Precisions
     });
 
     /// <summary>True when this CPU has bf16 dot-product instructions (AVX512_BF16 or AMX-BF16, from /proc/cpuinfo).</summary>
-    public static bool CpuHasBFloat16 => CpuFlags.Value.Contains("avx512_bf16") || CpuFlags.Value.Contains("amx_bf16");
+    public static bool CpuHasBFloat16 => SimulatedCpuBFloat16 ?? (CpuFlags.Value.Contains("avx512_bf16") || CpuFlags.Value.Contains("amx_bf16"));
+
+    /// <summary>Test hook: overrides what /proc/cpuinfo says about bf16 (false simulates a CPU without it); null reads the CPU.</summary>
+    internal static bool? SimulatedCpuBFloat16 { get; set; }
 
     /// <summary>The libtorch dtype of <paramref name="p"/>.</summary>
     public static ScalarType DtypeOf(Precision p) => p == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;

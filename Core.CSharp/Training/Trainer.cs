@@ -55,7 +55,9 @@ public sealed class Trainer : IDisposable
         options.Validate();
         NativeRuntime.EnsureLoaded();
         if (network.Precision != Precision.Float32)
-            throw new ArgumentException($"the network computes in {network.Precision}; training needs Float32 weights (bf16 is for inference: set Precision after training)");
+            throw new ArgumentException($"the network computes in {network.Precision}; training needs Float32 weights (for bf16 training use TrainerOptions.Precision, mixed precision on fp32 weights)");
+        // Refused here, before any step, where the CPU lacks bf16 or a self-check fails.
+        network.TrainingPrecision = options.Precision;
         Network = network;
         Labels = labels;
         _o = options;
@@ -102,6 +104,8 @@ public sealed class Trainer : IDisposable
         var problems = new List<string>();
         Compare(header, ResumeKeys.Seed, _o.Seed.ToString(CultureInfo.InvariantCulture), "seed", problems);
         Compare(header, ResumeKeys.BatchSize, _o.BatchSize.ToString(CultureInfo.InvariantCulture), "batch size", problems);
+        // bf16 rounds every convolution: the other precision would not continue as the uninterrupted run.
+        Compare(header, ResumeKeys.Precision, _o.Precision.ToString(), "precision", problems);
         if (problems.Count > 0) throw ResumeMismatch(path, problems);
         var info = Checkpoint.Load(path, Network, Optimizer);
         Epoch = info.Epoch;
@@ -125,6 +129,7 @@ public sealed class Trainer : IDisposable
         {
             [ResumeKeys.Seed] = _o.Seed.ToString(CultureInfo.InvariantCulture),
             [ResumeKeys.BatchSize] = _o.BatchSize.ToString(CultureInfo.InvariantCulture),
+            [ResumeKeys.Precision] = _o.Precision.ToString(),
             ["loss"] = Objective.ToString(),
             ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
@@ -278,6 +283,7 @@ public sealed class Trainer : IDisposable
     {
         public const string Seed = "seed";
         public const string BatchSize = "batch_size";
+        public const string Precision = "precision";
         public const string StepsPerEpoch = "steps_per_epoch";
         public const string Data = "data";
         public const string Best = "best";
@@ -333,7 +339,7 @@ public sealed class Trainer : IDisposable
 
     private static CheckpointMismatchException ResumeMismatch(string path, List<string> problems) =>
         new($"cannot resume from {path}: it was trained with other settings ({string.Join("; ", problems)}). " +
-            "A resumed run continues exactly only with the same seed, batch size, steps per epoch and training data; start a new run to change them");
+            "A resumed run continues exactly only with the same seed, batch size, precision, steps per epoch and training data; start a new run to change them");
 
     /// <summary>
     /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit(ITrainingSet, IEnumerable{Sample}?)"/> (weight maps are computed

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using CropCat.Augment;
+using CropCat.Runtime;
 
 namespace CropCat.Training;
 
@@ -20,6 +21,12 @@ public sealed record TrainerOptions
     public int Epochs { get; init; } = 10;
     /// <summary>Optimisation steps per epoch; 0 means one pass over the training set.</summary>
     public int StepsPerEpoch { get; init; }
+    /// <summary>
+    /// The number format convolutions compute in (<see cref="Nets.Network.TrainingPrecision"/>, which the trainer
+    /// sets): Float32 (default), or BFloat16 for mixed precision on CPUs with AVX512_BF16 or AMX (fp32 master
+    /// weights, optimizer state, batch norm and loss; bf16 convolutions forward and backward, each one checked).
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.Float32;
     /// <summary>Tiles per step (the paper: one large tile). Samples of a batch must have equal sizes.</summary>
     public int BatchSize { get; init; } = 1;
     /// <summary>The optimiser.</summary>
