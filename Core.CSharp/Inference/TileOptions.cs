@@ -60,6 +60,9 @@ public sealed record TileOptions
     /// <summary>Called after every forward pass with (tiles done, tiles in all); null for none.</summary>
     public Action<int, int>? Progress { get; init; }
 
+    /// <summary>When set, <see cref="OverlapTile.Predict"/> adds the wall time of each stage of every batch to it (a profile); null for none.</summary>
+    public TileStageTimes? Timings { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
     public void Validate()
     {
