@@ -20,6 +20,8 @@ type Args =
     | Batch of int
     | Net of string
     | Paper_Size of px: int
+    | Memory
+    | [<Hidden>] Memory_Child of px: int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -30,6 +32,9 @@ type Args =
             | Tile _ -> "requested input tile edge (default 572)"
             | Batch _ -> "tiles per forward pass (default 1)"
             | Net _ -> "paper, reduced or all (default all)"
+            | Memory ->
+                "only the memory model: predicted vs measured activation peak of the paper net for tiles 252, 572 and 892 (one fresh process each)"
+            | Memory_Child _ -> "internal: one forward of the paper net on one tile, prints the measured peak bytes"
             | Paper_Size _ -> "edge of the image for tiled vs whole-image time, paper net (default 512; 0 skips)"
 
 /// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
@@ -198,6 +203,60 @@ let private compare (reps: int) (name: string) (net: Network) (size: int) =
              | Some t -> string t
              | None -> "-"))
 
+/// In a fresh process: one NCHW forward of the paper net on one tile; prints the peak RSS (VmHWM after the
+/// forward) minus the RSS before it, in bytes. The net and the tile exist before the baseline is read.
+let private memoryChild (tile: int) =
+    NativeRuntime.EnsureLoaded()
+    Allocator.KeepHeap() |> ignore
+    torch.manual_seed 1L |> ignore
+    use net = UNet.Paper()
+    net.eval ()
+    net.Layout <- MemoryLayout.Contiguous
+    use x = torch.rand (1L, 1L, int64 tile, int64 tile)
+    use _ = torch.no_grad ()
+
+    if not (resetPeak ()) then
+        raise (InvalidOperationException "cannot reset the peak RSS (/proc/self/clear_refs)")
+
+    let before = CropCat.Bench.Machine.RssMiB()
+
+    (use _ = torch.NewDisposeScope()
+     net.forward x |> ignore)
+
+    printfn "%.0f" ((CropCat.Bench.Machine.PeakRssMiB() - before) * 1048576.0)
+    0
+
+/// Predicted (TileMemory.PeakBytes) vs measured activation peak of the paper net, one fresh process per tile.
+let private memoryTable () =
+    use net = UNet.Paper()
+    let self =
+        match Environment.ProcessPath with
+        | null -> raise (InvalidOperationException "cannot find this program's path to start the measuring processes")
+        | p -> p
+    printfn "paper net, batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
+    printfn "| tile | output | predicted MiB | measured MiB | measured / predicted |"
+    printfn "|---|---|---|---|---|"
+
+    for tile in [ 252; 572; 892 ] do
+        let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
+        let info = ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile ])
+        info.RedirectStandardOutput <- true
+        use child =
+            match Process.Start info with
+            | null -> raise (InvalidOperationException(sprintf "cannot start the measuring process for tile %d" tile))
+            | c -> c
+        let text = child.StandardOutput.ReadToEnd()
+        child.WaitForExit()
+
+        if child.ExitCode <> 0 then
+            raise (InvalidOperationException(sprintf "the measuring process for tile %d failed with exit code %d" tile child.ExitCode))
+
+        let measured = float (text.Trim().Split('\n') |> Array.last) / 1048576.0
+        printfn "| %d | %d | %.0f | %.0f | %.2f |" tile (net.Infer(tile, tile).Width) predicted measured (measured / predicted)
+
+    printfn "(load average after: %s)" (try File.ReadAllText("/proc/loadavg").Trim() with _ -> "?")
+    0
+
 /// Runs the benchmark and prints the table. `nets`: "paper", "reduced" or "all".
 let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
     NativeRuntime.EnsureLoaded()
@@ -275,14 +334,18 @@ let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (b
 /// Runs the benchmark with parsed command-line options.
 let runWith (a: ParseResults<Args>) =
     try
-        run
-            (a.GetResult(Size, 2048))
-            (a.GetResult(Whole_Size, 1024))
-            (a.GetResult(Paper_Size, 512))
-            (a.GetResult(Reps, 3))
-            (a.GetResult(Tile, 572))
-            (a.GetResult(Batch, 1))
-            (a.GetResult(Net, "all"))
+        match a.TryGetResult Memory_Child with
+        | Some tile -> memoryChild tile
+        | None when a.Contains Memory -> memoryTable ()
+        | None ->
+            run
+                (a.GetResult(Size, 2048))
+                (a.GetResult(Whole_Size, 1024))
+                (a.GetResult(Paper_Size, 512))
+                (a.GetResult(Reps, 3))
+                (a.GetResult(Tile, 572))
+                (a.GetResult(Batch, 1))
+                (a.GetResult(Net, "all"))
     with :? ArgumentException as e ->
         eprintfn "cropcat bench-tiling: %s" e.Message
         2
