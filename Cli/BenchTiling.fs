@@ -33,8 +33,8 @@ type Args =
             | Batch _ -> "tiles per forward pass (default 1)"
             | Net _ -> "paper, reduced or all (default all)"
             | Memory ->
-                "only the memory model: predicted vs measured activation peak of the paper net for tiles 252, 572 and 892 (one fresh process each)"
-            | Memory_Child _ -> "internal: one forward of the paper net on one tile, prints the measured peak bytes"
+                "only the memory model: predicted vs measured activation peak, paper net tiles 252, 572, 892 and reduced net 572, 1212 (one fresh process each)"
+            | Memory_Child _ -> "internal: one forward of --net on one tile, prints the measured peak bytes"
             | Paper_Size _ -> "edge of the image for tiled vs whole-image time, paper net (default 512; 0 skips)"
 
 /// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
@@ -205,11 +205,16 @@ let private compare (reps: int) (name: string) (net: Network) (size: int) =
 
 /// In a fresh process: one NCHW forward of the paper net on one tile; prints the peak RSS (VmHWM after the
 /// forward) minus the RSS before it, in bytes. The net and the tile exist before the baseline is read.
-let private memoryChild (tile: int) =
+let private memoryChild (tile: int) (name: string) =
     NativeRuntime.EnsureLoaded()
     Allocator.KeepHeap() |> ignore
     torch.manual_seed 1L |> ignore
-    use net = UNet.Paper()
+    use net =
+        if name = "paper" then
+            UNet.Paper()
+        else
+            UNet.Create reducedOptions
+
     net.eval ()
     net.Layout <- MemoryLayout.Contiguous
     use x = torch.rand (1L, 1L, int64 tile, int64 tile)
@@ -228,18 +233,25 @@ let private memoryChild (tile: int) =
 
 /// Predicted (TileMemory.PeakBytes) vs measured activation peak of the paper net, one fresh process per tile.
 let private memoryTable () =
-    use net = UNet.Paper()
     let self =
         match Environment.ProcessPath with
         | null -> raise (InvalidOperationException "cannot find this program's path to start the measuring processes")
         | p -> p
-    printfn "paper net, batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
-    printfn "| tile | output | predicted MiB | measured MiB | measured / predicted |"
-    printfn "|---|---|---|---|---|"
+    printfn "batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
+    printfn "| net | tile | output | tensor peak MiB | predicted MiB (x %.1f) | measured MiB | measured / predicted |" TileMemory.RuntimeFactor
+    printfn "|---|---|---|---|---|---|---|"
 
-    for tile in [ 252; 572; 892 ] do
+    // The paper net's three tiles calibrated RuntimeFactor; the reduced net's are a check outside that fit.
+    for name, tile in [ "paper", 252; "paper", 572; "paper", 892; "reduced", 572; "reduced", 1212 ] do
+        use net =
+            if name = "paper" then
+                UNet.Paper()
+            else
+                UNet.Create reducedOptions
+
+        let tensors = float (TileMemory.TensorPeakBytes(net, tile, 1)) / 1048576.0
         let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
-        let info = ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile ])
+        let info = ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile; "--net"; name ])
         info.RedirectStandardOutput <- true
         use child =
             match Process.Start info with
@@ -252,7 +264,7 @@ let private memoryTable () =
             raise (InvalidOperationException(sprintf "the measuring process for tile %d failed with exit code %d" tile child.ExitCode))
 
         let measured = float (text.Trim().Split('\n') |> Array.last) / 1048576.0
-        printfn "| %d | %d | %.0f | %.0f | %.2f |" tile (net.Infer(tile, tile).Width) predicted measured (measured / predicted)
+        printfn "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f |" name tile (net.Infer(tile, tile).Width) tensors predicted measured (measured / predicted)
 
     printfn "(load average after: %s)" (try File.ReadAllText("/proc/loadavg").Trim() with _ -> "?")
     0
@@ -335,7 +347,7 @@ let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (b
 let runWith (a: ParseResults<Args>) =
     try
         match a.TryGetResult Memory_Child with
-        | Some tile -> memoryChild tile
+        | Some tile -> memoryChild tile (a.GetResult(Net, "paper"))
         | None when a.Contains Memory -> memoryTable ()
         | None ->
             run
