@@ -27,7 +27,8 @@ type Args =
         member a.Usage =
             match a with
             | Size _ -> "edge of the tiled image (default 2048; 0 skips these rows)"
-            | Whole_Size _ -> "edge of the image for tiled vs whole-image time (and the whole-image row), reduced net (default 1024; 0 skips)"
+            | Whole_Size _ ->
+                "edge of the image for tiled vs whole-image time (and the whole-image row), reduced net (default 1024; 0 skips)"
             | Reps _ -> "timed repetitions after the warm-up (default 3)"
             | Tile _ -> "requested input tile edge (default 572)"
             | Batch _ -> "tiles per forward pass (default 1)"
@@ -184,7 +185,13 @@ let private compare (reps: int) (name: string) (net: Network) (size: int) =
 
     let medians = times |> Array.map (List.ofSeq >> median)
     let mp = float size * float size / 1e6
-    let load = try File.ReadAllText("/proc/loadavg").Trim() with _ -> "?"
+
+    let load =
+        try
+            File.ReadAllText("/proc/loadavg").Trim()
+        with _ ->
+            "?"
+
     printfn ""
     printfn "%s net, %d^2 image, interleaved, median of %d (load average before the table: %s)" name size reps load
     printfn "| case | tiles x edge | median s | MP/s | / whole | stage split |"
@@ -209,6 +216,7 @@ let private memoryChild (tile: int) (name: string) =
     NativeRuntime.EnsureLoaded()
     Allocator.KeepHeap() |> ignore
     torch.manual_seed 1L |> ignore
+
     use net =
         if name = "paper" then
             UNet.Paper()
@@ -237,8 +245,13 @@ let private memoryTable () =
         match Environment.ProcessPath with
         | null -> raise (InvalidOperationException "cannot find this program's path to start the measuring processes")
         | p -> p
+
     printfn "batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
-    printfn "| net | tile | output | tensor peak MiB | predicted MiB (x %.1f) | measured MiB | measured / predicted |" TileMemory.RuntimeFactor
+
+    printfn
+        "| net | tile | output | tensor peak MiB | predicted MiB (x %.1f) | measured MiB | measured / predicted |"
+        TileMemory.RuntimeFactor
+
     printfn "|---|---|---|---|---|---|---|"
 
     // The paper net's three tiles calibrated RuntimeFactor; the reduced net's are a check outside that fit.
@@ -251,12 +264,17 @@ let private memoryTable () =
 
         let tensors = float (TileMemory.TensorPeakBytes(net, tile, 1)) / 1048576.0
         let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
-        let info = ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile; "--net"; name ])
+
+        let info =
+            ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile; "--net"; name ])
+
         info.RedirectStandardOutput <- true
+
         use child =
             match Process.Start info with
             | null -> raise (InvalidOperationException(sprintf "cannot start the measuring process for tile %d" tile))
             | c -> c
+
         let text = child.StandardOutput.ReadToEnd()
         child.WaitForExit()
 
@@ -264,9 +282,24 @@ let private memoryTable () =
             raise (InvalidOperationException(sprintf "the measuring process for tile %d failed with exit code %d" tile child.ExitCode))
 
         let measured = float (text.Trim().Split('\n') |> Array.last) / 1048576.0
-        printfn "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f |" name tile (net.Infer(tile, tile).Width) tensors predicted measured (measured / predicted)
 
-    printfn "(load average after: %s)" (try File.ReadAllText("/proc/loadavg").Trim() with _ -> "?")
+        printfn
+            "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f |"
+            name
+            tile
+            (net.Infer(tile, tile).Width)
+            tensors
+            predicted
+            measured
+            (measured / predicted)
+
+    printfn
+        "(load average after: %s)"
+        (try
+            File.ReadAllText("/proc/loadavg").Trim()
+         with _ ->
+             "?")
+
     0
 
 /// Runs the benchmark and prints the table. `nets`: "paper", "reduced" or "all".
@@ -308,6 +341,7 @@ let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (b
         batch
         reps
         Allocator.HeapKept
+
     if want "reduced" && wholeSize > 0 then
         compare reps "reduced" reduced.Value wholeSize
 

@@ -10,7 +10,10 @@ open CropCat.Nets
 open CropCat.Shapes
 open CropCat.Tests.TilingSupport
 
-let private config = { FsCheckConfig.defaultConfig with maxTest = 40 }
+let private config = {
+    FsCheckConfig.defaultConfig with
+        maxTest = 40
+}
 
 /// Unpadded tiny nets of depth 1-3 (their valid sizes step by 2, 4 or 8).
 let private nets =
@@ -23,7 +26,9 @@ let private nets =
 
 /// The valid tile edges of a net from its smallest on, `count` of them (the test's own search).
 let private validTiles (net: Network) count =
-    Seq.unfold (fun n -> let t = smallestValidAtLeast net n in Some(t, t + 1)) 1 |> Seq.take count |> List.ofSeq
+    Seq.unfold (fun n -> let t = smallestValidAtLeast net n in Some(t, t + 1)) 1
+    |> Seq.take count
+    |> List.ofSeq
 
 [<Tests>]
 let tests =
@@ -32,7 +37,9 @@ let tests =
         <| fun (which: int) (batch: byte) ->
             let net = nets.Value[abs which % 3]
             let batch = 1 + int batch % 4
-            let peaks = validTiles net 12 |> List.map (fun t -> TileMemory.PeakBytes(net, t, batch))
+
+            let peaks =
+                validTiles net 12 |> List.map (fun t -> TileMemory.PeakBytes(net, t, batch))
 
             peaks |> List.pairwise |> List.forall (fun (a, b) -> a < b)
             && validTiles net 12
@@ -43,9 +50,14 @@ let tests =
             let net = nets.Value[abs which % 3]
             let budget = int64 (budgetKiB.Get % 20000) * 1024L
             let tiles = validTiles net 200
-            let fitting = tiles |> List.filter (fun t -> TileMemory.PeakBytes(net, t, 1) <= budget)
 
-            match TileMemory.LargestFitting(net, budget, maxTile = List.last tiles) |> Option.ofNullable with
+            let fitting =
+                tiles |> List.filter (fun t -> TileMemory.PeakBytes(net, t, 1) <= budget)
+
+            match
+                TileMemory.LargestFitting(net, budget, maxTile = List.last tiles)
+                |> Option.ofNullable
+            with
             | None -> List.isEmpty fitting
             | Some c ->
                 List.contains c.Tile tiles
