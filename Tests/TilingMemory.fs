@@ -33,7 +33,7 @@ let private validTiles (net: Network) count =
 [<Tests>]
 let tests =
     testList "Tiling memory budget" [
-        testPropertyWithConfig config "the predicted peak grows with the tile and is linear in the batch"
+        testPropertyWithConfig config "the predicted peak grows with the tile, and the tensor peak is linear in the batch"
         <| fun (which: int) (batch: byte) ->
             let net = nets.Value[abs which % 3]
             let batch = 1 + int batch % 4
@@ -43,7 +43,8 @@ let tests =
 
             peaks |> List.pairwise |> List.forall (fun (a, b) -> a < b)
             && validTiles net 12
-               |> List.forall (fun t -> TileMemory.PeakBytes(net, t, batch) = int64 batch * TileMemory.PeakBytes(net, t, 1))
+               |> List.forall (fun t ->
+                   TileMemory.TensorPeakBytes(net, t, batch) = int64 batch * TileMemory.TensorPeakBytes(net, t, 1))
 
         testPropertyWithConfig config "the chosen tile is valid, fits the budget and is the largest valid tile that does"
         <| fun (which: int) (budgetKiB: PositiveInt) ->
