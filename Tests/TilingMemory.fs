@@ -43,8 +43,7 @@ let tests =
 
             peaks |> List.pairwise |> List.forall (fun (a, b) -> a < b)
             && validTiles net 12
-               |> List.forall (fun t ->
-                   TileMemory.TensorPeakBytes(net, t, batch) = int64 batch * TileMemory.TensorPeakBytes(net, t, 1))
+               |> List.forall (fun t -> TileMemory.TensorPeakBytes(net, t, batch) = int64 batch * TileMemory.TensorPeakBytes(net, t, 1))
 
         testPropertyWithConfig config "the chosen tile is valid, fits the budget and is the largest valid tile that does"
         <| fun (which: int) (budgetKiB: PositiveInt) ->
