@@ -19,16 +19,24 @@ type Args =
     | Tile of px: int
     | Batch of int
     | Net of string
+    | Paper_Size of px: int
+    | Memory
+    | [<Hidden>] Memory_Child of px: int
 
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Size _ -> "edge of the tiled image (default 2048)"
-            | Whole_Size _ -> "edge of the image for tiled vs whole-image time, reduced net (default 1024; 0 skips)"
+            | Size _ -> "edge of the tiled image (default 2048; 0 skips these rows)"
+            | Whole_Size _ ->
+                "edge of the image for tiled vs whole-image time (and the whole-image row), reduced net (default 1024; 0 skips)"
             | Reps _ -> "timed repetitions after the warm-up (default 3)"
             | Tile _ -> "requested input tile edge (default 572)"
             | Batch _ -> "tiles per forward pass (default 1)"
             | Net _ -> "paper, reduced or all (default all)"
+            | Memory ->
+                "only the memory model: predicted vs measured activation peak, paper net tiles 252, 572, 892 and reduced net 572, 1212 (one fresh process each)"
+            | Memory_Child _ -> "internal: one forward of --net on one tile, prints the measured peak bytes"
+            | Paper_Size _ -> "edge of the image for tiled vs whole-image time, paper net (default 512; 0 skips)"
 
 /// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
 let reducedOptions = UNetOptions(Widths = [| 16; 32; 64; 128; 256 |])
@@ -112,16 +120,198 @@ let private whole reps (name: string) (net: Network) (size: int) =
         Peak = peak
     }
 
+/// One case of the interleaved tiled-vs-whole comparison: a name, how it runs, and its stage profile (tiled cases).
+type private Contender = {
+    Label: string
+    Tiles: string
+    Run: unit -> unit
+    Timings: TileStageTimes option
+}
+
+/// A tiler for a size x size image whose tiles yield at least `minOutput` px each (the smallest such tile).
+let private tilerFor (net: Network) (size: int) (minOutput: int) =
+    let choice = TilePlan.ChooseTileSize(net, 1, minOutput)
+    let timings = TileStageTimes()
+    let tiler = OverlapTile(net, TileOptions(TileSize = choice.Tile, Timings = timings))
+    tiler, tiler.Plan(size, size), timings
+
+/// Tiled vs whole-image inference of one size x size image, interleaved rep by rep in this process so that
+/// the machine's load hits every case alike: the whole-image pass, one tile covering the whole padded image
+/// (the same computed pixels as the pass) and 2 x 2 tiles. Prints MP/s of image pixels, the ratio to the
+/// whole-image pass and each tiled case's stage split.
+let private compare (reps: int) (name: string) (net: Network) (size: int) =
+    use img = image size
+    let f = net.Spec.DownsamplingFactor
+    // One tile whose output covers the image; two tiles per axis, each stepping at least half the image.
+    let oneTiler, onePlan, oneTimes = tilerFor net size size
+    let fourTiler, fourPlan, fourTimes = tilerFor net size ((size + 1) / 2 + f - 1)
+
+    let contenders = [
+        {
+            Label = "whole image"
+            Tiles = "1 pass"
+            Run = fun () -> WholeImage.Predict(net, img).Dispose()
+            Timings = None
+        }
+        {
+            Label = "tiled, 1 tile"
+            Tiles = sprintf "%d x %d" onePlan.Count onePlan.TileSize
+            Run = fun () -> oneTiler.Predict(img, onePlan).Dispose()
+            Timings = Some oneTimes
+        }
+        {
+            Label = "tiled, 2x2"
+            Tiles = sprintf "%d x %d" fourPlan.Count fourPlan.TileSize
+            Run = fun () -> fourTiler.Predict(img, fourPlan).Dispose()
+            Timings = Some fourTimes
+        }
+    ]
+
+    for c in contenders do
+        (use _ = torch.NewDisposeScope()
+         c.Run())
+
+        c.Timings |> Option.iter (fun t -> t.Clear())
+
+    let times = Array.init contenders.Length (fun _ -> ResizeArray<float>())
+
+    for _ in 1..reps do
+        contenders
+        |> List.iteri (fun i c ->
+            use _ = torch.NewDisposeScope()
+            let sw = Stopwatch.StartNew()
+            c.Run()
+            times[i].Add sw.Elapsed.TotalSeconds)
+
+    let medians = times |> Array.map (List.ofSeq >> median)
+    let mp = float size * float size / 1e6
+
+    let load =
+        try
+            File.ReadAllText("/proc/loadavg").Trim()
+        with _ ->
+            "?"
+
+    printfn ""
+    printfn "%s net, %d^2 image, interleaved, median of %d (load average before the table: %s)" name size reps load
+    printfn "| case | tiles x edge | median s | MP/s | / whole | stage split |"
+    printfn "|---|---|---|---|---|---|"
+
+    contenders
+    |> List.iteri (fun i c ->
+        printfn
+            "| %s | %s | %.3f | %.3f | %.2f | %s |"
+            c.Label
+            c.Tiles
+            medians[i]
+            (mp / medians[i])
+            (medians[0] / medians[i])
+            (match c.Timings with
+             | Some t -> string t
+             | None -> "-"))
+
+/// In a fresh process: one NCHW forward of the paper net on one tile; prints the peak RSS (VmHWM after the
+/// forward) minus the RSS before it, in bytes. The net and the tile exist before the baseline is read.
+let private memoryChild (tile: int) (name: string) =
+    NativeRuntime.EnsureLoaded()
+    Allocator.KeepHeap() |> ignore
+    torch.manual_seed 1L |> ignore
+
+    use net =
+        if name = "paper" then
+            UNet.Paper()
+        else
+            UNet.Create reducedOptions
+
+    net.eval ()
+    net.Layout <- MemoryLayout.Contiguous
+    use x = torch.rand (1L, 1L, int64 tile, int64 tile)
+    use _ = torch.no_grad ()
+
+    if not (resetPeak ()) then
+        raise (InvalidOperationException "cannot reset the peak RSS (/proc/self/clear_refs)")
+
+    let before = CropCat.Bench.Machine.RssMiB()
+
+    (use _ = torch.NewDisposeScope()
+     net.forward x |> ignore)
+
+    printfn "%.0f" ((CropCat.Bench.Machine.PeakRssMiB() - before) * 1048576.0)
+    0
+
+/// Predicted (TileMemory.PeakBytes) vs measured activation peak of the paper net, one fresh process per tile.
+let private memoryTable () =
+    let self =
+        match Environment.ProcessPath with
+        | null -> raise (InvalidOperationException "cannot find this program's path to start the measuring processes")
+        | p -> p
+
+    printfn "batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
+
+    printfn
+        "| net | tile | output | tensor peak MiB | predicted MiB (x %.1f) | measured MiB | measured / predicted |"
+        TileMemory.RuntimeFactor
+
+    printfn "|---|---|---|---|---|---|---|"
+
+    // The paper net's three tiles calibrated RuntimeFactor; the reduced net's are a check outside that fit.
+    for name, tile in [ "paper", 252; "paper", 572; "paper", 892; "reduced", 572; "reduced", 1212 ] do
+        use net =
+            if name = "paper" then
+                UNet.Paper()
+            else
+                UNet.Create reducedOptions
+
+        let tensors = float (TileMemory.TensorPeakBytes(net, tile, 1)) / 1048576.0
+        let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
+
+        let info =
+            ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile; "--net"; name ])
+
+        info.RedirectStandardOutput <- true
+
+        use child =
+            match Process.Start info with
+            | null -> raise (InvalidOperationException(sprintf "cannot start the measuring process for tile %d" tile))
+            | c -> c
+
+        let text = child.StandardOutput.ReadToEnd()
+        child.WaitForExit()
+
+        if child.ExitCode <> 0 then
+            raise (InvalidOperationException(sprintf "the measuring process for tile %d failed with exit code %d" tile child.ExitCode))
+
+        let measured = float (text.Trim().Split('\n') |> Array.last) / 1048576.0
+
+        printfn
+            "| %s | %d | %d | %.0f | %.0f | %.0f | %.2f |"
+            name
+            tile
+            (net.Infer(tile, tile).Width)
+            tensors
+            predicted
+            measured
+            (measured / predicted)
+
+    printfn
+        "(load average after: %s)"
+        (try
+            File.ReadAllText("/proc/loadavg").Trim()
+         with _ ->
+             "?")
+
+    0
+
 /// Runs the benchmark and prints the table. `nets`: "paper", "reduced" or "all".
-let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
+let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
     NativeRuntime.EnsureLoaded()
     Allocator.KeepHeap() |> ignore
 
     if reps < 1 then
         raise (ArgumentException(sprintf "--reps must be >= 1, got %d" reps))
 
-    if size < 1 then
-        raise (ArgumentException(sprintf "--size must be >= 1, got %d" size))
+    if size < 0 then
+        raise (ArgumentException(sprintf "--size must be >= 0, got %d" size))
 
     let options = TileOptions(TileSize = tile, BatchSize = batch)
     let want n = nets = "all" || nets = n
@@ -151,14 +341,22 @@ let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets:
         batch
         reps
         Allocator.HeapKept
+
+    if want "reduced" && wholeSize > 0 then
+        compare reps "reduced" reduced.Value wholeSize
+
+    if want "paper" && paperSize > 0 then
+        compare reps "paper" paper.Value paperSize
+
     // Cases run in order of growing memory: the kept heap of a case is reused, not added, by the next one.
     let rows = [
         if want "reduced" then
-            yield tiled reps "reduced" reduced.Value options size
+            if size > 0 then
+                yield tiled reps "reduced" reduced.Value options size
 
             if wholeSize > 0 then
                 yield tiled reps "reduced" reduced.Value options wholeSize
-        if want "paper" then
+        if want "paper" && size > 0 then
             yield tiled reps "paper" paper.Value options size
         if want "reduced" && wholeSize > 0 then
             yield whole reps "reduced" reduced.Value wholeSize
@@ -182,13 +380,18 @@ let run (size: int) (wholeSize: int) (reps: int) (tile: int) (batch: int) (nets:
 /// Runs the benchmark with parsed command-line options.
 let runWith (a: ParseResults<Args>) =
     try
-        run
-            (a.GetResult(Size, 2048))
-            (a.GetResult(Whole_Size, 1024))
-            (a.GetResult(Reps, 3))
-            (a.GetResult(Tile, 572))
-            (a.GetResult(Batch, 1))
-            (a.GetResult(Net, "all"))
+        match a.TryGetResult Memory_Child with
+        | Some tile -> memoryChild tile (a.GetResult(Net, "paper"))
+        | None when a.Contains Memory -> memoryTable ()
+        | None ->
+            run
+                (a.GetResult(Size, 2048))
+                (a.GetResult(Whole_Size, 1024))
+                (a.GetResult(Paper_Size, 512))
+                (a.GetResult(Reps, 3))
+                (a.GetResult(Tile, 572))
+                (a.GetResult(Batch, 1))
+                (a.GetResult(Net, "all"))
     with :? ArgumentException as e ->
         eprintfn "cropcat bench-tiling: %s" e.Message
         2

@@ -16,6 +16,7 @@ type Args =
     | [<Mandatory>] Output of folder: string
     | Tile of pixels: int
     | Batch of tiles: int
+    | Memory of bytes: string
     | Probabilities
     | Precision of name: string
     | Threads of int
@@ -44,6 +45,8 @@ type Args =
             | Tile _ ->
                 "requested input tile edge (the smallest valid size at least this is used). Unpadded nets: exact overlap-tile (equals one whole-image pass); padded nets: Gaussian-blended overlapping tiles. Default 572"
             | Batch _ -> "tiles per forward pass (more is faster on a GPU, uses more memory). Default 1"
+            | Memory _ ->
+                "activation memory budget, e.g. 2GiB or 800MB, or auto (half the available memory): the largest valid tile whose predicted peak fits is used instead of --tile"
             | Probabilities ->
                 "also write OUTPUT/probabilities/NAME.png: the foreground (class 1) probability as 16-bit gray (NAME.classK.png per class when there are more than two)"
             | Precision _ ->
@@ -162,7 +165,35 @@ let run (args: ParseResults<Args>) =
         }
 
     let tiles =
-        TileOptions(TileSize = args.GetResult(Tile, 572), BatchSize = args.GetResult(Batch, 1))
+        TileOptions(
+            TileSize = args.GetResult(Tile, 572),
+            BatchSize = args.GetResult(Batch, 1),
+            MemoryBudget =
+                (match args.TryGetResult Memory with
+                 | None -> Nullable()
+                 | Some "auto" -> Nullable(TileMemory.DefaultBudget())
+                 | Some text ->
+                     try
+                         Nullable(TileMemory.ParseBytes text)
+                     with :? FormatException as e ->
+                         fail $"--memory: {e.Message}")
+        )
+
+    if tiles.MemoryBudget.HasValue then
+        try
+            // The choice for an image larger than any tile; a smaller image gets the smallest tile that covers it.
+            let plan = TilePlan.For(net, Array.create net.Dims 65536, tiles)
+            let mib (b: int64) = float b / 1048576.0
+
+            eprintfn
+                "cropcat predict: memory budget %.0f MiB: tile %d px (output %d), predicted activation peak %.0f MiB, recomputed margin %.1f%% of the computed pixels"
+                (mib tiles.MemoryBudget.Value)
+                plan.TileSize
+                plan.OutputSize
+                (mib (TileMemory.PeakBytes(net, plan.TileSize, tiles.BatchSize)))
+                (100.0 * plan.MarginFraction)
+        with :? ArgumentException as e ->
+            fail $"--memory: {e.Message}"
 
     // A net trained on resized images sees resized images here too, unless --max-edge or --scale says otherwise.
     let trained =

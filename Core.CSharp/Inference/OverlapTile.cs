@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using CropCat.Nets;
 using CropCat.Runtime;
@@ -90,25 +91,44 @@ public sealed class OverlapTile
         using var importance = plan.Mode == TileMode.Gaussian ? GaussianImportance.Map(plan.OutputSize, Options.SigmaScale, dims) : null;
         var device = Engine.Device;
         var tiles = plan.Tiles().ToArray();
-        var tileSizes = Enumerable.Repeat(plan.TileSize, dims).ToArray();
+        var timings = Options.Timings;
         var wasTraining = Network.training;
         Network.eval();
+        // One input buffer for every batch, on the engine's device: each tile's window is written into its
+        // slot (a view where the tile lies inside the image), so there is no per-tile tensor and no stack.
+        var batchSize = Math.Min(Options.BatchSize, tiles.Length);
+        using var buffer = empty([batchSize, channels, .. Enumerable.Repeat((long)plan.TileSize, dims)], dtype: ScalarType.Float32, device: device);
         try
         {
             using var noGrad = no_grad();
-            for (var first = 0; first < tiles.Length; first += Options.BatchSize)
+            for (var first = 0; first < tiles.Length; first += batchSize)
             {
-                var batch = tiles.Skip(first).Take(Options.BatchSize).ToArray();
-                // One scope per batch: the tiles, their activations and the CPU copy die before the next batch.
+                var count = Math.Min(batchSize, tiles.Length - first);
+                // One scope per batch: the activations and the CPU result die before the next batch.
                 using var scope = NewDisposeScope();
-                var inputs = batch.Select(t => Mirror.Window(source, t.Select(o => (long)(o - plan.Margin)).ToArray(), tileSizes)).ToArray();
-                var x = stack(inputs, 0).to(device);
+                var t0 = Stopwatch.GetTimestamp();
+                var x = count == batchSize ? buffer.alias() : buffer.narrow(0, 0, count);
+                for (var j = 0; j < count; j++)
+                {
+                    using var slot = x[j];
+                    TileWindow.CopyInto(source, tiles[first + j].Select(o => (long)(o - plan.Margin)).ToArray(), plan.TileSize, slot);
+                }
+                t0 = Lap(timings, TileStage.Assemble, t0);
+                t0 = Lap(timings, TileStage.Transfer, t0); // the buffer lives on the device: on a GPU the window copy is the transfer, timed as assembly
                 var y = Engine.Forward(x);
+                t0 = Lap(timings, TileStage.Forward, t0);
                 if (Options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
-                var host = y.to(ScalarType.Float32).cpu();
-                for (var j = 0; j < batch.Length; j++)
-                    Accumulate(result, weightSum, importance, host[j], batch[j], plan.OutputSize, extents);
-                Options.Progress?.Invoke(first + batch.Length, tiles.Length);
+                t0 = Lap(timings, TileStage.Probabilities, t0);
+                var host = y.device_type == DeviceType.CPU && y.dtype == ScalarType.Float32 ? y : y.to(ScalarType.Float32).cpu();
+                t0 = Lap(timings, TileStage.CopyBack, t0);
+                for (var j = 0; j < count; j++)
+                {
+                    using var tile = host[j];
+                    Accumulate(result, weightSum, importance, tile, tiles[first + j], plan.OutputSize, extents);
+                }
+                Lap(timings, TileStage.Accumulate, t0);
+                timings?.CountBatch();
+                Options.Progress?.Invoke(first + count, tiles.Length);
             }
             if (weightSum is not null) result.div_(weightSum);
         }
@@ -136,6 +156,9 @@ public sealed class OverlapTile
         foreach (var p in network.parameters()) return p.device;
         return CPU;
     }
+
+    private static long Lap(TileStageTimes? timings, TileStage stage, long since) =>
+        timings is null ? since : timings.Lap(stage, since);
 
     // Exact: copy the tile's output (clipped to the image). Gaussian: add weight * output and the weight.
     private static void Accumulate(Tensor result, Tensor? weightSum, Tensor? importance, Tensor tile,

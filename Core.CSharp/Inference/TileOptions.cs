@@ -60,12 +60,24 @@ public sealed record TileOptions
     /// <summary>Called after every forward pass with (tiles done, tiles in all); null for none.</summary>
     public Action<int, int>? Progress { get; init; }
 
+    /// <summary>
+    /// When set, the tile is the largest valid one whose predicted activation peak for a batch of
+    /// <see cref="BatchSize"/> fits this many bytes (<see cref="TileMemory.LargestFitting"/>), and
+    /// <see cref="TileSize"/> is ignored; <see cref="TileMemory.DefaultBudget"/> gives a default from the
+    /// machine's available memory. Null: <see cref="TileSize"/> decides.
+    /// </summary>
+    public long? MemoryBudget { get; init; }
+
+    /// <summary>When set, <see cref="OverlapTile.Predict"/> adds the wall time of each stage of every batch to it (a profile); null for none.</summary>
+    public TileStageTimes? Timings { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>
     public void Validate()
     {
         if (TileSize < 1) throw new ArgumentException($"TileOptions.TileSize must be >= 1, got {TileSize}");
         if (BatchSize < 1) throw new ArgumentException($"TileOptions.BatchSize must be >= 1, got {BatchSize}");
         if (Overlap is < 0 or >= 1) throw new ArgumentException($"TileOptions.Overlap must be in [0, 1), got {Overlap}");
+        if (MemoryBudget is < 1) throw new ArgumentException($"TileOptions.MemoryBudget must be >= 1 byte, got {MemoryBudget}");
         if (!(SigmaScale > 0)) throw new ArgumentException($"TileOptions.SigmaScale must be > 0, got {SigmaScale}");
     }
 }

@@ -82,7 +82,8 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         // Exact stitching steps by whole multiples of the factor, so a tile must yield at least one factor of output.
         var minOutput = mode == TileMode.Exact ? f : 1;
         // An input that fits into a smaller tile gets the smallest one that covers it: no work on mirrored filler.
-        var cover = Math.Min(options.TileSize, extents.Max() + 2 * margin);
+        var requested = options.MemoryBudget is { } budget ? FromBudget(net, budget, options.BatchSize, minOutput, extents.Max() + 2 * margin + sizes.Period) : options.TileSize;
+        var cover = Math.Min(requested, extents.Max() + 2 * margin);
         (tile, output) = ChooseTileSize(net, sizes, cover, minOutput);
         margin = MarginOf(tile, output);
         var o = output.Width;
@@ -93,6 +94,19 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         return new TilePlan(tile, o, margin, f, step, mode, output.Channels,
             extents.Select(n => (IReadOnlyList<int>)AxisOffsets(n, o, step, mode)).ToArray());
     }
+
+    private static int FromBudget(Network net, long budget, int batch, int minOutput, int maxTile)
+    {
+        if (TileMemory.LargestFitting(net, budget, batch, minOutput, maxTile) is { } fit) return fit.Tile;
+        var smallest = ChooseTileSize(net, 1, minOutput).Tile;
+        throw new ArgumentException($"the memory budget of {budget / (1024.0 * 1024):F0} MiB is below the predicted activation peak of the smallest tile ({smallest} px, batch {batch}: {TileMemory.PeakBytes(net, smallest, batch) / (1024.0 * 1024):F0} MiB)");
+    }
+
+    /// <summary>
+    /// The fraction of the computed input pixels that are recomputed margin, 1 - (Step / TileSize)^dims: the
+    /// work a tile spends on context that its neighbour computes again (or, at the border, on mirrored context).
+    /// </summary>
+    public double MarginFraction => 1 - Math.Pow((double)Step / TileSize, Offsets.Count);
 
     private static int MarginOf(int tile, Shape output)
     {
