@@ -85,6 +85,8 @@ let tests =
                     e.Message
 
             Expect.stringContains message "memory budget" "a budget below the smallest tile is refused, saying why"
+            Expect.stringContains message "budget of 100 B" "the budget in a unit that does not round it to 0"
+            Expect.equal (TileMemory.FormatBytes(3L <<< 19)) "1.5 MiB" "a fractional MiB reads as such"
         }
 
         test "byte counts parse with binary and decimal units and refuse junk" {

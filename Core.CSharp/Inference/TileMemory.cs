@@ -139,6 +139,20 @@ public static class TileMemory
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>A byte count for messages in the largest binary unit that keeps it at least 1 (B, KiB, MiB, GiB), so small budgets do not read as "0 MiB".</summary>
+    public static string FormatBytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        var unit = 0;
+        while (Math.Abs(value) >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        return unit == 0 ? $"{bytes} B" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
+    }
+
     /// <summary>
     /// Parses a byte count: a number with an optional unit B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB, GB,
     /// TB (powers of 1000), e.g. "2GiB", "1.5 GiB", "800MB", "1048576".

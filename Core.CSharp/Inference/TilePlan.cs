@@ -99,7 +99,7 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
     {
         if (TileMemory.LargestFitting(net, budget, batch, minOutput, maxTile) is { } fit) return fit.Tile;
         var smallest = ChooseTileSize(net, 1, minOutput).Tile;
-        throw new ArgumentException($"the memory budget of {budget / (1024.0 * 1024):F0} MiB is below the predicted activation peak of the smallest tile ({smallest} px, batch {batch}: {TileMemory.PeakBytes(net, smallest, batch) / (1024.0 * 1024):F0} MiB)");
+        throw new ArgumentException($"the memory budget of {TileMemory.FormatBytes(budget)} is below the predicted activation peak of the smallest tile ({smallest} px, batch {batch}: {TileMemory.FormatBytes(TileMemory.PeakBytes(net, smallest, batch))})");
     }
 
     /// <summary>
