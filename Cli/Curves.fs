@@ -70,11 +70,17 @@ let render (runs: (string * EpochRecord seq) list) (width: int) (height: int) : 
         else
             // Below the panel, so the legend never hides a line.
             plot.ShowLegend Edge.Bottom |> ignore
-            let limits = plot.Axes.GetDataLimits()
 
-            // A constant learning rate spans no range: ScottPlot would centre it in -1..1 and show 0.
-            if limits.Top - limits.Bottom < 1e-12 * max 1.0 (abs limits.Top) then
-                plot.Axes.SetLimitsY(min 0.0 (2.0 * limits.Bottom), max 0.0 (2.0 * limits.Top))
+    // A constant learning rate spans no range: ScottPlot centres it in -1..1, where 2e-3 reads as 0, so the
+    // rate panel's limits come from the values themselves (ScottPlot's data limits are already widened then).
+    let rates =
+        runs |> List.collect (fun (_, history) -> history |> Seq.map _.LearningRate |> List.ofSeq)
+
+    if not rates.IsEmpty then
+        let low, high = List.min rates, List.max rates
+
+        if (high <> 0.0 || low <> 0.0) && high - low <= 1e-9 * max (abs high) (abs low) then
+            rate.Axes.SetLimitsY(min 0.0 (2.0 * low), max 0.0 (2.0 * high))
 
     multi.Layout <- MultiplotLayouts.Columns()
     use image = multi.Render(width, height)
