@@ -74,7 +74,8 @@ let render (runs: (string * EpochRecord seq) list) (width: int) (height: int) : 
     // A constant learning rate spans no range: ScottPlot centres it in -1..1, where 2e-3 reads as 0, so the
     // rate panel's limits come from the values themselves (ScottPlot's data limits are already widened then).
     let rates =
-        runs |> List.collect (fun (_, history) -> history |> Seq.map _.LearningRate |> List.ofSeq)
+        runs
+        |> List.collect (fun (_, history) -> history |> Seq.map _.LearningRate |> List.ofSeq)
 
     if not rates.IsEmpty then
         let low, high = List.min rates, List.max rates
