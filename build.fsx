@@ -307,6 +307,13 @@ let readmeCSharp () =
     readme.Substring(start + 10, stop - start - 10)
 
 Target.create "Consume" (fun _ ->
+    // Auto layout choices timed here (often beside other work) go to a file of this run's, not the machine's
+    // ~/.cache/cropcat/layouts.json, where they would steer every later run on this machine.
+    Environment.SetEnvironmentVariable(
+        "CROPCAT_LAYOUT_CACHE",
+        Path.Combine(Path.GetTempPath(), $"cropcat-consume-layouts-{Diagnostics.Process.GetCurrentProcess().Id}.json")
+    )
+
     step "dotnet tool install CropCat.Cli" (fun () ->
         let tools = freshTemp "tool"
 

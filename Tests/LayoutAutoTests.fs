@@ -129,6 +129,63 @@ let tests =
                 Expect.equal (LayoutTuner.Known "case B").Layout MemoryLayout.ChannelsLast "rewritten with the new case")
         }
 
+        test "a choice timed on a busy machine holds for the process but is not written to the cache file" {
+            let path = Path.Combine(tempDir (), "layouts.json")
+
+            withCache path (fun () ->
+                // NCHW's passes spread 1.0 .. 1.5 s (50%): something else ran beside the timing.
+                let f, _ =
+                    scripted (
+                        dict [
+                            MemoryLayout.Contiguous, [ 1.; 1.; 1.5; 1. ]
+                            MemoryLayout.ChannelsLast, [ 2.; 2.; 2.; 2. ]
+                        ]
+                    )
+
+                let c = LayoutTuner.Choose("busy case", Func<_, _> f)
+                Expect.equal c.Layout MemoryLayout.Contiguous "the faster median still decides this process"
+                Expect.isFalse c.Steady "marked unsteady"
+                Expect.equal (LayoutTuner.Known "busy case") c "remembered in memory")
+
+            withCache path (fun () ->
+                Expect.isNull (box (LayoutTuner.Known "busy case")) "a new process does not inherit it"
+
+                let f, calls =
+                    scripted (
+                        dict [
+                            MemoryLayout.Contiguous, [ 2.; 2.; 2.; 2. ]
+                            MemoryLayout.ChannelsLast, [ 1.; 1.; 1.; 1. ]
+                        ]
+                    )
+
+                let c = LayoutTuner.Choose("busy case", Func<_, _> f)
+                Expect.equal calls.Value 8 "timed again"
+                Expect.equal c.Layout MemoryLayout.ChannelsLast "the steady measurement decides"
+                Expect.isTrue c.Steady "steady")
+
+            withCache path (fun () ->
+                Expect.equal (LayoutTuner.Known "busy case").Layout MemoryLayout.ChannelsLast "and only it was cached")
+        }
+
+        test "a case another process cached after this one read the file is taken from the file, not timed again" {
+            let path = Path.Combine(tempDir (), "layouts.json")
+
+            withCache path (fun () ->
+                Expect.isNull (box (LayoutTuner.Known "late case")) "not known when this process first read the file"
+
+                let entry =
+                    $"{{ \"{LayoutTuner.MachineKey}|late case\": {{ \"Layout\": \"ChannelsLast\", \"ContiguousMs\": 2.0, \"ChannelsLastMs\": 1.0 }} }}"
+
+                File.WriteAllText(path, entry)
+                let c = LayoutTuner.Choose("late case", Func<_, _>(fun _ -> failwith "timed although cached"))
+                Expect.equal c.Layout MemoryLayout.ChannelsLast "the other process's choice"
+                Expect.isTrue c.FromCache "read from the file")
+        }
+
+        test "the machine key names the allocator setting, which changes the layouts' times" {
+            Expect.stringContains LayoutTuner.MachineKey "|heap " "heap kept or trimmed is part of the key"
+        }
+
         test "under Auto a training forward tunes without touching gradients, batch-norm statistics or the generator" {
             init ()
 

@@ -13,7 +13,11 @@ namespace CropCat.Runtime;
 /// <param name="ContiguousMs">Median time of one pass in NCHW, milliseconds.</param>
 /// <param name="ChannelsLastMs">Median time of one pass in channels-last, milliseconds.</param>
 /// <param name="FromCache">True when the choice was read from the cache file rather than measured in this process.</param>
-public sealed record LayoutChoice(MemoryLayout Layout, double ContiguousMs, double ChannelsLastMs, bool FromCache);
+/// <param name="Steady">
+/// False when the timed passes of a candidate varied by more than <see cref="LayoutTuner.MaxSpread"/> (the machine was
+/// busy): such a choice holds for this process but is not written to the cache file, so a later process times again.
+/// </param>
+public sealed record LayoutChoice(MemoryLayout Layout, double ContiguousMs, double ChannelsLastMs, bool FromCache, bool Steady = true);
 
 /// <summary>
 /// Chooses the memory layout per case by timing, in the spirit of cuDNN's benchmark mode: no fixed
@@ -23,7 +27,10 @@ public sealed record LayoutChoice(MemoryLayout Layout, double ContiguousMs, doub
 /// first time a case is seen each candidate runs one warm-up pass and then <see cref="Repetitions"/>
 /// timed passes, interleaved so that drift on a shared machine hits both alike; the lower median wins.
 /// Choices are kept in memory and in a small JSON file (<see cref="CachePath"/>) that later processes
-/// read and a user may delete at any time.
+/// read and a user may delete at any time. A choice measured while the machine was busy (a candidate's passes
+/// spread by more than <see cref="MaxSpread"/>) is not written to the file: a cached choice lasts, so it must
+/// come from a steady measurement (one made beside a build once cached channels-last for the paper net's
+/// training step on a Zen 4, 10% slower than NCHW there).
 /// </summary>
 public static class LayoutTuner
 {
@@ -44,6 +51,13 @@ public static class LayoutTuner
     public static int Repetitions { get; set; } = 3;
 
     /// <summary>
+    /// The largest spread (slowest over fastest pass, minus 1) of a candidate's timed passes for which a choice is
+    /// written to the cache file (default 0.15). Quiet runs of the paper net spread by 1-9% on the 2-vCPU machines
+    /// seen; beside a build or another benchmark, 20-80%.
+    /// </summary>
+    public static double MaxSpread { get; set; } = 0.15;
+
+    /// <summary>
     /// The cache file: CROPCAT_LAYOUT_CACHE when set (a path, or "off" for none), else
     /// $XDG_CACHE_HOME/cropcat/layouts.json, else ~/.cache/cropcat/layouts.json. Null: no file.
     /// </summary>
@@ -60,10 +74,15 @@ public static class LayoutTuner
         }
     }
 
-    /// <summary>This machine's part of every key: CPU model, logical cores, libtorch threads, TorchSharp version.</summary>
+    /// <summary>
+    /// This machine's part of every key: CPU model, logical cores, libtorch threads, TorchSharp version and the
+    /// allocator setting (<see cref="Allocator.HeapKept"/>), which moves the layouts' times apart: the paper net's
+    /// training step took 5.4 s (NCHW, heap kept) and 6.9 s (heap trimmed) on a Zen 4, and the trimmed process
+    /// found channels-last faster where the kept one found NCHW faster.
+    /// </summary>
     public static string MachineKey =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{CpuInfo.Model}|{Environment.ProcessorCount} cpus|{TorchSharp.torch.get_num_threads()} threads|TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}");
+            $"{CpuInfo.Model}|{Environment.ProcessorCount} cpus|{TorchSharp.torch.get_num_threads()} threads|TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}|heap {(Allocator.HeapKept ? "kept" : "trimmed")}");
 
     /// <summary>The choice for <paramref name="key"/> on this machine if one is known (in memory or in the cache file).</summary>
     public static LayoutChoice? Known(string key)
@@ -96,7 +115,7 @@ public static class LayoutTuner
     /// </summary>
     public static LayoutChoice Choose(string key, Func<MemoryLayout, double> timeOnce)
     {
-        var known = Known(key);
+        var known = Known(key) ?? KnownAfterReread(key);
         if (known is not null) return known;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         foreach (var l in Candidates) timeOnce(l); // warm-up: first-call allocation and oneDNN kernel creation
@@ -106,16 +125,40 @@ public static class LayoutTuner
                 times[l].Add(timeOnce(l));
         double Median(MemoryLayout l) => Median_(times[l]) * 1000;
         var best = Candidates.MinBy(Median);
-        var choice = new LayoutChoice(best, Median(MemoryLayout.Contiguous), Median(MemoryLayout.ChannelsLast), false);
+        var spread = Candidates.Max(l => Spread(times[l]));
+        var steady = spread <= MaxSpread;
+        var choice = new LayoutChoice(best, Median(MemoryLayout.Contiguous), Median(MemoryLayout.ChannelsLast), false, steady);
         lock (Gate)
         {
             Memory[Full(key)] = choice;
-            WriteFile();
+            if (steady) WriteFile();
         }
+        // Short cases stay silent either way: their passes vary by tens of percent anyway and timing them again costs nothing.
         if (clock.Elapsed.TotalSeconds > 2 && Log is { } log)
+        {
+            var kept = !steady
+                ? string.Create(CultureInfo.InvariantCulture, $"; passes varied by {spread:P0}, so the machine was busy: this process only, not cached")
+                : CachePath is { } p ? $", kept in {p}" : "";
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"cropcat: memory layout for {key}: {best} (NCHW {choice.ContiguousMs:F0} ms, channels-last {choice.ChannelsLastMs:F0} ms a pass; timed once in {clock.Elapsed.TotalSeconds:F0} s{(CachePath is { } p ? $", kept in {p}" : "")})"));
+                $"cropcat: memory layout for {key}: {best} (NCHW {choice.ContiguousMs:F0} ms, channels-last {choice.ChannelsLastMs:F0} ms a pass; timed in {clock.Elapsed.TotalSeconds:F0} s{kept})"));
+        }
         return choice;
+    }
+
+    /// <summary>Slowest over fastest pass, minus 1 (0 for one pass).</summary>
+    private static double Spread(List<double> xs) => xs.Count < 2 || xs.Min() <= 0 ? 0 : xs.Max() / xs.Min() - 1;
+
+    /// <summary>
+    /// Another process may have timed the case since this one read the file (the bench's engines run in several
+    /// processes): read it again before timing, so a case is timed once per machine and no choice overwrites another.
+    /// </summary>
+    private static LayoutChoice? KnownAfterReread(string key)
+    {
+        lock (Gate)
+        {
+            foreach (var (k, c) in ReadFile(warn: false)) Memory.TryAdd(k, c);
+            return Memory.TryGetValue(Full(key), out var c2) ? c2 : null;
+        }
     }
 
     /// <summary>Forgets every in-memory choice and re-reads the cache file on next use (tests; a user deleting the file).</summary>
@@ -173,7 +216,7 @@ public static class LayoutTuner
         {
             // Merge with what other processes wrote meanwhile; this process's measurements win.
             var all = ReadFile(warn: false);
-            foreach (var (k, c) in Memory.Where(p => !p.Value.FromCache)) all[k] = c;
+            foreach (var (k, c) in Memory.Where(p => !p.Value.FromCache && p.Value.Steady)) all[k] = c;
             var entries = all.ToDictionary(p => p.Key, p => new Entry(p.Value.Layout.ToString(), Math.Round(p.Value.ContiguousMs, 3), Math.Round(p.Value.ChannelsLastMs, 3)));
             AtomicFile.WriteText(path, JsonSerializer.Serialize(entries, new JsonSerializerOptions { WriteIndented = true }));
         }
