@@ -4,6 +4,7 @@
 // Run after a Release build:  dotnet fsi bench/paper_layers.fsx [reps]
 #r "../Cli/bin/Release/net10.0/TorchSharp.dll"
 #r "../Cli/bin/Release/net10.0/CropCat.Core.dll"
+#r "../Cli/bin/Release/net10.0/CropCat.Bench.dll"
 
 open System
 open System.Diagnostics
