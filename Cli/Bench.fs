@@ -88,28 +88,7 @@ let private metOr ok = if ok then "met" else "NOT met"
 let keepHeapTunables =
     "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
 
-/// How to start this program again (as `dotnet cropcat.dll` or as the apphost).
-let private selfStart (args: string) =
-    let psi = ProcessStartInfo()
-
-    let exe =
-        match Environment.ProcessPath with
-        | null -> failwith "cannot find the running program's path to start a bench worker"
-        | e -> e
-
-    let dll =
-        match Reflection.Assembly.GetEntryAssembly() with
-        | null -> failwith "cannot find the running program's assembly to start a bench worker"
-        | a -> a.Location
-
-    if Path.GetFileNameWithoutExtension(exe) = "dotnet" then
-        psi.FileName <- exe
-        psi.Arguments <- $"\"{dll}\" {args}"
-    else
-        psi.FileName <- exe
-        psi.Arguments <- args
-
-    psi
+let private selfStart = SelfStart.startInfo
 
 let private findScript () =
     let rec up (dir: DirectoryInfo | null) =

@@ -241,11 +241,6 @@ let private memoryChild (tile: int) (name: string) =
 
 /// Predicted (TileMemory.PeakBytes) vs measured activation peak of the paper net, one fresh process per tile.
 let private memoryTable () =
-    let self =
-        match Environment.ProcessPath with
-        | null -> raise (InvalidOperationException "cannot find this program's path to start the measuring processes")
-        | p -> p
-
     printfn "batch 1, NCHW, float32; measured: VmHWM after one forward minus VmRSS before it, fresh process per tile"
 
     printfn
@@ -265,8 +260,9 @@ let private memoryTable () =
         let tensors = float (TileMemory.TensorPeakBytes(net, tile, 1)) / 1048576.0
         let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
 
+        // As `dotnet cropcat.dll` the program path is dotnet itself, so the dll has to go first (SelfStart).
         let info =
-            ProcessStartInfo(self, [ "bench-tiling"; "--memory-child"; string tile; "--net"; name ])
+            SelfStart.startInfo $"bench-tiling --memory-child {tile} --net {name}"
 
         info.RedirectStandardOutput <- true
 
