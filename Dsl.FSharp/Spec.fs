@@ -3,6 +3,7 @@
 namespace CropCat.Dsl
 
 open CropCat.Architecture
+open CropCat.Layers
 open CropCat.Nets
 open CropCat.Shapes
 
@@ -105,6 +106,24 @@ module Combinators =
         | :? BlockSpec as b -> b.With(batchNorm = true)
         | other -> other
 
+    /// Sets instance norm (affine, no running statistics: nnU-Net's) on a block (other specs are returned unchanged).
+    let withInstanceNorm (spec: Spec) : Spec =
+        match spec with
+        | :? BlockSpec as b -> b.With(batchNorm = false, norm = BlockNorm.Instance)
+        | other -> other
+
+    /// Sets group norm with `groups` groups on a block (other specs are returned unchanged).
+    let withGroupNorm (groups: int) (spec: Spec) : Spec =
+        match spec with
+        | :? BlockSpec as b -> b.With(batchNorm = false, norm = BlockNorm.Group, groups = groups)
+        | other -> other
+
+    /// Sets the activation of a block (other specs are returned unchanged); leaky ReLU keeps the block's slope (0.01).
+    let withActivation (activation: BlockActivation) (spec: Spec) : Spec =
+        match spec with
+        | :? BlockSpec as b -> b.With(activation = activation)
+        | other -> other
+
     /// A 2-D description with `inChannels` input channels.
     let net inChannels (body: Spec) : Net = NetSpec(inChannels, body)
 
@@ -121,7 +140,17 @@ module UNet =
 
     /// One level around `inner`: encoder block, a skip around (down, inner, up), decoder block.
     let level (form: UNetOptions) width (inner: Spec) : Spec =
-        let b = BlockSpec(width, form.Padding, form.BatchNorm, 0.0)
+        let b =
+            BlockSpec(
+                width,
+                form.Padding,
+                form.BatchNorm,
+                0.0,
+                Norm = form.Norm,
+                Groups = form.Groups,
+                Activation = form.Activation,
+                Slope = form.Slope
+            )
 
         UNets.Level(
             b,

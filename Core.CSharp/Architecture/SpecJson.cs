@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CropCat.Layers;
 using CropCat.Shapes;
 
 namespace CropCat.Architecture;
@@ -29,6 +30,9 @@ public sealed class DescriptionJsonException(string where, string problem) : Exc
 ///               "up": "transposed", "pool": "strict", "batchNorm": false,
 ///               "bottomDropout": 0.5, "merge": "cropcat", "gate": 0 } }
 /// Only "widths" is required; the rest default to the paper's values ("gate": attention-gate channels, 0 for none).
+/// Both forms' blocks also take "norm": "none" | "batch" | "instance" | "group" (with "groups": G, default 8; "batch"
+/// is the same as "batchNorm": true) and "activation": "relu" (default) | "leakyRelu" (with "slope", default 0.01) |
+/// "elu" | "silu"; nnU-Net's block is { "norm": "instance", "activation": "leakyRelu" }.
 ///
 /// The free form: "layers" is a list of layers; each layer is an object with exactly one kind key:
 ///   { "block": 8, "padding": "same", "batchNorm": true, "dropout": 0.1, "mid": 4, "finalRelu": false }  (padding default "valid"; finalRelu default true)
@@ -54,6 +58,19 @@ public static class SpecJson
     private static readonly (string, UpMode)[] Ups = [("transposed", UpMode.Transposed), ("bilinear", UpMode.Bilinear), ("interpolate", UpMode.Interpolate)];
     private static readonly (string, PoolMode)[] Pools = [("strict", PoolMode.Strict), ("floor", PoolMode.Floor)];
     private static readonly (string, Merge)[] Merges = [("cropcat", Merge.CropConcat), ("concat", Merge.Concat), ("padcat", Merge.PadConcat), ("add", Merge.Add)];
+    private static readonly (string, BlockNorm)[] Norms = [("none", BlockNorm.None), ("batch", BlockNorm.Batch), ("instance", BlockNorm.Instance), ("group", BlockNorm.Group)];
+    private static readonly (string, BlockActivation)[] Activations = [("relu", BlockActivation.ReLU), ("leakyRelu", BlockActivation.LeakyReLU), ("elu", BlockActivation.ELU), ("silu", BlockActivation.SiLU)];
+
+    /// <summary>
+    /// "norm" and "batchNorm" of one object as the block's two fields: "norm": "batch" is stored as batchNorm (one
+    /// representation for batch norm, as every earlier release wrote it), instance and group as Norm.
+    /// </summary>
+    private static (bool BatchNorm, BlockNorm Norm) NormOf(JsonElement e, string where, bool batchNormDefault)
+    {
+        var batchNorm = Opt(e, where, "batchNorm", Bool, batchNormDefault);
+        var norm = Opt(e, where, "norm", (w, v) => Enum(w, Norms, v), BlockNorm.None);
+        return norm == BlockNorm.Batch ? (true, BlockNorm.None) : (batchNorm, norm);
+    }
 
     private static JsonElement? Prop(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : null;
 
@@ -105,14 +122,21 @@ public static class SpecJson
         switch (kinds[0])
         {
             case "block":
-                AllowOnly(where, e, "block", "padding", "batchNorm", "dropout", "mid", "finalRelu");
-                return new BlockSpec(
-                    Int($"{where}.block", Prop(e, "block")!.Value),
-                    Opt(e, where, "padding", (w, v) => Enum(w, Paddings, v), Padding.Valid),
-                    Opt(e, where, "batchNorm", Bool, false),
-                    Opt(e, where, "dropout", Float, 0.0),
-                    Opt<int?>(e, where, "mid", (w, v) => Int(w, v), null),
-                    Opt(e, where, "finalRelu", Bool, true));
+                {
+                    AllowOnly(where, e, "block", "padding", "batchNorm", "norm", "groups", "activation", "slope", "dropout", "mid", "finalRelu");
+                    var (batchNorm, norm) = NormOf(e, where, false);
+                    return new BlockSpec(
+                        Int($"{where}.block", Prop(e, "block")!.Value),
+                        Opt(e, where, "padding", (w, v) => Enum(w, Paddings, v), Padding.Valid),
+                        batchNorm,
+                        Opt(e, where, "dropout", Float, 0.0),
+                        Opt<int?>(e, where, "mid", (w, v) => Int(w, v), null),
+                        Opt(e, where, "finalRelu", Bool, true),
+                        norm,
+                        Opt(e, where, "groups", Int, 8),
+                        Opt(e, where, "activation", (w, v) => Enum(w, Activations, v), BlockActivation.ReLU),
+                        Opt(e, where, "slope", Float, 0.01));
+                }
             case "down":
                 AllowOnly(where, e, "down");
                 return new PoolSpec(Enum($"{where}.down", Pools, Prop(e, "down")!.Value));
@@ -159,7 +183,7 @@ public static class SpecJson
     {
         const string where = "unet";
         if (e.ValueKind != JsonValueKind.Object) throw Bad(where, $"expected an object, got {e.GetRawText()}");
-        AllowOnly(where, e, "widths", "classes", "padding", "up", "pool", "batchNorm", "bottomDropout", "merge", "gate");
+        AllowOnly(where, e, "widths", "classes", "padding", "up", "pool", "batchNorm", "norm", "groups", "activation", "slope", "bottomDropout", "merge", "gate");
         int[] widths = Prop(e, "widths") switch
         {
             { ValueKind: JsonValueKind.Array } w => w.EnumerateArray().Select((x, i) => Int($"unet.widths[{i}]", x)).ToArray(),
@@ -168,6 +192,7 @@ public static class SpecJson
         };
         if (widths.Length < 2) throw Bad("unet.widths", $"needs at least two widths (depth >= 1), got {widths.Length}");
         var p = UNetOptions.Paper;
+        var (batchNorm, norm) = NormOf(e, where, p.BatchNorm);
         return UNets.Describe(new UNetOptions
         {
             InChannels = inChannels,
@@ -177,7 +202,11 @@ public static class SpecJson
             Padding = Opt(e, where, "padding", (w, v) => Enum(w, Paddings, v), p.Padding),
             Up = Opt(e, where, "up", (w, v) => Enum(w, Ups, v), p.Up),
             Pool = Opt(e, where, "pool", (w, v) => Enum(w, Pools, v), p.Pool),
-            BatchNorm = Opt(e, where, "batchNorm", Bool, p.BatchNorm),
+            BatchNorm = batchNorm,
+            Norm = norm,
+            Groups = Opt(e, where, "groups", Int, p.Groups),
+            Activation = Opt(e, where, "activation", (w, v) => Enum(w, Activations, v), p.Activation),
+            Slope = Opt(e, where, "slope", Float, p.Slope),
             BottomDropout = Opt(e, where, "bottomDropout", Float, p.BottomDropout),
             Merge = Opt(e, where, "merge", (w, v) => Enum(w, Merges, v), p.Merge),
             Gate = Opt(e, where, "gate", Int, 0),
@@ -255,6 +284,12 @@ public static class SpecJson
                     var o = new JsonObject { ["block"] = b.Width };
                     if (b.Padding != Padding.Valid) o["padding"] = Name(Paddings, b.Padding);
                     if (b.BatchNorm) o["batchNorm"] = true;
+                    if (b.Norm is BlockNorm.Instance or BlockNorm.Group) o["norm"] = Name(Norms, b.Norm);
+                    // Every field that differs from its default is written, used or not, so the JSON form gives the
+                    // description back exactly.
+                    if (b.Groups != 8) o["groups"] = b.Groups;
+                    if (b.Activation != BlockActivation.ReLU) o["activation"] = Name(Activations, b.Activation);
+                    if (b.Slope != 0.01) o["slope"] = b.Slope;
                     if (b.Dropout != 0) o["dropout"] = b.Dropout;
                     if (b.Mid is { } m) o["mid"] = m;
                     if (!b.FinalRelu) o["finalRelu"] = false;

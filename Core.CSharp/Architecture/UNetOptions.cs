@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using CropCat.Layers;
 using CropCat.Shapes;
 
 namespace CropCat.Architecture;
@@ -24,6 +25,18 @@ public sealed record UNetOptions
     public PoolMode Pool { get; init; } = PoolMode.Strict;
     /// <summary>Batch norm after every 3x3 convolution.</summary>
     public bool BatchNorm { get; init; }
+    /// <summary>Instance or group norm after every 3x3 convolution instead (None: <see cref="BatchNorm"/> decides).</summary>
+    public BlockNorm Norm { get; init; }
+
+    /// <summary>Groups of group norm (every level's width must be a multiple of it).</summary>
+    public int Groups { get; init; } = 8;
+
+    /// <summary>The activation after every 3x3 convolution (the paper: ReLU; nnU-Net: leaky ReLU with slope 0.01).</summary>
+    public BlockActivation Activation { get; init; } = BlockActivation.ReLU;
+
+    /// <summary>Negative slope of leaky ReLU.</summary>
+    public double Slope { get; init; } = 0.01;
+
     /// <summary>Dropout after the bottom block ("end of the contracting path"); 0 for none.</summary>
     public double BottomDropout { get; init; }
     /// <summary>Skip merge; CropConcat for unpadded nets, Concat or CropConcat for padded ones.</summary>
@@ -70,7 +83,7 @@ public sealed record UNetOptions
     /// <summary>A copy with the given fields replaced (for F#, which has no <c>with</c> on C# records).</summary>
     public UNetOptions With(int[]? widths = null, int? inChannels = null, int? classes = null, int? gate = null, int? dims = null,
         Padding? padding = null, UpMode? up = null, PoolMode? pool = null, bool? batchNorm = null, double? bottomDropout = null, Merge? merge = null,
-        bool? finalRelu = null) =>
+        bool? finalRelu = null, BlockNorm? norm = null, int? groups = null, BlockActivation? activation = null, double? slope = null) =>
         this with
         {
             Widths = widths ?? Widths,
@@ -85,6 +98,10 @@ public sealed record UNetOptions
             BottomDropout = bottomDropout ?? BottomDropout,
             Merge = merge ?? Merge,
             FinalRelu = finalRelu ?? FinalRelu,
+            Norm = norm ?? Norm,
+            Groups = groups ?? Groups,
+            Activation = activation ?? Activation,
+            Slope = slope ?? Slope,
         };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field.</summary>

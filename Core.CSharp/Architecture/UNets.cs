@@ -1,3 +1,4 @@
+using CropCat.Layers;
 using CropCat.Shapes;
 
 namespace CropCat.Architecture;
@@ -20,10 +21,12 @@ public static class UNets
         var w = o.Widths;
         var depth = w.Length - 1;
         var gate = o.Gate > 0 ? new GateSpec(o.Gate) : null;
-        Spec inner = new BlockSpec(w[depth], o.Padding, o.BatchNorm, o.BottomDropout, FinalRelu: o.FinalRelu);
+        Spec inner = new BlockSpec(w[depth], o.Padding, o.BatchNorm, o.BottomDropout, FinalRelu: o.FinalRelu,
+            Norm: o.Norm, Groups: o.Groups, Activation: o.Activation, Slope: o.Slope);
         for (var k = depth; k >= 1; k--)
         {
-            var block = new BlockSpec(w[k - 1], o.Padding, o.BatchNorm, FinalRelu: o.FinalRelu);
+            var block = new BlockSpec(w[k - 1], o.Padding, o.BatchNorm, FinalRelu: o.FinalRelu,
+                Norm: o.Norm, Groups: o.Groups, Activation: o.Activation, Slope: o.Slope);
             inner = Level(block, new PoolSpec(o.Pool), inner, new UpSpec(w[k - 1], o.Up), o.Merge, block, gate);
         }
         return new NetSpec(o.InChannels, new ChainSpec(inner, new HeadSpec(o.Classes)), o.Dims);

@@ -78,7 +78,13 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         var sizes = SolutionOf(net);
         var (tile, output) = ChooseTileSize(net, sizes, options.TileSize, 1);
         var margin = MarginOf(tile, output);
-        var mode = options.Mode != TileMode.Auto ? options.Mode : margin > 0 ? TileMode.Exact : TileMode.Gaussian;
+        var perTile = PerTileStatistics(net.Spec.Named);
+        if (perTile is not null && options.Mode == TileMode.Exact)
+            throw new ArgumentException(
+                $"exact tiling is impossible for this net: {perTile} normalises each tile by that tile's own statistics, so stitched tiles " +
+                "cannot equal a whole-image pass; use TileMode.Gaussian (the default for such nets: overlapping tiles blended, as nnU-Net does)");
+        // Exact needs a net that computes each output pixel from its own context only; per-tile statistics break that.
+        var mode = options.Mode != TileMode.Auto ? options.Mode : margin > 0 && perTile is null ? TileMode.Exact : TileMode.Gaussian;
         // Exact stitching steps by whole multiples of the factor, so a tile must yield at least one factor of output.
         var minOutput = mode == TileMode.Exact ? f : 1;
         // An input that fits into a smaller tile gets the smallest one that covers it: no work on mirrored filler.
@@ -93,6 +99,14 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
         step = Math.Min(step, Math.Max(1, o)); // a factor larger than the output (Gaussian mode) must not leave gaps
         return new TilePlan(tile, o, margin, f, step, mode, output.Channels,
             extents.Select(n => (IReadOnlyList<int>)AxisOffsets(n, o, step, mode)).ToArray());
+    }
+
+    /// <summary>"the block at PATH (instance norm)" for the first block normalised per image, or null when none is.</summary>
+    private static string? PerTileStatistics(Architecture.Named n)
+    {
+        if (n.Spec is Architecture.BlockSpec { Normalization: Layers.BlockNorm.Instance or Layers.BlockNorm.Group } b)
+            return $"the block at {n.Path} ({b.Normalization.ToString().ToLowerInvariant()} norm)";
+        return n.Children.Select(PerTileStatistics).FirstOrDefault(p => p is not null);
     }
 
     private static int FromBudget(Network net, long budget, int batch, int minOutput, int maxTile)

@@ -42,6 +42,18 @@ public static class StateDictLoader
     public static void CheckFunction(Network net, StateDictLayout layout, string sourceName)
     {
         if (layout == StateDictLayout.Smp) SmpFunction.Check(net.Spec, sourceName);
+        if (layout is not (StateDictLayout.CropCat or StateDictLayout.Auto))
+        {
+            // Every PyTorch code CropCat reads by its key names uses ReLU: a block with another activation has the
+            // same keys and shapes and computes another function.
+            var other = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).Activation != Layers.BlockActivation.ReLU).ToList();
+            if (other.Count > 0)
+                throw new StateDictMismatchException(
+                    $"{sourceName}: the {layout} layout's code uses ReLU after its convolutions, but this net's blocks use " +
+                    $"{((BlockSpec)other[0].Spec).Activation} ({string.Join(", ", other.Take(3).Select(n => n.Path))}" +
+                    (other.Count > 3 ? $" and {other.Count - 3} more" : "") + "): it would compute another function. Build the net with ReLU blocks",
+                    [], [], []);
+        }
         if (layout != StateDictLayout.ReadingGroup) return;
         var withRelu = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).FinalRelu).Select(n => n.Path).ToList();
         if (withRelu.Count == 0) return;

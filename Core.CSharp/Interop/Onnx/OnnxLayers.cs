@@ -14,7 +14,7 @@ namespace CropCat.Interop.Onnx;
 /// parameters as initializers under their state-dict names. Only the kinds listed in <see cref="Emit"/> are
 /// known: any other kind is refused by path, so a new layer kind gets a refusal, never a wrong graph.
 /// </summary>
-internal sealed class OnnxLayers
+internal sealed partial class OnnxLayers
 {
     private readonly OnnxGraph _g;
     private readonly int _dims;
@@ -48,13 +48,14 @@ internal sealed class OnnxLayers
     private string Block(Named node, BlockSpec b, string x)
     {
         var pad = b.Padding == Padding.Same ? 1 : 0;
-        var a = Conv($"{node.Path}/conv1", $"{node.Scope}.conv1", x, 3, pad, bias: !b.BatchNorm);
-        if (b.BatchNorm) a = Norm($"{node.Path}/bn1", $"{node.Scope}.bn1", a);
-        a = _g.Node("Relu", $"{node.Path}/relu1", [a]);
-        var y = Conv($"{node.Path}/conv2", $"{node.Scope}.conv2", a, 3, pad, bias: !b.BatchNorm);
-        if (b.BatchNorm) y = Norm($"{node.Path}/bn2", $"{node.Scope}.bn2", y);
+        var bias = Layers.BlockParts.ConvBias(b.Normalization);
+        var a = Conv($"{node.Path}/conv1", $"{node.Scope}.conv1", x, 3, pad, bias);
+        a = BlockNorm(node, b, 1, a);
+        a = Activation($"{node.Path}/act1", b, a);
+        var y = Conv($"{node.Path}/conv2", $"{node.Scope}.conv2", a, 3, pad, bias);
+        y = BlockNorm(node, b, 2, y);
         // Dropout is the identity at inference, which is what an exported graph is for.
-        return b.FinalRelu ? _g.Node("Relu", $"{node.Path}/relu2", [y]) : y;
+        return b.FinalRelu ? Activation($"{node.Path}/act2", b, y) : y;
     }
 
     private string Up(Named node, UpSpec u, string x)
