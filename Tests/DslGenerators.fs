@@ -9,7 +9,8 @@ open CropCat.Dsl
 
 /// A U-Net-like description of depth 1..maxDepth with widths 1..4, valid or same padding, per-level
 /// transposed/bilinear up and merge (concat only where it is legal, except rarely, to exercise refusals),
-/// batch norm on/off, optional bottom dropout, rarely floor pooling, sometimes a residual add block first.
+/// batch norm on/off (else rarely instance or group norm), ReLU or rarely leaky ReLU / ELU / SiLU, optional bottom
+/// dropout, rarely floor pooling, sometimes a residual add block first.
 let genNet maxDepth : Gen<Net> =
     gen {
         let! depth = Gen.choose (1, maxDepth)
@@ -21,6 +22,24 @@ let genNet maxDepth : Gen<Net> =
         let! pool = Gen.frequency [ 9, Gen.constant PoolMode.Strict; 1, Gen.constant PoolMode.Floor ]
 
         let! batchNorm = Gen.elements [ false; true ]
+        // Instance and group norm (one group: every width divides it) rarely, only where batch norm is off.
+        let! norm =
+            if batchNorm then
+                Gen.constant CropCat.Layers.BlockNorm.None
+            else
+                Gen.frequency [
+                    6, Gen.constant CropCat.Layers.BlockNorm.None
+                    1, Gen.constant CropCat.Layers.BlockNorm.Instance
+                    1, Gen.constant CropCat.Layers.BlockNorm.Group
+                ]
+
+        let! activation =
+            Gen.frequency [
+                5, Gen.constant CropCat.Layers.BlockActivation.ReLU
+                1, Gen.constant CropCat.Layers.BlockActivation.LeakyReLU
+                1, Gen.constant CropCat.Layers.BlockActivation.ELU
+                1, Gen.constant CropCat.Layers.BlockActivation.SiLU
+            ]
         let! dropout = Gen.elements [ 0.0; 0.5 ]
         let! ups = Gen.listOfLength depth (Gen.elements [ UpMode.Transposed; UpMode.Bilinear ])
 
@@ -43,11 +62,15 @@ let genNet maxDepth : Gen<Net> =
                 pool = pool,
                 batchNorm = batchNorm,
                 bottomDropout = dropout,
-                gate = gate
+                gate = gate,
+                norm = norm,
+                groups = 1,
+                activation = activation
             )
 
         let levels = List.zip3 (List.take depth widths) ups merges
-        let bottom: Spec = BlockSpec(List.last widths, padding, batchNorm, dropout)
+        let bottom: Spec =
+            BlockSpec(List.last widths, padding, batchNorm, dropout, Norm = norm, Groups = 1, Activation = activation)
 
         let u =
             List.foldBack
