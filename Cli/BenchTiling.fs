@@ -261,8 +261,7 @@ let private memoryTable () =
         let predicted = float (TileMemory.PeakBytes(net, tile, 1)) / 1048576.0
 
         // As `dotnet cropcat.dll` the program path is dotnet itself, so the dll has to go first (SelfStart).
-        let info =
-            SelfStart.startInfo $"bench-tiling --memory-child {tile} --net {name}"
+        let info = SelfStart.startInfo $"bench-tiling --memory-child {tile} --net {name}"
 
         info.RedirectStandardOutput <- true
 

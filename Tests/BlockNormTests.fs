@@ -32,7 +32,8 @@ let private longs (n: JsonNode) =
 
 /// Every net of norms.json: name, description, input, PyTorch's output.
 let private cases () =
-    let root = JsonNode.Parse(File.ReadAllText(Path.Combine(goldenDir (), "norms.json")))
+    let root =
+        JsonNode.Parse(File.ReadAllText(Path.Combine(goldenDir (), "norms.json")))
 
     [
         for n in root["nets"].AsArray() ->
@@ -44,7 +45,10 @@ let private cases () =
 /// The net of `spec` with the fixture's PyTorch weights, in eval mode.
 let private loaded name (spec: NetSpec) =
     let net = new Network(spec)
-    PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), $"norms_{name}.pt")) |> ignore
+
+    PyTorchWeights.LoadInto(net, Path.Combine(goldenDir (), $"norms_{name}.pt"))
+    |> ignore
+
     net.eval ()
     net
 
@@ -90,8 +94,12 @@ let tests =
             init ()
             use _ = torch.NewDisposeScope()
             // none_leaky02 has the same keys and shapes as a ReLU net, so only the description tells them apart.
-            let name, spec, input, want = cases () |> List.find (fun (n, _, _, _) -> n = "none_leaky02")
-            let relu = SpecJson.Parse((SpecJson.Write spec).Replace("\"activation\":\"leakyRelu\",", "").Replace(",\"slope\":0.2", ""))
+            let name, spec, input, want =
+                cases () |> List.find (fun (n, _, _, _) -> n = "none_leaky02")
+
+            let relu =
+                SpecJson.Parse((SpecJson.Write spec).Replace("\"activation\":\"leakyRelu\",", "").Replace(",\"slope\":0.2", ""))
+
             Expect.notEqual relu spec "a different description"
             use net = loaded name relu
             use _ = torch.no_grad ()
@@ -105,7 +113,9 @@ let tests =
                     let spec = NetSpec(2, chain [ block norm activation; head 2 ])
                     Expect.equal (SpecJson.Parse(SpecJson.Write spec)) spec $"{norm} {activation}"
 
-            let leaky = NetSpec(1, chain [ BlockSpec(4, Activation = BlockActivation.LeakyReLU, Slope = 0.2); head 2 ])
+            let leaky =
+                NetSpec(1, chain [ BlockSpec(4, Activation = BlockActivation.LeakyReLU, Slope = 0.2); head 2 ])
+
             Expect.equal (SpecJson.Parse(SpecJson.Write leaky)) leaky "the slope survives"
 
             let viaNorm =
@@ -120,7 +130,10 @@ let tests =
                 (BlockSpec(8) :> Spec) |> withGroupNorm 4 |> withActivation BlockActivation.SiLU :?> BlockSpec
 
             Expect.equal (dsl.Normalization, dsl.Groups, dsl.Activation) (BlockNorm.Group, 4, BlockActivation.SiLU) "DSL combinators"
-            let inst = (BlockSpec(8, BatchNorm = true) :> Spec) |> withInstanceNorm :?> BlockSpec
+
+            let inst =
+                (BlockSpec(8, BatchNorm = true) :> Spec) |> withInstanceNorm :?> BlockSpec
+
             Expect.equal inst.Normalization BlockNorm.Instance "instance norm replaces batch norm"
         }
 
@@ -153,8 +166,7 @@ let tests =
                     let spec = NetSpec(3, chain [ block norm BlockActivation.ELU; head 2 ], dims)
                     use net = new Network(spec)
 
-                    let built =
-                        net.parameters () |> Seq.sumBy (fun p -> p.numel ())
+                    let built = net.parameters () |> Seq.sumBy (fun p -> p.numel ())
 
                     Expect.equal built spec.Parameters $"{norm}, {dims}-D"
         }
@@ -173,7 +185,9 @@ let tests =
 
             let message =
                 try
-                    TilePlan.For(net, 100, 90, TileOptions(TileSize = 60, Mode = TileMode.Exact)) |> ignore
+                    TilePlan.For(net, 100, 90, TileOptions(TileSize = 60, Mode = TileMode.Exact))
+                    |> ignore
+
                     "accepted"
                 with :? ArgumentException as e ->
                     e.Message

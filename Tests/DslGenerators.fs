@@ -40,6 +40,7 @@ let genNet maxDepth : Gen<Net> =
                 1, Gen.constant CropCat.Layers.BlockActivation.ELU
                 1, Gen.constant CropCat.Layers.BlockActivation.SiLU
             ]
+
         let! dropout = Gen.elements [ 0.0; 0.5 ]
         let! ups = Gen.listOfLength depth (Gen.elements [ UpMode.Transposed; UpMode.Bilinear ])
 
@@ -69,6 +70,7 @@ let genNet maxDepth : Gen<Net> =
             )
 
         let levels = List.zip3 (List.take depth widths) ups merges
+
         let bottom: Spec =
             BlockSpec(List.last widths, padding, batchNorm, dropout, Norm = norm, Groups = 1, Activation = activation)
 

@@ -177,7 +177,10 @@ let tests =
                     $"{{ \"{LayoutTuner.MachineKey}|late case\": {{ \"Layout\": \"ChannelsLast\", \"ContiguousMs\": 2.0, \"ChannelsLastMs\": 1.0 }} }}"
 
                 File.WriteAllText(path, entry)
-                let c = LayoutTuner.Choose("late case", Func<_, _>(fun _ -> failwith "timed although cached"))
+
+                let c =
+                    LayoutTuner.Choose("late case", Func<_, _>(fun _ -> failwith "timed although cached"))
+
                 Expect.equal c.Layout MemoryLayout.ChannelsLast "the other process's choice"
                 Expect.isTrue c.FromCache "read from the file")
         }
