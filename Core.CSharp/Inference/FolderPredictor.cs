@@ -255,7 +255,7 @@ public sealed class FolderPredictor
         if ((long)ph * pw > budget)
             throw new InputImageException($"{file}: resizing {w}x{h} by {Options.Resize} gives {pw}x{ph}, over the pixel budget of {budget} pixels");
         using var scope = NewDisposeScope();
-        var x = InputTensor(image, Network.InChannels, file, ph, pw, page);
+        var x = InputTensor(image, Network.InChannels, file, ph, pw, page, Network.Spec.Normalization);
         var plan = TilePlan.For(Network, ph, pw, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
         var options = Tiles with { Output = TileOutput.Probabilities };
@@ -325,7 +325,8 @@ public sealed class FolderPredictor
     /// <param name="height">The input height.</param>
     /// <param name="width">The input width.</param>
     /// <param name="page">The page of a stack.</param>
-    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width, int page = 0)
+    /// <param name="normalization">The net's input normalisation: when given, the [0, 1] intensities are kept for the net to normalise instead of standardised (<see cref="Sample.ForNetInput"/>).</param>
+    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width, int page = 0, CropCat.Architecture.InputNormalization? normalization = null)
     {
         var values = image.ToPlanes(channels, page)
             ?? throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({image.ChannelsInWords}) but the network reads {channels}; " +
@@ -334,8 +335,8 @@ public sealed class FolderPredictor
         if ((height, width) != (image.Height, image.Width))
             values = Resize.Bilinear(values, channels, image.Height, image.Width, height, width);
         int h = height, w = width, n = h * w;
-        // Sample.Standardized is the one place the rule lives (one mean and spread over all channels).
-        var z = new Sample(file, h, w, values, new int[n], channels: channels).Standardized().Image;
+        // Sample.ForNetInput is the one place the rule lives (standardised over all channels, or [0, 1] for a net that normalises).
+        var z = new Sample(file, h, w, values, new int[n], channels: channels).ForNetInput(normalization).Image;
         return tensor(z, [channels, h, w]);
     }
 
