@@ -502,7 +502,7 @@ let run (a: ParseResults<BenchArgs>) =
                 | Some i when results.ContainsKey((name, i)) ->
                     let xs = results[(name, i)]
                     $"{f3 (med xs)} (min {f3 (Array.min xs)}) ±{f0 (100.0 * Stats.RelativeRange xs)}%%"
-                | None -> "—"
+                | _ -> "—"
 
             // Each repetition runs every engine once, back to back, so a ratio of one repetition compares two
             // runs under the same machine load; the median of those paired ratios resists load that changes

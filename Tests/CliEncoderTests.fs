@@ -203,15 +203,49 @@ let tests =
             Expect.equal (Checkpoint.ReadInfo ckpt).Extra["encoder_lr"] "0.001" "kept"
         }
 
-        test "export --onnx of an encoder net is refused naming the ResNet layer (ONNX Runtime would compute nothing else)" {
+        test "export --onnx of an encoder net (normalisation in the graph): ONNX Runtime computes CropCat's logits and masks" {
             use scope = torch.NewDisposeScope()
-            use net = tinyNet 24 1 2 (InputNormalization.ImageNet.ForChannels 1)
+            use net = tinyNet 24 3 2 InputNormalization.ImageNet
+            // Batch-norm statistics away from 0/1, so eval-mode normalisation is exercised.
+            net.train ()
+
+            do
+                use _ = torch.no_grad ()
+
+                for _ in 1..3 do
+                    net.forward (torch.rand ([| 2L; 3L; 64L; 64L |])) |> ignore
+
+            net.eval ()
             let dir = tempDir ()
             let path = Path.Combine(dir, "m.safetensors")
-            Checkpoint.Save(path, net, null, CheckpointInfo(net.Description, CropCat.Data.LabelSchema.Binary255, 0, 0L, "", Collections.Generic.Dictionary()))
-            let code, _, err = cropcat [ "export"; "--model"; path; "--onnx"; Path.Combine(dir, "m.onnx") ]
-            Expect.equal code 2 $"refused: {err}"
-            Expect.stringContains err "ResNetStemSpec" "names the layer kind"
-            Expect.isFalse (File.Exists(Path.Combine(dir, "m.onnx"))) "writes nothing"
+            Checkpoint.Save(path, net, null, CheckpointInfo(net.Description, CropCat.Data.LabelSchema.Binary255, 0, 0L, "", Collections.Generic.Dictionary<string, string>()))
+            let onnx = Path.Combine(dir, "m.onnx")
+            let code, stdout, err = cropcat [ "export"; "--model"; path; "--onnx"; onnx ]
+            Expect.equal code 0 $"exported: {err}"
+            Expect.stringContains stdout "Resize" "nearest up-sampling as Resize"
+            use engine = CropCat.OnnxRuntime.OnnxRuntimeEngine.FromFile onnx
+
+            for size in [ 64L; 96L ] do
+                let x = torch.rand ([| 2L; 3L; size; size |])
+                use _ = torch.no_grad ()
+                let want = net.forward x
+                let got = engine.Forward x
+                let rel = same got want / float ((want.abs().max ()).item<float32> ())
+                Expect.isLessThanOrEqual rel 1e-4 $"{size}x{size}, batch 2: max |ORT - CropCat| / max |y|"
+
+            let images = Path.Combine(dir, "images")
+            Directory.CreateDirectory images |> ignore
+
+            for i in 0..1 do
+                let rgb = Array.init (3 * 70 * 90) (fun j -> uint16 ((j * 37 + i * 101) % 256))
+                CropCat.Imaging.PngEncoder.Write(Path.Combine(images, $"x{i}.png"), CropCat.Imaging.PngImage(90, 70, 3, 8, rgb))
+
+            let masks (extra: string list) =
+                let out = tempDir ()
+                let code, _, err = cropcat ([ "predict"; "--model"; path; "--input"; images; "--output"; out; "--tile"; "64" ] @ extra)
+                Expect.equal code 0 $"predict {extra}: {err}"
+                [ for f in Directory.GetFiles(out, "*.png") |> Array.sort -> File.ReadAllBytes f ]
+
+            Expect.equal (masks [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) (masks []) "the same mask files"
         }
     ]

@@ -53,18 +53,18 @@ let tests =
             use net = tinyNet 3 1 2 null
             let encoder0 = valuesOf net "encoder."
             let decoder0 = valuesOf net "decoder."
-            let mutable afterFirst = Map.empty, Map.empty
+            let afterFirst = ref (Map.empty, Map.empty)
 
             let o =
                 Run.Options(
                     2,
                     freeze = 1,
-                    epochDone = (fun r -> if r.Epoch = 1 then afterFirst <- valuesOf net "encoder.", valuesOf net "decoder.")
+                    epochDone = (fun r -> if r.Epoch = 1 then afterFirst.Value <- (valuesOf net "encoder.", valuesOf net "decoder."))
                 )
 
             use trainer = new Trainer(net, LabelSchema.Binary255, o)
             trainer.Fit(cells 40 4 32) |> ignore
-            let encoder1, decoder1 = afterFirst
+            let encoder1, decoder1 = afterFirst.Value
             Expect.isNonEmpty (Map.toList encoder0 |> List.filter (fun (k, _) -> k.Contains "running_mean")) "the encoder has batch norms"
             Expect.equal (changed encoder0 encoder1) [] "epoch 1 (frozen): no encoder weight or running statistic moved"
             Expect.isNonEmpty (changed decoder0 decoder1) "epoch 1: the decoder trained"
@@ -87,7 +87,8 @@ let tests =
                 Run.Options(1, encoderLr = 1e-4, schedule = LearningRateSchedule.Parse "poly")
 
             use trainer = new Trainer(net, LabelSchema.Binary255, o)
-            let groups = List.ofSeq trainer.Optimizer.ParamGroups
+            let groups =
+                trainer.Optimizer.ParamGroups |> Seq.map (fun g -> g :?> TorchSharp.Modules.ParamGroup) |> List.ofSeq
             Expect.equal groups.Length 2 "decoder/head and encoder"
             let encoderCount = net.named_parameters () |> Seq.filter (fun struct (n, _) -> n.StartsWith "encoder.") |> Seq.length
             Expect.equal (Seq.length groups[1].Parameters) encoderCount "the second group holds exactly the encoder's parameters"
@@ -101,7 +102,7 @@ let tests =
 
         test "with SGD the encoder's update is its rate's share of the same gradient step; the decoder's is unchanged" {
             let step (encoderLr: float option) =
-                let net = tinyNet 6 1 2 null
+                use net = tinyNet 6 1 2 null
 
                 let o =
                     TrainerOptions(
@@ -115,10 +116,12 @@ let tests =
                     )
 
                 let before = valuesOf net ""
-                use trainer = new Trainer(net, LabelSchema.Binary255, o)
-                trainer.TrainOn(cells 60 1 32) |> ignore
+
+                do
+                    use trainer = new Trainer(net, LabelSchema.Binary255, o)
+                    trainer.TrainOn(cells 60 1 32) |> ignore
+
                 let after = valuesOf net ""
-                net.Dispose()
                 before |> Map.map (fun k v -> Array.map2 (-) after[k] v)
 
             let one = step None

@@ -88,10 +88,10 @@ public sealed record InputNormalization(IReadOnlyList<double> Mean, IReadOnlyLis
         return h.ToHashCode();
     }
 
-    /// <summary>"mean [0.485, 0.456, 0.406] std [0.229, 0.224, 0.225]".</summary>
+    /// <summary>"mean [0.485, 0.456, 0.406] std [0.229, 0.224, 0.225]" (six significant digits).</summary>
     public override string ToString()
     {
-        static string List(IEnumerable<double> v) => "[" + string.Join(", ", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture))) + "]";
+        static string List(IEnumerable<double> v) => "[" + string.Join(", ", v.Select(x => x.ToString("G6", CultureInfo.InvariantCulture))) + "]";
         return $"mean {List(Mean)} std {List(Std)}";
     }
 }
