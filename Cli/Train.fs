@@ -604,6 +604,13 @@ let run (args: ParseResults<Args>) =
             | None -> FolderTraining.Run(net, folder, training)
         with
         | :? ArgumentException as e -> fail e.Message
+        | :? DatasetException as e when
+            args.Contains Encoder
+            && not (args.Contains In_Channels)
+            && e.Message.Contains "but the network reads 3 channels"
+            ->
+            // --encoder reads RGB unless told otherwise: say how to train it on gray images.
+            fail $"{e.Message}, or train the encoder on gray images with --in-channels 1"
         | :? DatasetException as e -> fail e.Message
         | :? ImageFormatException as e -> fail e.Message
         | :? LabelSchemaException as e -> fail e.Message
