@@ -540,6 +540,7 @@ let run (a: ParseResults<BenchArgs>) =
             say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
             let mutable abWorst = 0.0
+            let mutable abPairs = 0
 
             for (name, op, s) in selected do
                 let trace = s.Describe.Infer(s.Size, s.Size).Rows
@@ -557,7 +558,9 @@ let run (a: ParseResults<BenchArgs>) =
                     | None -> nan, nan
 
                 match ccHere, refHere with
-                | Some i, Some j when results.ContainsKey((name, j)) -> abWorst <- max abWorst (pairedRatio name i j)
+                | Some i, Some j when results.ContainsKey((name, j)) ->
+                    abWorst <- max abWorst (pairedRatio name i j)
+                    abPairs <- abPairs + 1
                 | _ -> ()
 
                 let refCell = if kept then cell name refHere else "—"
@@ -597,6 +600,8 @@ let run (a: ParseResults<BenchArgs>) =
                     say $"- {k}: {c.Layout} (NCHW {f1 c.ContiguousMs} ms, channels-last {f1 c.ChannelsLastMs} ms{source})"
 
                 say ""
+            elif abPairs = 0 then
+                say "CropCat / Reference: not measured (no hand-written reference of these nets)"
             else
                 say
                     $"CropCat / Reference (same process, same allocator), worst case: {f3 abWorst} (goal <= 1.03: {metOr (abWorst <= 1.03)})"
