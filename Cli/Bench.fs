@@ -514,7 +514,8 @@ let run (a: ParseResults<BenchArgs>) =
 
             let ratio name i j =
                 match i, j with
-                | Some i, Some j when results.ContainsKey((name, i)) && results.ContainsKey((name, j)) -> $"{f3 (pairedRatio name i j)} [{f3 (Array.min results[(name, i)] / Array.min results[(name, j)])}]"
+                | Some i, Some j when results.ContainsKey((name, i)) && results.ContainsKey((name, j)) ->
+                    $"{f3 (pairedRatio name i j)} [{f3 (Array.min results[(name, i)] / Array.min results[(name, j)])}]"
                 | _ -> "—"
 
             let ccKept = find "CropCat" "kept"

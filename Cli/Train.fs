@@ -108,12 +108,15 @@ type Args =
                 "a pretrained-encoder net: segmentation_models_pytorch's Unet on torchvision's resnet18, resnet34 or resnet50 (encoder depth 5, decoder 256,128,64,32,16, 3x3 head; padded, output = input, sizes multiples of 32), classes from the label schema (one sigmoid channel with --binary). Exclusive with --preset, --description and --widths"
             | Encoder_Weights _ ->
                 "torchvision ImageNet weights for the --encoder (e.g. resnet34-b627a593.pth from torchvision, or a .safetensors with the same keys: conv1.weight, layer1.0.bn1.running_mean, ...); fc.* is ignored and reported; with --in-channels 1 the stem's RGB weights are summed over R, G, B (smp's in_channels=1). Default: random encoder weights"
-            | Normalize _ -> EncoderOptions.normalizeUsage + ". Default imagenet with --encoder, per-image otherwise"
+            | Normalize _ ->
+                EncoderOptions.normalizeUsage
+                + ". Default imagenet with --encoder, per-image otherwise"
             | Encoder_Lr _ ->
                 "learning rate of the encoder's parameters (encoder.*), the decoder and head keeping --lr: two optimizer parameter groups, both scaled by --schedule. Needs --encoder; a resumed run keeps it. Default: --lr for all"
             | Freeze_Encoder_Epochs _ ->
                 "the encoder does not train for the first N epochs: its parameters get no gradients (not updated, no momentum, no weight decay) and its batch norms run in eval mode on their stored statistics; the decoder and head train. Needs --encoder; a resumed run keeps it. Default 0"
-            | In_Channels _ -> "image channels of a --preset, --widths or --encoder net: 1 (gray) or 3 (RGB). Default 1, or 3 with --encoder (ImageNet encoders read RGB; give 1 for gray images)"
+            | In_Channels _ ->
+                "image channels of a --preset, --widths or --encoder net: 1 (gray) or 3 (RGB). Default 1, or 3 with --encoder (ImageNet encoders read RGB; give 1 for gray images)"
             | Label_Schema _ ->
                 "mask value -> class index, as JSON text or a JSON file, e.g. {\"0\":0,\"255\":1} (the default). Stored in the checkpoint; an unmapped mask value is an error naming the file and pixel"
             | Epochs _ -> "epochs to train (a resumed run continues up to this number). Default 10"
@@ -231,7 +234,9 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
 
         // A binary net has one sigmoid channel; a softmax net one channel per class.
         let outputs = if binary then 1 else labels.ClassCount
-        let inChannels = args.GetResult(In_Channels, (if args.Contains Encoder then 3 else 1))
+
+        let inChannels =
+            args.GetResult(In_Channels, (if args.Contains Encoder then 3 else 1))
 
         if inChannels <> 1 && inChannels <> 3 then
             fail $"--in-channels must be 1 (gray) or 3 (RGB), got {inChannels}"
@@ -271,8 +276,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
                     eprintfn "cropcat train: %s" line
             | None -> ()
 
-            let norm =
-                n |> Option.map string |> Option.defaultValue "per-image standardisation"
+            let norm = n |> Option.map string |> Option.defaultValue "per-image standardisation"
 
             net, labels, $"smp U-Net on {ResNetUNets.Name encoder}, input normalisation {norm}", None
         | Some w, _, _ ->
@@ -401,7 +405,10 @@ let run (args: ParseResults<Args>) =
         net.named_parameters ()
         |> Seq.exists (fun struct (n, _) -> n.StartsWith ResNetUNets.EncoderPrefix)
 
-    if (args.Contains Encoder_Lr || args.Contains Freeze_Encoder_Epochs) && not hasEncoder then
+    if
+        (args.Contains Encoder_Lr || args.Contains Freeze_Encoder_Epochs)
+        && not hasEncoder
+    then
         fail "--encoder-lr and --freeze-encoder-epochs act on a pretrained encoder; this net has none (train one with --encoder)"
 
     match encoderLr with
@@ -529,7 +536,10 @@ let run (args: ParseResults<Args>) =
             LearningRate = learningRate,
             EncoderLearningRate = Option.toNullable encoderLr,
             FreezeEncoderEpochs = freezeEpochs,
-            CheckpointMetadata = (args.TryGetResult Encoder_Weights |> Option.map (fun f -> readOnlyDict [ "encoder_weights", Path.GetFileName f |> string ]) |> Option.toObj),
+            CheckpointMetadata =
+                (args.TryGetResult Encoder_Weights
+                 |> Option.map (fun f -> readOnlyDict [ "encoder_weights", Path.GetFileName f |> string ])
+                 |> Option.toObj),
             Momentum = args.GetResult(Momentum, 0.99),
             Seed = seed,
             Prefetch = prefetch,

@@ -71,7 +71,10 @@ let tests =
                 ]
 
             Expect.equal code 0 $"train succeeds: {err}"
-            let expectedLoaded = source.Keys |> Seq.filter (fun k -> not (k.StartsWith "fc.")) |> Seq.length
+
+            let expectedLoaded =
+                source.Keys |> Seq.filter (fun k -> not (k.StartsWith "fc.")) |> Seq.length
+
             Expect.stringContains err $"loaded {expectedLoaded} encoder tensors" "says what was loaded"
             Expect.stringContains err "ignored 2 (the ImageNet classifier): fc.bias, fc.weight" "and what was ignored"
             Expect.stringContains err "summed over R, G, B into [64, 1, 7, 7]" "and how the stem was adapted to gray"
@@ -83,9 +86,13 @@ let tests =
             Expect.equal info.Extra["freeze_encoder_epochs"] "1" "and the freezing"
             let spec = info.Architecture.ToSpec()
             Expect.equal spec.Normalization (InputNormalization.ImageNet.ForChannels 1) "ImageNet statistics for one channel, stored"
-            Expect.equal spec (ResNetUNets.Describe(ResNetEncoder.ResNet18, 1, 1, normalization = InputNormalization.ImageNet.ForChannels 1)) "the smp resnet18 U-Net"
+
+            Expect.equal
+                spec
+                (ResNetUNets.Describe(ResNetEncoder.ResNet18, 1, 1, normalization = InputNormalization.ImageNet.ForChannels 1))
+                "the smp resnet18 U-Net"
             // Step 1 ran frozen: the stem is the file's RGB sum still; step 2 (epoch 2) trained it.
-            let summed = source["conv1.weight"].sum(1L, keepdim = true)
+            let summed = source["conv1.weight"].sum (1L, keepdim = true)
             Expect.isGreaterThan (same (stored ckpt "encoder.conv1.weight") summed) 0.0 "the stem trained in epoch 2"
 
             let predicted = tempDir ()
@@ -120,17 +127,44 @@ let tests =
 
             let code, _, err =
                 cropcat [
-                    "train"; "--data"; data; "--encoder"; "resnet18"; "--encoder-weights"; weights; "--in-channels"; "1"
-                    "--freeze-encoder-epochs"; "1"; "--epochs"; "1"; "--steps-per-epoch"; "2"; "--val-fraction"; "0"
-                    "--tile"; "64"; "--threads"; "2"; "--quiet"; "--out"; out
+                    "train"
+                    "--data"
+                    data
+                    "--encoder"
+                    "resnet18"
+                    "--encoder-weights"
+                    weights
+                    "--in-channels"
+                    "1"
+                    "--freeze-encoder-epochs"
+                    "1"
+                    "--epochs"
+                    "1"
+                    "--steps-per-epoch"
+                    "2"
+                    "--val-fraction"
+                    "0"
+                    "--tile"
+                    "64"
+                    "--threads"
+                    "2"
+                    "--quiet"
+                    "--out"
+                    out
                 ]
 
             Expect.equal code 0 $"train succeeds: {err}"
             let ckpt = Path.Combine(out, "model.safetensors")
-            let summed = source["conv1.weight"].sum(1L, keepdim = true)
+            let summed = source["conv1.weight"].sum (1L, keepdim = true)
             Expect.isLessThanOrEqual (same (stored ckpt "encoder.conv1.weight") summed) 1e-6 "the stem: the RGB weights summed"
 
-            for key in [ "layer1.0.conv1.weight"; "layer4.1.bn2.weight"; "bn1.running_mean"; "layer3.0.bn1.running_var" ] do
+            for key in
+                [
+                    "layer1.0.conv1.weight"
+                    "layer4.1.bn2.weight"
+                    "bn1.running_mean"
+                    "layer3.0.bn1.running_var"
+                ] do
                 Expect.equal (same (stored ckpt ("encoder." + key)) source[key]) 0.0 $"{key}: as loaded"
 
         }
@@ -142,8 +176,13 @@ let tests =
             let rgbEq = InputNormalization([| 0.45; 0.45; 0.45 |], [| 0.225; 0.225; 0.225 |])
             init ()
             torch.manual_seed 1L |> ignore
-            use gray = Network.Create(ResNetUNets.Describe(ResNetEncoder.ResNet18, 2, 1, normalization = eq), device = torch.CPU)
-            use rgb = Network.Create(ResNetUNets.Describe(ResNetEncoder.ResNet18, 2, 3, normalization = rgbEq), device = torch.CPU)
+
+            use gray =
+                Network.Create(ResNetUNets.Describe(ResNetEncoder.ResNet18, 2, 1, normalization = eq), device = torch.CPU)
+
+            use rgb =
+                Network.Create(ResNetUNets.Describe(ResNetEncoder.ResNet18, 2, 3, normalization = rgbEq), device = torch.CPU)
+
             let report = CropCat.Interop.EncoderWeights.LoadInto(gray, source)
             Expect.stringContains report.AdaptedFirstConv "summed" "reported"
             CropCat.Interop.EncoderWeights.LoadInto(rgb, source) |> ignore
@@ -175,8 +214,29 @@ let tests =
             refused [ "--encoder"; "resnet18"; "--widths"; "4,8" ] "at most one of --preset, --description, --widths and --encoder"
             refused [ "--widths"; "4,8"; "--encoder-weights"; "x.pth" ] "give --encoder"
             refused [ "--widths"; "4,8"; "--encoder-lr"; "0.001" ] "this net has none"
-            refused [ "--encoder"; "resnet18"; "--in-channels"; "1"; "--encoder-weights"; "/nonexistent.pth" ] "does not exist"
-            refused [ "--encoder"; "resnet18"; "--in-channels"; "1"; "--normalize"; "0.5,0.5/0.2,0.2" ] "statistics for 2 channel(s) but the input has 1"
+
+            refused
+                [
+                    "--encoder"
+                    "resnet18"
+                    "--in-channels"
+                    "1"
+                    "--encoder-weights"
+                    "/nonexistent.pth"
+                ]
+                "does not exist"
+
+            refused
+                [
+                    "--encoder"
+                    "resnet18"
+                    "--in-channels"
+                    "1"
+                    "--normalize"
+                    "0.5,0.5/0.2,0.2"
+                ]
+                "statistics for 2 channel(s) but the input has 1"
+
             refused [ "--encoder"; "resnet18"; "--in-channels"; "1"; "--tile"; "31" ] "at least 32x32"
         }
 
@@ -186,16 +246,52 @@ let tests =
 
             let train (extra: string list) =
                 cropcat (
-                    [ "train"; "--data"; data; "--out"; out; "--tile"; "64"; "--threads"; "2"; "--quiet"; "--val-fraction"; "0" ]
+                    [
+                        "train"
+                        "--data"
+                        data
+                        "--out"
+                        out
+                        "--tile"
+                        "64"
+                        "--threads"
+                        "2"
+                        "--quiet"
+                        "--val-fraction"
+                        "0"
+                    ]
                     @ extra
                 )
 
             let code, _, err =
-                train [ "--encoder"; "resnet18"; "--in-channels"; "1"; "--encoder-lr"; "0.001"; "--max-steps"; "1"; "--epochs"; "2" ]
+                train [
+                    "--encoder"
+                    "resnet18"
+                    "--in-channels"
+                    "1"
+                    "--encoder-lr"
+                    "0.001"
+                    "--max-steps"
+                    "1"
+                    "--epochs"
+                    "2"
+                ]
 
             Expect.equal code 0 $"first run: {err}"
             let ckpt = Path.Combine(out, "model.safetensors")
-            let code, _, err = train [ "--resume"; ckpt; "--encoder-lr"; "0.01"; "--epochs"; "2"; "--max-steps"; "2" ]
+
+            let code, _, err =
+                train [
+                    "--resume"
+                    ckpt
+                    "--encoder-lr"
+                    "0.01"
+                    "--epochs"
+                    "2"
+                    "--max-steps"
+                    "2"
+                ]
+
             Expect.equal code 2 "refused"
             Expect.stringContains err "encoder learning rate: 0.001 in the checkpoint, 0.01 now" "names the difference"
             let code, _, err = train [ "--resume"; ckpt; "--epochs"; "2"; "--max-steps"; "2" ]
@@ -218,7 +314,21 @@ let tests =
             net.eval ()
             let dir = tempDir ()
             let path = Path.Combine(dir, "m.safetensors")
-            Checkpoint.Save(path, net, null, CheckpointInfo(net.Description, CropCat.Data.LabelSchema.Binary255, 0, 0L, "", Collections.Generic.Dictionary<string, string>()))
+
+            Checkpoint.Save(
+                path,
+                net,
+                null,
+                CheckpointInfo(
+                    net.Description,
+                    CropCat.Data.LabelSchema.Binary255,
+                    0,
+                    0L,
+                    "",
+                    Collections.Generic.Dictionary<string, string>()
+                )
+            )
+
             let onnx = Path.Combine(dir, "m.onnx")
             let code, stdout, err = cropcat [ "export"; "--model"; path; "--onnx"; onnx ]
             Expect.equal code 0 $"exported: {err}"
@@ -242,9 +352,28 @@ let tests =
 
             let masks (extra: string list) =
                 let out = tempDir ()
-                let code, _, err = cropcat ([ "predict"; "--model"; path; "--input"; images; "--output"; out; "--tile"; "64" ] @ extra)
+
+                let code, _, err =
+                    cropcat (
+                        [
+                            "predict"
+                            "--model"
+                            path
+                            "--input"
+                            images
+                            "--output"
+                            out
+                            "--tile"
+                            "64"
+                        ]
+                        @ extra
+                    )
+
                 Expect.equal code 0 $"predict {extra}: {err}"
-                [ for f in Directory.GetFiles(out, "*.png") |> Array.sort -> File.ReadAllBytes f ]
+
+                [
+                    for f in Directory.GetFiles(out, "*.png") |> Array.sort -> File.ReadAllBytes f
+                ]
 
             Expect.equal (masks [ "--engine"; "onnxruntime"; "--onnx"; onnx ]) (masks []) "the same mask files"
         }

@@ -14,7 +14,7 @@ let tinySpec (inChannels: int) (classes: int) (normalization: InputNormalization
     let stages = [| for i in 0..3 -> ResNetStageSpec(i + 1, 1, 8 <<< i) |]
     let mutable inner: Spec = ChainSpec(stages[3], NearestUpSpec())
 
-    for s in 2 .. -1 .. 0 do
+    for s in 2..-1..0 do
         inner <- ChainSpec(stages[s], BodyFirstSkipSpec(inner), SmpDecoderBlockSpec(2 - s, 8), NearestUpSpec())
 
     let body =
@@ -56,7 +56,12 @@ let torchvisionWeights (encoder: ResNetEncoder) (seed: int) =
     use trunk = new Network(ResNetUNets.Encoder encoder)
     let rng = System.Random seed
     let u () = float32 (rng.NextDouble())
-    let n () = float32 (sqrt (-2.0 * log (1.0 - rng.NextDouble())) * cos (2.0 * System.Math.PI * rng.NextDouble()))
+
+    let n () =
+        float32 (
+            sqrt (-2.0 * log (1.0 - rng.NextDouble()))
+            * cos (2.0 * System.Math.PI * rng.NextDouble())
+        )
 
     let filled (shape: int64[]) (f: unit -> float32) =
         torch.tensor(Array.init (int (Array.fold (*) 1L shape)) (fun _ -> f ())).reshape shape

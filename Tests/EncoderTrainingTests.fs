@@ -59,7 +59,10 @@ let tests =
                 Run.Options(
                     2,
                     freeze = 1,
-                    epochDone = (fun r -> if r.Epoch = 1 then afterFirst.Value <- (valuesOf net "encoder.", valuesOf net "decoder."))
+                    epochDone =
+                        (fun r ->
+                            if r.Epoch = 1 then
+                                afterFirst.Value <- (valuesOf net "encoder.", valuesOf net "decoder."))
                 )
 
             use trainer = new Trainer(net, LabelSchema.Binary255, o)
@@ -69,7 +72,10 @@ let tests =
             Expect.equal (changed encoder0 encoder1) [] "epoch 1 (frozen): no encoder weight or running statistic moved"
             Expect.isNonEmpty (changed decoder0 decoder1) "epoch 1: the decoder trained"
 
-            Expect.exists (changed decoder0 decoder1) (fun k -> k.Contains "running_mean") "the decoder's batch norms updated their statistics"
+            Expect.exists
+                (changed decoder0 decoder1)
+                (fun k -> k.Contains "running_mean")
+                "the decoder's batch norms updated their statistics"
 
             let encoder2 = valuesOf net "encoder."
             let moved = changed encoder1 encoder2
@@ -87,10 +93,19 @@ let tests =
                 Run.Options(1, encoderLr = 1e-4, schedule = LearningRateSchedule.Parse "poly")
 
             use trainer = new Trainer(net, LabelSchema.Binary255, o)
+
             let groups =
-                trainer.Optimizer.ParamGroups |> Seq.map (fun g -> g :?> TorchSharp.Modules.ParamGroup) |> List.ofSeq
+                trainer.Optimizer.ParamGroups
+                |> Seq.map (fun g -> g :?> TorchSharp.Modules.ParamGroup)
+                |> List.ofSeq
+
             Expect.equal groups.Length 2 "decoder/head and encoder"
-            let encoderCount = net.named_parameters () |> Seq.filter (fun struct (n, _) -> n.StartsWith "encoder.") |> Seq.length
+
+            let encoderCount =
+                net.named_parameters ()
+                |> Seq.filter (fun struct (n, _) -> n.StartsWith "encoder.")
+                |> Seq.length
+
             Expect.equal (Seq.length groups[1].Parameters) encoderCount "the second group holds exactly the encoder's parameters"
             Expect.equal (Seq.length groups[0].Parameters + encoderCount) (Seq.length (net.parameters ())) "the first group holds the rest"
             trainer.Fit(cells 50 2 64) |> ignore
@@ -126,10 +141,15 @@ let tests =
 
             let one = step None
             let split = step (Some 0.01)
-            let norm (a: float32[]) = a |> Array.sumBy (fun x -> float x * float x) |> sqrt
+
+            let norm (a: float32[]) =
+                a |> Array.sumBy (fun x -> float x * float x) |> sqrt
 
             for KeyValue(k, d) in one do
-                if k.StartsWith "encoder." && (k.EndsWith "conv1.weight" || k.EndsWith "conv2.weight") then
+                if
+                    k.StartsWith "encoder."
+                    && (k.EndsWith "conv1.weight" || k.EndsWith "conv2.weight")
+                then
                     let ratio = norm split[k] / norm d
                     Expect.floatClose { absolute = 1e-4; relative = 1e-3 } ratio 0.1 $"{k}: 0.01 / 0.1 of the step"
                 elif k.StartsWith "decoder." || k.StartsWith "segmentation_head." then
@@ -153,7 +173,10 @@ let tests =
             let a = run None
             let b = run None
             let c = run (Some 1e-2)
-            let diff (x: Map<string, float32[]>) (y: Map<string, float32[]>) = x |> Map.toList |> List.filter (fun (k, v) -> y[k] <> v) |> List.map fst
+
+            let diff (x: Map<string, float32[]>) (y: Map<string, float32[]>) =
+                x |> Map.toList |> List.filter (fun (k, v) -> y[k] <> v) |> List.map fst
+
             Expect.equal (diff a b) [] "one group twice"
             Expect.equal (diff a c) [] "the same weights"
         }
@@ -179,7 +202,10 @@ let tests =
 
             let uninterrupted =
                 use net = tinyNet 8 1 2 null
-                use t = new Trainer(net, LabelSchema.Binary255, o (Path.Combine(tempDir (), "a.safetensors")) 0L)
+
+                use t =
+                    new Trainer(net, LabelSchema.Binary255, o (Path.Combine(tempDir (), "a.safetensors")) 0L)
+
                 t.Fit data |> ignore
                 valuesOf net ""
 
@@ -209,7 +235,11 @@ let tests =
                 use t = new Trainer(net, LabelSchema.Binary255, o 1e-3 1)
                 t.Fit(cells 90 2 64) |> ignore
 
-            for other, what in [ o 1e-4 1, "encoder learning rate: 0.001 in the checkpoint, 0.0001 now"; o 1e-3 0, "encoder frozen for epochs: 1 in the checkpoint, 0 now" ] do
+            for other, what in
+                [
+                    o 1e-4 1, "encoder learning rate: 0.001 in the checkpoint, 0.0001 now"
+                    o 1e-3 0, "encoder frozen for epochs: 1 in the checkpoint, 0 now"
+                ] do
                 use net = tinyNet 10 1 2 null
                 use t = new Trainer(net, LabelSchema.Binary255, other)
                 let msg = messageOf<CheckpointMismatchException> (fun () -> t.Resume path |> ignore)

@@ -24,8 +24,11 @@ let private norm3 = InputNormalization([| 0.2; 0.5; 0.7 |], [| 0.1; 0.3; 0.25 |]
 let private byHand (n: InputNormalization) (x: torch.Tensor) =
     let c = if x.dim () = 4L then 1 else 0
 
-    let planes =
-        [| for i in 0 .. n.Channels - 1 -> (x.select(int64 c, int64 i) - torch.tensor (float32 n.Mean[i])) / torch.tensor (float32 n.Std[i]) |]
+    let planes = [|
+        for i in 0 .. n.Channels - 1 ->
+            (x.select (int64 c, int64 i) - torch.tensor (float32 n.Mean[i]))
+            / torch.tensor (float32 n.Std[i])
+    |]
 
     torch.stack (planes, int64 c)
 
@@ -70,10 +73,14 @@ let tests =
 
             let bad =
                 messageOf<DescriptionJsonException> (fun () ->
-                    SpecJson.Parse """{"inChannels":1,"normalize":{"mean":[0.5]},"layers":[{"head":2}]}""" |> ignore)
+                    SpecJson.Parse """{"inChannels":1,"normalize":{"mean":[0.5]},"layers":[{"head":2}]}"""
+                    |> ignore)
 
             Expect.stringContains bad "normalize" "the JSON path"
-            let parse = messageOf<FormatException> (fun () -> InputNormalization.Parse "0.5,0.4" |> ignore)
+
+            let parse =
+                messageOf<FormatException> (fun () -> InputNormalization.Parse "0.5,0.4" |> ignore)
+
             Expect.stringContains parse "M1,M2,M3/S1,S2,S3" "the CLI form shows the accepted forms"
             Expect.equal (InputNormalization.Parse "0.5/0.25") (InputNormalization([| 0.5 |], [| 0.25 |])) "one channel"
             Expect.equal (InputNormalization.Parse "ImageNet") InputNormalization.ImageNet "imagenet"
@@ -105,7 +112,14 @@ let tests =
             use scope = torch.NewDisposeScope()
             use net = tinyNet 12 3 2 InputNormalization.ImageNet
             let path = Path.Combine(tempDir (), "n.safetensors")
-            Checkpoint.Save(path, net, null, CheckpointInfo(net.Description, LabelSchema.Binary255, 0, 0L, "", Collections.Generic.Dictionary<string, string>()))
+
+            Checkpoint.Save(
+                path,
+                net,
+                null,
+                CheckpointInfo(net.Description, LabelSchema.Binary255, 0, 0L, "", Collections.Generic.Dictionary<string, string>())
+            )
+
             let struct (loaded, _) = Checkpoint.LoadNetwork path
             use loaded = loaded
             Expect.equal loaded.Spec.Normalization InputNormalization.ImageNet "round trip"
@@ -159,7 +173,9 @@ let tests =
 
             predictor.Run(file, out) |> ignore
 
-            let written = ImageFile.Read(Path.Combine(out, "probabilities", FolderPredictor.MaskName file))
+            let written =
+                ImageFile.Read(Path.Combine(out, "probabilities", FolderPredictor.MaskName file))
+
             let got = torch.tensor(written.ToPlanes 1).reshape (64L, 64L)
             // The probability maps are 16-bit: the plain net on the normalised image, rounded the same way.
             let want = OverlapTile(plain, TileOptions(TileSize = 64)).Predict(byHand gray raw)
