@@ -299,6 +299,39 @@ let tests =
             Expect.equal (Checkpoint.ReadInfo ckpt).Extra["encoder_lr"] "0.001" "kept"
         }
 
+        test
+            "import --normalize imagenet stores ImageNet's statistics: the net on [0, 1] intensities computes smp's output on normalised ones" {
+            use scope = torch.NewDisposeScope()
+            let root, expected, _ = InteropResNetTests.fixture ()
+
+            let file =
+                InteropResNetTests.safetensorsOf (InteropResNetTests.formulaStateDict root "smp_resnet34")
+
+            let out = Path.Combine(tempDir (), "smp.safetensors")
+
+            let code, stdout, err =
+                cropcat [ "import"; "--pytorch"; file; "--normalize"; "imagenet"; "--out"; out ]
+
+            Expect.equal code 0 $"import succeeds: {err}"
+            Expect.stringContains stdout "input normalisation stored with the net" "says so"
+            let struct (net, _) = Checkpoint.LoadNetwork out
+            use net = net
+            Expect.equal net.Spec.Normalization InputNormalization.ImageNet "stored"
+            net.eval ()
+            // The fixture's input is what smp's module saw: undo ImageNet's normalisation to get the image it came from.
+            let normalized = expected "smp.input"
+            let mean = torch.tensor([| 0.485f; 0.456f; 0.406f |]).reshape (1L, 3L, 1L, 1L)
+            let std = torch.tensor([| 0.229f; 0.224f; 0.225f |]).reshape (1L, 3L, 1L, 1L)
+            let image = normalized * std + mean
+            use _ = torch.no_grad ()
+            let y = net.forward image
+            Expect.isLessThanOrEqual (InteropResNetTests.relDiff y (expected "smp.output")) 1e-4 "max |diff| / max |y|"
+
+            let code, stdout, _ = cropcat [ "import"; "--pytorch"; file; "--out"; out ]
+            Expect.equal code 0 "the default import"
+            Expect.stringContains stdout "wants --normalize imagenet" "points smp users at the option"
+        }
+
         test "export --onnx of an encoder net (normalisation in the graph): ONNX Runtime computes CropCat's logits and masks" {
             use scope = torch.NewDisposeScope()
             use net = tinyNet 24 3 2 InputNormalization.ImageNet
