@@ -536,9 +536,12 @@ let run (args: ParseResults<Args>) =
             LearningRate = learningRate,
             EncoderLearningRate = Option.toNullable encoderLr,
             FreezeEncoderEpochs = freezeEpochs,
+            // Which ImageNet weights the encoder started from, kept by a resumed run.
             CheckpointMetadata =
                 (args.TryGetResult Encoder_Weights
-                 |> Option.map (fun f -> readOnlyDict [ "encoder_weights", Path.GetFileName f |> string ])
+                 |> Option.map (fun f -> Path.GetFileName f |> string)
+                 |> Option.orElse (stored "encoder_weights" id)
+                 |> Option.map (fun name -> readOnlyDict [ "encoder_weights", name ])
                  |> Option.toObj),
             Momentum = args.GetResult(Momentum, 0.99),
             Seed = seed,

@@ -84,6 +84,7 @@ let tests =
             Expect.equal info.Step 2L "two steps"
             Expect.equal info.Extra["encoder_lr"] "0.0001" "the encoder rate is stored"
             Expect.equal info.Extra["freeze_encoder_epochs"] "1" "and the freezing"
+            Expect.equal info.Extra["encoder_weights"] (Path.GetFileName weights) "and where the encoder's weights came from"
             let spec = info.Architecture.ToSpec()
             Expect.equal spec.Normalization (InputNormalization.ImageNet.ForChannels 1) "ImageNet statistics for one channel, stored"
 

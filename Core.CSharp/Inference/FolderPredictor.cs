@@ -47,7 +47,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// <summary>
 /// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension; outputs are PNG, and a TIFF stack's masks one TIFF stack <c>OUTPUT/NAME.tif</c>) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
-/// gray refused), standardised as CropCat.Training.FolderTraining standardises training images,
+/// gray refused), standardised as CropCat.Training.FolderTraining standardises training images (kept in [0, 1]
+/// for a net that normalises its input itself, <see cref="Architecture.NetSpec.Normalization"/>),
 /// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
 /// label schema (the smallest value of that class; 8-bit gray up to 255, 16-bit gray up to 65535, else RGB
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
