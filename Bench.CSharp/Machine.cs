@@ -110,7 +110,11 @@ public static class Flops
     /// FLOP of one forward pass at batch 1: 3x3 conv 2*9*Cin*Cout*H*W per output pixel set, 2x2
     /// stride-2 transposed conv 2*Cin*Cout*H*W (one tap per output pixel), 1x1 head 2*Cin*Cout*H*W;
     /// pooling, ReLU, crop and concatenation are not counted. The input channels of each layer are the
-    /// output channels of the row before it in the trace (the trace is in execution order).
+    /// output channels of the row before it in the trace (the trace is in execution order). The ResNet encoder's and
+    /// smp decoder's rows (kinds "Conv7x7/2+BN+ReLU", "Conv3x3/2+BN", "Conv1x1/2+BN", "Conv3x3+BN+ReLU", a projection
+    /// reads the block's input, a decoder conv the concatenation) count 2 FLOP per weight per output pixel, the weights
+    /// being the row's parameters less the batch norm's two per channel (their convolutions have no bias); smp's
+    /// "Head3x3" likewise, less its bias. Batch norm, residual additions and the nearest up-sampling are not counted.
     /// </summary>
     public static double Forward(IReadOnlyList<ShapeTrace> trace, int inChannels)
     {
@@ -125,6 +129,8 @@ public static class Flops
                 "Conv3x3+ReLU" => 2.0 * 9 * cin * o.Channels * pixels,
                 "UpConv2x2" or "Head1x1" => 2.0 * cin * o.Channels * pixels,
                 "Bilinear2x+1x1" => 2.0 * cin * o.Channels * pixels,
+                "Head3x3" => 2.0 * (r.Parameters - o.Channels) * pixels,
+                var k when k.StartsWith("Conv", StringComparison.Ordinal) && k.Contains("+BN", StringComparison.Ordinal) => 2.0 * (r.Parameters - 2L * o.Channels) * pixels,
                 _ => 0,
             };
             cin = o.Channels;

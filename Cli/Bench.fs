@@ -35,7 +35,7 @@ type BenchArgs =
             match a with
             | Quick -> "smoke test: only the width-16 net at 188, 3 repetitions, 1 warm-up"
             | Cases _ ->
-                "comma-separated cases: paper-fwd, paper-train, w16-572-fwd, w16-572-train, w16-188-fwd, w16-188-train (default all)"
+                "comma-separated cases: paper-fwd, paper-train, w16-572-fwd, w16-572-train, w16-188-fwd, w16-188-train, resnet34-512-fwd, resnet34-512-train (smp's U-Net on ResNet-34, RGB at 512x512, against PyTorch's smp-structured module; CropCat columns only where no twin exists) (default all)"
             | Reps _ ->
                 "timed repetitions per engine and case (default: 5 for the paper net, 11 for w16-572, 21 for w16-188; 3 with --quick)"
             | Warmup _ -> "untimed warm-up repetitions per engine and case (default 1)"
@@ -64,6 +64,15 @@ let private spec widths size = {
     Widths = widths
     Size = size
     Dropout = 0.5
+    Encoder = None
+}
+
+/// smp's U-Net on a ResNet encoder (3 channels in, 2 classes): no dropout, no widths of its own.
+let private resnet encoder size = {
+    Widths = [||]
+    Size = size
+    Dropout = 0.0
+    Encoder = Some encoder
 }
 
 /// Every case the bench knows, in the order it runs them.
@@ -74,6 +83,8 @@ let allCases = [
     "w16-572-train", Train, spec w16 572
     "w16-188-fwd", Fwd, spec w16 188
     "w16-188-train", Train, spec w16 188
+    "resnet34-512-fwd", Fwd, resnet CropCat.Architecture.ResNetEncoder.ResNet34 512
+    "resnet34-512-train", Train, resnet CropCat.Architecture.ResNetEncoder.ResNet34 512
 ]
 
 let private inv (x: float) (fmt: string) =
@@ -137,6 +148,21 @@ let private pythonTorch (python: string) =
             Ok(out.Trim())
         else
             Error $"{python} cannot import torch (apt-get install python3-torch libopenblas0-openmp)"
+
+/// Whether `python` imports torchvision (the PyTorch side of the ResNet cases builds torchvision's ResNet).
+let private pythonTorchvision (python: string) =
+    let psi = ProcessStartInfo(python, "-c \"import torchvision\"")
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+
+    if Directory.Exists openBlas then
+        psi.Environment["LD_LIBRARY_PATH"] <- openBlas
+
+    use p = startProcess psi
+    p.StandardOutput.ReadToEnd() |> ignore
+    p.StandardError.ReadToEnd() |> ignore
+    p.WaitForExit()
+    p.ExitCode = 0
 
 let private loadAvg () =
     if File.Exists "/proc/loadavg" then
@@ -360,7 +386,7 @@ let run (a: ParseResults<BenchArgs>) =
                 psi.Environment["CROPCAT_KEEP_HEAP"] <- (if kept then "0" else "1")
 
                 columns.Add {
-                    Engine = Worker($"CropCat ({other})", psi, threads)
+                    Engine = Worker($"CropCat ({other})", psi, threads, true)
                     Heap = other
                     Side = "CropCat"
                 }
@@ -374,8 +400,19 @@ let run (a: ParseResults<BenchArgs>) =
             | Ok(version, script) ->
                 say $"- PyTorch {version} ({python}, OpenBLAS: {Directory.Exists openBlas}), torch.set_num_threads({threads})"
 
+                let resnetCases = selected |> List.exists (fun (_, _, s) -> s.Encoder.IsSome)
+                let torchvision = resnetCases && pythonTorchvision python
+
+                if resnetCases then
+                    say (
+                        if torchvision then
+                            "- PyTorch's ResNet U-Net: smp's Unet structure (bench/pytorch_unet.py, as Tests/golden/make_resnet.py) on torchvision's resnet34"
+                        else
+                            $"- PyTorch's ResNet U-Net: not measured — {python} cannot import torchvision (apt-get install python3-torchvision)"
+                    )
+
                 for keep in (if both then [ true; false ] else [ kept ]) do
-                    let w = Worker($"PyTorch", pythonStart python script "" keep, threads)
+                    let w = Worker($"PyTorch", pythonStart python script "" keep, threads, torchvision)
 
                     columns.Add {
                         Engine = w
@@ -392,10 +429,13 @@ let run (a: ParseResults<BenchArgs>) =
 
             for (name, op, s) in selected do
                 eprintfn "bench: %s (%d warm-up, %d reps, %d engines) ..." name warmup (repsFor name) columns.Count
+                // An engine without this net (no hand-written ResNet twin) sits the case out: its cells show "—".
+                let runs (c: Column) = c.Engine.Supports(op, s)
 
                 for c in columns do
-                    for _ in 1..warmup do
-                        c.Engine.Run(op, s) |> ignore
+                    if runs c then
+                        for _ in 1..warmup do
+                            c.Engine.Run(op, s) |> ignore
 
                 let times = Array.init columns.Count (fun _ -> List<float>())
                 let rates = List<float>()
@@ -412,16 +452,18 @@ let run (a: ParseResults<BenchArgs>) =
                     for i in order do
                         if i = columns.Count then
                             rates.Add(gemm.Gflops())
-                        else
+                        elif runs columns[i] then
                             times[i].Add(columns[i].Engine.Run(op, s))
 
                 gemmRates[name] <- rates.ToArray()
 
                 for c in columns do
-                    c.Engine.Drop(op, s)
+                    if runs c then
+                        c.Engine.Drop(op, s)
 
                 for i in 0 .. columns.Count - 1 do
-                    results[(name, i)] <- times[i].ToArray()
+                    if runs columns[i] then
+                        results[(name, i)] <- times[i].ToArray()
 
             // The peak is a physical constant and noise only lowers a measurement: probe again after the timing
             // and quote the higher of the two (seen: 348 to 443 GFLOP/s between probes on one Zen 5 VM).
@@ -436,10 +478,10 @@ let run (a: ParseResults<BenchArgs>) =
 
             let cell name i =
                 match i with
-                | Some i ->
+                | Some i when results.ContainsKey((name, i)) ->
                     let xs = results[(name, i)]
                     $"{f3 (med xs)} (min {f3 (Array.min xs)}) ±{f0 (100.0 * Stats.RelativeRange xs)}%%"
-                | None -> "—"
+                | _ -> "—"
 
             // Each repetition runs every engine once, back to back, so a ratio of one repetition compares two
             // runs under the same machine load; the median of those paired ratios resists load that changes
@@ -451,7 +493,8 @@ let run (a: ParseResults<BenchArgs>) =
 
             let ratio name i j =
                 match i, j with
-                | Some i, Some j -> $"{f3 (pairedRatio name i j)} [{f3 (Array.min results[(name, i)] / Array.min results[(name, j)])}]"
+                | Some i, Some j when results.ContainsKey((name, i)) && results.ContainsKey((name, j)) ->
+                    $"{f3 (pairedRatio name i j)} [{f3 (Array.min results[(name, i)] / Array.min results[(name, j)])}]"
                 | _ -> "—"
 
             let ccKept = find "CropCat" "kept"
@@ -477,14 +520,15 @@ let run (a: ParseResults<BenchArgs>) =
             say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
             let mutable abWorst = 0.0
+            let mutable abPairs = 0
 
             for (name, op, s) in selected do
-                let trace = (CropCat.Nets.UNet.Describe s.Options).Infer(s.Size, s.Size).Rows
+                let trace = s.Describe.Infer(s.Size, s.Size).Rows
 
                 let flop =
                     match op with
-                    | Fwd -> Flops.Forward(trace, 1)
-                    | Train -> Flops.TrainStep(trace, 1)
+                    | Fwd -> Flops.Forward(trace, s.InChannels)
+                    | Train -> Flops.TrainStep(trace, s.InChannels)
 
                 let gflops, ofGemm =
                     match ccKept |> Option.orElse ccHere with
@@ -494,7 +538,9 @@ let run (a: ParseResults<BenchArgs>) =
                     | None -> nan, nan
 
                 match ccHere, refHere with
-                | Some i, Some j -> abWorst <- max abWorst (pairedRatio name i j)
+                | Some i, Some j when results.ContainsKey((name, j)) ->
+                    abWorst <- max abWorst (pairedRatio name i j)
+                    abPairs <- abPairs + 1
                 | _ -> ()
 
                 let refCell = if kept then cell name refHere else "—"
@@ -534,6 +580,8 @@ let run (a: ParseResults<BenchArgs>) =
                     say $"- {k}: {c.Layout} (NCHW {f1 c.ContiguousMs} ms, channels-last {f1 c.ChannelsLastMs} ms{source})"
 
                 say ""
+            elif abPairs = 0 then
+                say "CropCat / Reference: not measured (no hand-written reference of these nets)"
             else
                 say
                     $"CropCat / Reference (same process, same allocator), worst case: {f3 abWorst} (goal <= 1.03: {metOr (abWorst <= 1.03)})"
@@ -542,9 +590,10 @@ let run (a: ParseResults<BenchArgs>) =
             let memory = Dictionary<string * string, (float * float) option>()
 
             if not (a.Contains No_Memory) then
+                // The probes build the paper's nets by widths; the ResNet cases are not probed.
                 let nets =
                     selected
-                    |> List.filter (fun (_, op, _) -> op = Fwd)
+                    |> List.filter (fun (_, op, s) -> op = Fwd && s.Encoder.IsNone)
                     |> List.map (fun (name, _, s) -> name.Replace("-fwd", ""), s)
 
                 if not nets.IsEmpty then

@@ -32,17 +32,34 @@ let field (name: string) (j: JsonNode) : JsonNode =
     | null -> failwithf "bench protocol: no field '%s' in %s" name (j.ToJsonString())
     | v -> v
 
-/// A network of the benchmark: the paper's layout with other widths, at one input edge length.
+/// A network of the benchmark: the paper's layout with other widths (1 channel in, 2 classes), or smp's U-Net on a
+/// ResNet encoder (`Encoder`; 3 channels in, 2 classes, `Widths` unused), at one input edge length.
 type NetSpec = {
     Widths: int[]
     Size: int
     Dropout: float
+    Encoder: ResNetEncoder option
 } with
 
     member s.Options = UNetOptions(Widths = s.Widths, BottomDropout = s.Dropout)
 
+    /// The description the CropCat engines build.
+    member s.Describe =
+        match s.Encoder with
+        | Some e -> ResNetUNets.Describe(e, 2, 3)
+        | None -> UNet.Describe s.Options
+
+    /// Input channels: 3 for an ImageNet encoder, 1 for the paper's nets.
+    member s.InChannels = s.Describe.InChannels
+
     /// The output edge length, from the shape algebra.
-    member s.OutSize = (UNet.Describe s.Options).Infer(s.Size, s.Size).Output.Height
+    member s.OutSize = s.Describe.Infer(s.Size, s.Size).Output.Height
+
+    /// How the net is named in the bench's case keys and messages.
+    member s.Label =
+        match s.Encoder with
+        | Some e -> ResNetUNets.Name e
+        | None -> String.Join(',', s.Widths)
 
 /// Forward (eval, no_grad) or one training step.
 type Op =
@@ -59,6 +76,8 @@ type Engine =
     abstract Name: string
     /// Seconds of one repetition (the case is built on first use and kept until Drop).
     abstract Run: Op * NetSpec -> float
+    /// Whether the engine has this net (the hand-written reference and ONNX Runtime have no ResNet U-Net).
+    abstract Supports: Op * NetSpec -> bool
     /// Frees the case's network and tensors.
     abstract Drop: Op * NetSpec -> unit
     abstract Close: unit -> unit
@@ -90,9 +109,17 @@ type private OnnxRuntimeModule(engine: CropCat.OnnxRuntime.OnnxRuntimeEngine) =
 
         base.Dispose disposing
 
+/// Whether an in-process engine of `kind` builds `spec`: every kind builds the paper's nets; CropCat's default net
+/// also smp's ResNet U-Net (no hand-written, variant or ONNX Runtime twin of it exists).
+let supports kind (spec: NetSpec) =
+    spec.Encoder.IsNone || kind = CropCatNet
+
 let private build kind (op: Op) (spec: NetSpec) : TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> =
+    if not (supports kind spec) then
+        failwithf "cropcat bench: no %A engine for the %s U-Net" kind spec.Label
+
     match kind with
-    | CropCatNet -> UNet.Create spec.Options :> _
+    | CropCatNet -> Network.Create(spec.Describe) :> _
     | ReferenceNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout) :> _
     | ReferenceHoldNet -> ReferenceUNet.Create(1, 2, spec.Widths, spec.Dropout, freeEarly = false) :> _
     | CropCatContiguousNet ->
@@ -123,18 +150,19 @@ let makeCase kind op (spec: NetSpec) =
     let net = build kind op spec
 
     match op with
-    | Fwd -> BenchCase.Forward(net, 1, spec.Size)
-    | Train -> BenchCase.TrainStep(net, 1, spec.Size, spec.OutSize, 2)
+    | Fwd -> BenchCase.Forward(net, spec.InChannels, spec.Size)
+    | Train -> BenchCase.TrainStep(net, spec.InChannels, spec.Size, spec.OutSize, 2)
 
 /// An engine in this process.
 type InProcess(name: string, kind: NetKind) =
     let cases = Dictionary<string, BenchCase>()
 
-    let key (op: Op) (spec: NetSpec) =
-        $"{op.Name}/{String.Join(',', spec.Widths)}/{spec.Size}"
+    let key (op: Op) (spec: NetSpec) = $"{op.Name}/{spec.Label}/{spec.Size}"
 
     interface Engine with
         member _.Name = name
+
+        member _.Supports(_, spec) = supports kind spec
 
         member _.Run(op, spec) =
             let k = key op spec
@@ -167,13 +195,18 @@ let command (op: Op) (spec: NetSpec) =
     o["op"] <- JsonValue.Create op.Name
     o["widths"] <- JsonArray(spec.Widths |> Array.map (fun w -> JsonValue.Create w :> JsonNode))
     o["size"] <- JsonValue.Create spec.Size
-    o["in"] <- JsonValue.Create 1
+    o["in"] <- JsonValue.Create spec.InChannels
     o["classes"] <- JsonValue.Create 2
     o["dropout"] <- JsonValue.Create spec.Dropout
+
+    spec.Encoder
+    |> Option.iter (fun e -> o["encoder"] <- JsonValue.Create(ResNetUNets.Name e))
+
     o.ToJsonString()
 
-/// An engine in a child process speaking the line protocol of bench/pytorch_unet.py.
-type Worker(name: string, psi: ProcessStartInfo, threads: int) =
+/// An engine in a child process speaking the line protocol of bench/pytorch_unet.py; `resnet` says whether it builds
+/// smp's ResNet U-Nets (the PyTorch worker needs torchvision for them).
+type Worker(name: string, psi: ProcessStartInfo, threads: int, resnet: bool) =
     do
         psi.RedirectStandardInput <- true
         psi.RedirectStandardOutput <- true
@@ -202,6 +235,8 @@ type Worker(name: string, psi: ProcessStartInfo, threads: int) =
 
     interface Engine with
         member _.Name = name
+
+        member _.Supports(_, spec) = spec.Encoder.IsNone || resnet
 
         member _.Run(op, spec) =
             let r = ask (command op spec)
@@ -249,6 +284,10 @@ let serve () =
                     |> Array.ofSeq
                 Size = (field "size" cmd).GetValue<int>()
                 Dropout = (field "dropout" cmd).GetValue<float>()
+                Encoder =
+                    match cmd["encoder"] with
+                    | null -> None
+                    | e -> ResNetUNets.Parse(e.GetValue<string>()) |> Option.ofNullable
             }
 
             let reply =

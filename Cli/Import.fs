@@ -15,6 +15,7 @@ type Args =
     | [<Mandatory>] Pytorch of file: string
     | [<Mandatory>] Out of checkpoint: string
     | Label_Schema of json: string
+    | Normalize of text: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -25,6 +26,9 @@ type Args =
                 "the CropCat checkpoint to write (description, weights, label schema), for cropcat predict, summary and train --resume"
             | Label_Schema _ ->
                 "mask value -> class index of the net's classes, as in train. Default: {\"0\":0,\"*\":1} for one sigmoid channel, {\"0\":0,\"255\":1} for two classes, class indices otherwise"
+            | Normalize _ ->
+                EncoderOptions.normalizeUsage
+                + ". A state dict does not say how its inputs were normalised: give imagenet for a segmentation_models_pytorch model trained with smp's preprocessing for ImageNet encoders (get_preprocessing_fn), so that predict feeds it what it was trained on. Default per-image (the net computes exactly the PyTorch module's function)"
 
 let private fail message =
     raise (CliFailure("cropcat import: " + message, 2))
@@ -51,6 +55,25 @@ let run (args: ParseResults<Args>) =
         with
         | :? UnknownLayoutException as e -> fail e.Message
         | :? StateDictMismatchException as e -> fail e.Message
+
+    let net =
+        match args.TryGetResult Normalize with
+        | None -> net
+        | Some text ->
+            let n = EncoderOptions.normalization "import" net.InChannels text
+
+            let normalized =
+                CropCat.Nets.Network.Create(EncoderOptions.withNormalization n net.Spec)
+
+            // The same weights: the normalisation is part of the description, not of the state dict.
+            let weights = net.state_dict ()
+            use _ = TorchSharp.torch.no_grad ()
+
+            for KeyValue(k, t) in normalized.state_dict () do
+                t.copy_ weights[k] |> ignore
+
+            net.Dispose()
+            normalized
 
     use net = net
 
@@ -79,4 +102,22 @@ let run (args: ParseResults<Args>) =
         out
         labels
 
+    match net.Spec.Normalization with
+    | null when report.Layout = StateDictLayout.Smp ->
+        printfn
+            "  input: per-image standardisation (no normalisation stored); an smp model trained on ImageNet-normalised inputs wants --normalize imagenet"
+    | null -> printfn "  input: per-image standardisation (no normalisation stored)"
+    | n -> printfn "  input normalisation stored with the net: %O on [0, 1] intensities" n
+
     0
+
+/// Example commands, printed after `cropcat import --help`.
+let examples =
+    String.concat "\n" [
+        "EXAMPLES:"
+        ""
+        "    milesial/Pytorch-UNet's Carvana checkpoint:"
+        "        cropcat import --pytorch unet_carvana_scale0.5_epoch2.pth --out carvana.safetensors"
+        "    a segmentation_models_pytorch Unet(resnet34) trained with ImageNet preprocessing:"
+        "        cropcat import --pytorch smp_unet.pth --normalize imagenet --label-schema '{\"0\":0,\"255\":1}' --out smp.safetensors"
+    ]

@@ -39,7 +39,7 @@ type Args =
             match a with
             | Model _ -> "a checkpoint written by cropcat train (it holds the net's description, weights and label schema)"
             | Input _ ->
-                "an image file or a folder of them (PNG, JPEG, GIF, TIFF, BMP, WebP; 8/16-bit gray, gray+alpha, RGB(A), palette), standardised per image as in training. A 1-channel net reads colour as luma; a 3-channel net needs RGB(A). An unreadable file or one with the wrong channel count is reported by name on stderr and skipped, the others are still written, and the exit code is 5 (2: missing or corrupt checkpoint, bad arguments)"
+                "an image file or a folder of them (PNG, JPEG, GIF, TIFF, BMP, WebP; 8/16-bit gray, gray+alpha, RGB(A), palette), standardised per image as in training, or, for a net that stores an input normalisation (an --encoder net's ImageNet statistics), read as [0, 1] intensities that the net normalises itself. A 1-channel net reads colour as luma; a 3-channel net needs RGB(A). An unreadable file or one with the wrong channel count is reported by name on stderr and skipped, the others are still written, and the exit code is 5 (2: missing or corrupt checkpoint, bad arguments)"
             | Output _ ->
                 "folder for OUTPUT/NAME.png: each pixel's class mapped back to its mask value by the stored label schema (e.g. 0/255). Must not be the input folder"
             | Tile _ ->

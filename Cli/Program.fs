@@ -98,6 +98,9 @@ let main argv =
         if argv.Length > 0 && argv[0] = "train" then
             printfn "\n%s" Train.examples
 
+        if argv.Length > 0 && argv[0] = "import" then
+            printfn "\n%s" Import.examples
+
         0
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message

@@ -40,6 +40,11 @@ type Args =
     | Preset of name: string
     | Description of file: string
     | Widths of list: string
+    | Encoder of name: string
+    | Encoder_Weights of file: string
+    | Normalize of text: string
+    | Encoder_Lr of float
+    | Freeze_Encoder_Epochs of epochs: int
     | In_Channels of int
     | Label_Schema of json: string
     | Epochs of int
@@ -99,7 +104,19 @@ type Args =
                 "the net: paper (Fig. 1 of the paper, valid convolutions; large), milesial, milesial-bilinear or attention (softmax), or carvana (binary: one sigmoid channel). Default: paper unless --widths or --description"
             | Description _ -> "a JSON description of the net (see the README); stored in the checkpoint"
             | Widths _ -> "a paper-style U-Net (valid convs, crop-and-cat) with these widths top to bottom, e.g. 16,32,64"
-            | In_Channels _ -> "image channels of a --preset or --widths net: 1 (gray) or 3 (RGB). Default 1"
+            | Encoder _ ->
+                "a pretrained-encoder net: segmentation_models_pytorch's Unet on torchvision's resnet18, resnet34 or resnet50 (encoder depth 5, decoder 256,128,64,32,16, 3x3 head; padded, output = input, sizes multiples of 32), classes from the label schema (one sigmoid channel with --binary). Exclusive with --preset, --description and --widths"
+            | Encoder_Weights _ ->
+                "torchvision ImageNet weights for the --encoder (e.g. resnet34-b627a593.pth from torchvision, or a .safetensors with the same keys: conv1.weight, layer1.0.bn1.running_mean, ...); fc.* is ignored and reported; with --in-channels 1 the stem's RGB weights are summed over R, G, B (smp's in_channels=1). Default: random encoder weights"
+            | Normalize _ ->
+                EncoderOptions.normalizeUsage
+                + ". Default imagenet with --encoder, per-image otherwise"
+            | Encoder_Lr _ ->
+                "learning rate of the encoder's parameters (encoder.*), the decoder and head keeping --lr: two optimizer parameter groups, both scaled by --schedule. Needs --encoder; a resumed run keeps it. Default: --lr for all"
+            | Freeze_Encoder_Epochs _ ->
+                "the encoder does not train for the first N epochs: its parameters get no gradients (not updated, no momentum, no weight decay) and its batch norms run in eval mode on their stored statistics; the decoder and head train. Needs --encoder; a resumed run keeps it. Default 0"
+            | In_Channels _ ->
+                "image channels of a --preset, --widths or --encoder net: 1 (gray) or 3 (RGB). Default 1, or 3 with --encoder (ImageNet encoders read RGB; give 1 for gray images)"
             | Label_Schema _ ->
                 "mask value -> class index, as JSON text or a JSON file, e.g. {\"0\":0,\"255\":1} (the default). Stored in the checkpoint; an unmapped mask value is an error naming the file and pixel"
             | Epochs _ -> "epochs to train (a resumed run continues up to this number). Default 10"
@@ -141,6 +158,8 @@ let examples =
         "        cropcat train --data stage1_train --in-channels 3 --widths 16,32,64,128 --out dsb"
         "    ISBI 2012 (train-volume.tif + train-labels.tif; each page a sample; the paper's recipe):"
         "        cropcat train --data isbi --preset paper --optimizer sgd --lr 0.01 --momentum 0.99 --out isbi"
+        "    A pretrained ResNet-34 encoder (torchvision's ImageNet weights; gray images: add --in-channels 1), frozen for 2 epochs, encoder at a tenth of the rate:"
+        "        cropcat train --data cells --encoder resnet34 --encoder-weights resnet34-b627a593.pth --freeze-encoder-epochs 2 --optimizer adam --lr 0.001 --encoder-lr 0.0001 --tile 256 --out resnet"
         "    Anything else (a CSV manifest of image,mask paths):"
         "        cropcat train --data pairs.csv --widths 16,32,64 --label-schema '{\"0\":0,\"128\":1,\"255\":2}' --out run"
     ]
@@ -170,17 +189,27 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
             Preset "", args.Contains Preset
             Description "", args.Contains Description
             Widths "", args.Contains Widths
+            Encoder "", args.Contains Encoder
         ]
         |> List.filter snd
 
     if given.Length > 1 then
-        fail "give at most one of --preset, --description and --widths"
+        fail "give at most one of --preset, --description, --widths and --encoder"
+
+    if args.Contains Encoder_Weights && not (args.Contains Encoder) then
+        fail "--encoder-weights are loaded into the encoder of an --encoder net; give --encoder resnet18|resnet34|resnet50"
 
     match args.TryGetResult Resume with
     | Some ckpt ->
-        if given.Length > 0 || args.Contains Label_Schema || args.Contains In_Channels then
+        if
+            given.Length > 0
+            || args.Contains Label_Schema
+            || args.Contains In_Channels
+            || args.Contains Encoder_Weights
+            || args.Contains Normalize
+        then
             fail
-                "--resume takes the net and the label schema from the checkpoint; leave out --preset, --description, --widths, --in-channels and --label-schema"
+                "--resume takes the net, its weights, its input normalisation and the label schema from the checkpoint; leave out --preset, --description, --widths, --encoder, --encoder-weights, --normalize, --in-channels and --label-schema"
 
         let info =
             try
@@ -205,7 +234,9 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
 
         // A binary net has one sigmoid channel; a softmax net one channel per class.
         let outputs = if binary then 1 else labels.ClassCount
-        let inChannels = args.GetResult(In_Channels, 1)
+
+        let inChannels =
+            args.GetResult(In_Channels, (if args.Contains Encoder then 3 else 1))
 
         if inChannels <> 1 && inChannels <> 3 then
             fail $"--in-channels must be 1 (gray) or 3 (RGB), got {inChannels}"
@@ -213,9 +244,41 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
         if args.Contains In_Channels && args.Contains Description then
             fail "a --description sets its own input channels; leave out --in-channels"
 
-        let unet (o: UNetOptions) = UNet.Create o, labels
+        // --normalize replaces whatever the net would normalise by (none, or a --description's own).
+        let normalized (net: Network) =
+            match args.TryGetResult Normalize with
+            | None -> net
+            | Some text ->
+                let n = EncoderOptions.normalization "train" net.InChannels text
+                let spec = EncoderOptions.withNormalization n net.Spec
+                net.Dispose()
+                Build.build spec
+
+        let unet (o: UNetOptions) = normalized (UNet.Create o), labels
 
         match args.TryGetResult Widths, args.TryGetResult Description, args.TryGetResult Preset with
+        | _ when args.Contains Encoder ->
+            let encoder = EncoderOptions.encoder "train" (args.GetResult Encoder)
+
+            let n =
+                EncoderOptions.normalization "train" inChannels (args.GetResult(Normalize, "imagenet"))
+
+            let spec =
+                ResNetUNets.Describe(encoder, outputs, inChannels, normalization = Option.toObj n)
+
+            let net = Build.build spec
+
+            match args.TryGetResult Encoder_Weights with
+            | Some file ->
+                let line = EncoderOptions.loadWeights "train" net file
+
+                if not (args.Contains Quiet) then
+                    eprintfn "cropcat train: %s" line
+            | None -> ()
+
+            let norm = n |> Option.map string |> Option.defaultValue "per-image standardisation"
+
+            net, labels, $"smp U-Net on {ResNetUNets.Name encoder}, input normalisation {norm}", None
         | Some w, _, _ ->
             let net, l =
                 unet (UNetOptions(Widths = parseWidths w, Classes = outputs, InChannels = inChannels))
@@ -237,7 +300,7 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
 
             let net =
                 try
-                    Build.build description
+                    Build.build description |> normalized
                 with DescriptionException e ->
                     fail $"description {file}: {e.Message}"
 
@@ -258,11 +321,11 @@ let private chooseNet (args: ParseResults<Args>) : Network * LabelSchema * strin
                     $"preset '{other}' is a binary net (one sigmoid channel), but the label schema {labels} has {labels.ClassCount} classes"
             | Some(_, spec) when spec.OutChannels = 1 && not binary && args.Contains Label_Schema |> not ->
                 // A binary preset without --binary: its masks are read as foreground wherever they are not 0.
-                Build.build spec, LabelSchema.Foreground, other, None
+                normalized (Build.build spec), LabelSchema.Foreground, other, None
             | Some(_, spec) when spec.OutChannels > 1 && binary ->
                 fail
                     $"preset '{other}' predicts {spec.OutChannels} softmax classes; --binary needs a one-channel net (e.g. --preset carvana, or --widths)"
-            | Some(_, spec) -> Build.build spec, labels, other, None
+            | Some(_, spec) -> normalized (Build.build spec), labels, other, None
 
 /// --optimizer, else the resumed checkpoint's optimizer, else sgd.
 let private optimizerKind (args: ParseResults<Args>) (resumed: CheckpointInfo option) =
@@ -320,6 +383,40 @@ let run (args: ParseResults<Args>) =
         args.TryGetResult Lr
         |> Option.orElse (stored "learning_rate" (fun s -> Double.Parse(s, invariant)))
         |> Option.defaultValue (if optimizer = OptimizerKind.Adam then 1e-3 else 1e-2)
+
+    // The encoder's rate and freezing: given, else the resumed checkpoint's (which refuses other values).
+    let encoderLr =
+        args.TryGetResult Encoder_Lr
+        |> Option.orElse (
+            stored "encoder_lr" (fun s ->
+                if s = "none" then
+                    None
+                else
+                    Some(Double.Parse(s, invariant)))
+            |> Option.flatten
+        )
+
+    let freezeEpochs =
+        args.TryGetResult Freeze_Encoder_Epochs
+        |> Option.orElse (stored "freeze_encoder_epochs" (fun s -> Int32.Parse(s, invariant)))
+        |> Option.defaultValue 0
+
+    let hasEncoder =
+        net.named_parameters ()
+        |> Seq.exists (fun struct (n, _) -> n.StartsWith ResNetUNets.EncoderPrefix)
+
+    if
+        (args.Contains Encoder_Lr || args.Contains Freeze_Encoder_Epochs)
+        && not hasEncoder
+    then
+        fail "--encoder-lr and --freeze-encoder-epochs act on a pretrained encoder; this net has none (train one with --encoder)"
+
+    match encoderLr with
+    | Some r when not (r > 0.0) -> fail $"--encoder-lr must be > 0, got {r}"
+    | _ -> ()
+
+    if freezeEpochs < 0 then
+        fail $"--freeze-encoder-epochs must be >= 0, got {freezeEpochs}"
 
     let prefetch = args.GetResult(Prefetch, 2)
 
@@ -437,6 +534,15 @@ let run (args: ParseResults<Args>) =
             MaxSteps = int64 (args.GetResult(Max_Steps, 0)),
             Optimizer = optimizer,
             LearningRate = learningRate,
+            EncoderLearningRate = Option.toNullable encoderLr,
+            FreezeEncoderEpochs = freezeEpochs,
+            // Which ImageNet weights the encoder started from, kept by a resumed run.
+            CheckpointMetadata =
+                (args.TryGetResult Encoder_Weights
+                 |> Option.map (fun f -> Path.GetFileName f |> string)
+                 |> Option.orElse (stored "encoder_weights" id)
+                 |> Option.map (fun name -> readOnlyDict [ "encoder_weights", name ])
+                 |> Option.toObj),
             Momentum = args.GetResult(Momentum, 0.99),
             Seed = seed,
             Prefetch = prefetch,
@@ -511,6 +617,13 @@ let run (args: ParseResults<Args>) =
             | None -> FolderTraining.Run(net, folder, training)
         with
         | :? ArgumentException as e -> fail e.Message
+        | :? DatasetException as e when
+            args.Contains Encoder
+            && not (args.Contains In_Channels)
+            && e.Message.Contains "but the network reads 3 channels"
+            ->
+            // --encoder reads RGB unless told otherwise: say how to train it on gray images.
+            fail $"{e.Message}, or train the encoder on gray images with --in-channels 1"
         | :? DatasetException as e -> fail e.Message
         | :? ImageFormatException as e -> fail e.Message
         | :? LabelSchemaException as e -> fail e.Message

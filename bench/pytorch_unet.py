@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch side of `cropcat bench`: the same U-Net as CropCat.Nets.UNet.Create (valid 3x3 convs +
 ReLU, 2x2 max-pool, 2x2 transposed conv, centre crop, [skip, up] concatenation, bottom dropout,
-1x1 head), timed the same way.
+1x1 head), timed the same way; and, for commands with "encoder": "resnet34", segmentation_models_pytorch's
+Unet on torchvision's resnet34 (smp's module structure as in Tests/golden/make_resnet.py: nearest x2
+up-sampling, cat [up, skip], two conv3x3-BN-ReLU per decoder block, widths 256..16, 3x3 head; needs
+torchvision), as CropCat's ResNetUNets.Describe builds it.
 
 Run by the bench as a worker: it reads one JSON command per line on stdin and answers one JSON line
 on stdout, so the driver can interleave PyTorch repetitions with CropCat's.
@@ -9,6 +12,7 @@ on stdout, so the driver can interleave PyTorch repetitions with CropCat's.
   {"op": "setup", "threads": 2}                       -> {"torch": "1.13.0", "threads": 2}
   {"op": "fwd"|"train", "widths": [...], "size": 572,
    "in": 1, "classes": 2, "dropout": 0.5}              -> {"s": seconds}
+  the same with "encoder": "resnet34", "in": 3, "size": 512 -> {"s": seconds}
   {"op": "rss"}                                        -> {"peak_mib": ..., "rss_mib": ...}
   {"op": "quit"}
 
@@ -66,6 +70,63 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+class Conv2dReLU(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class DecoderBlock(nn.Module):
+    """smp's DecoderBlock (no attention): nearest x2, cat [up, skip], two conv3x3-BN-ReLU."""
+
+    def __init__(self, cin, skip, cout):
+        super().__init__()
+        self.conv1 = Conv2dReLU(cin + skip, cout)
+        self.conv2 = Conv2dReLU(cout, cout)
+
+    def forward(self, x, skip=None):
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+        return self.conv2(self.conv1(x))
+
+
+RESNETS = {"resnet18": ("BasicBlock", [2, 2, 2, 2]), "resnet34": ("BasicBlock", [3, 4, 6, 3]),
+           "resnet50": ("Bottleneck", [3, 4, 6, 3])}
+
+
+class SmpUnet(nn.Module):
+    """smp.Unet(encoder_name, encoder_depth=5, decoder_channels=(256, 128, 64, 32, 16)) in smp's structure."""
+
+    def __init__(self, encoder, cin, classes):
+        super().__init__()
+        import torchvision  # only the ResNet cases need it
+
+        block, layers = RESNETS[encoder]
+        trunk = torchvision.models.resnet.ResNet(getattr(torchvision.models.resnet, block), layers)
+        if cin != 3:
+            trunk.conv1 = nn.Conv2d(cin, 64, 7, stride=2, padding=3, bias=False)
+        del trunk.fc, trunk.avgpool
+        self.encoder = trunk
+        e = 4 if block == "Bottleneck" else 1
+        feats = [64 * e * 8, 64 * e * 4, 64 * e * 2, 64 * e, 64]  # layer4 .. layer1, stem
+        decoder = [256, 128, 64, 32, 16]
+        ins = [feats[0]] + decoder[:-1]
+        skips = feats[1:] + [0]
+        self.blocks = nn.ModuleList(DecoderBlock(i, s, o) for i, s, o in zip(ins, skips, decoder))
+        self.head = nn.Conv2d(16, classes, 3, padding=1)
+
+    def forward(self, x):
+        t = self.encoder
+        stem = t.relu(t.bn1(t.conv1(x)))
+        f1 = t.layer1(t.maxpool(stem))
+        f2 = t.layer2(f1)
+        f3 = t.layer3(f2)
+        x = t.layer4(f3)
+        for block, skip in zip(self.blocks, [f3, f2, f1, stem, None]):
+            x = block(x, skip)
+        return self.head(x)
+
+
 def out_size(size, depth):
     for _ in range(depth):
         size = (size - 4) // 2
@@ -76,16 +137,16 @@ def out_size(size, depth):
 
 
 class Case:
-    def __init__(self, op, widths, size, cin, classes, dropout):
+    def __init__(self, op, widths, size, cin, classes, dropout, encoder=None):
         g = torch.Generator().manual_seed(1)
         self.op = op
-        self.net = UNet(cin, classes, widths, dropout)
+        self.net = SmpUnet(encoder, cin, classes) if encoder else UNet(cin, classes, widths, dropout)
         self.x = torch.rand(1, cin, size, size, generator=g)
         if op == "fwd":
             self.net.eval()
         else:
             self.net.train()
-            o = out_size(size, len(widths) - 1)
+            o = size if encoder else out_size(size, len(widths) - 1)
             self.target = torch.randint(0, classes, (1, o, o), generator=g)
             self.weight = torch.rand(1, o, o, generator=g).mul_(10).add_(1)
             self.sgd = torch.optim.SGD(self.net.parameters(), lr=1e-7, momentum=0.99)
@@ -125,16 +186,16 @@ def serve():
             torch.set_num_threads(int(cmd.get("threads", 2)))
             reply = {"torch": torch.__version__, "threads": torch.get_num_threads()}
         elif op.startswith("drop-"):
-            cases.pop((op[5:], tuple(cmd["widths"]), cmd["size"]), None)
+            cases.pop((op[5:], tuple(cmd["widths"]), cmd["size"], cmd.get("encoder")), None)
             gc.collect()
             reply = {}
         elif op == "rss":
             reply = {"peak_mib": status_mib("VmHWM:"), "rss_mib": status_mib("VmRSS:")}
         else:
-            key = (op, tuple(cmd["widths"]), cmd["size"])
+            key = (op, tuple(cmd["widths"]), cmd["size"], cmd.get("encoder"))
             if key not in cases:
                 cases[key] = Case(op, cmd["widths"], cmd["size"], cmd.get("in", 1), cmd.get("classes", 2),
-                                  cmd.get("dropout", 0.0))
+                                  cmd.get("dropout", 0.0), cmd.get("encoder"))
             reply = {"s": cases[key].run_once()}
         print(json.dumps(reply), flush=True)
 

@@ -19,6 +19,14 @@ public sealed record NetSpec(int InChannels, Spec Body, int Dims = 2)
     public Named Named => Naming.Name(Body);
 
     /// <summary>
+    /// The fixed per-channel normalisation the network applies to its input before the first layer, or null for
+    /// none (the input is used as given; CropCat's folder training and prediction then standardise each image).
+    /// Stored with the description (JSON "normalize"), so a checkpoint carries it; descriptions written before it
+    /// existed have none and compute what they always did.
+    /// </summary>
+    public InputNormalization? Normalization { get; init; }
+
+    /// <summary>
     /// The size-independent checks: input channels and axes, every node's channels (zero channels, bad
     /// dropout, a residual add of unequal channels); null when the description can work at some size.
     /// </summary>
@@ -28,6 +36,7 @@ public sealed record NetSpec(int InChannels, Spec Body, int Dims = 2)
     {
         if (InChannels < 1) return new SpecError("input", $"the input needs at least 1 channel, got {InChannels}");
         if (Dims is < 1 or > 3) return new SpecError("input", $"CropCat builds nets of 1, 2 or 3 spatial axes, got {Dims}");
+        if (Normalization?.Problem(InChannels) is { } p) return new SpecError("input", p);
         return Body.Channels(named, InChannels).Error;
     }
 

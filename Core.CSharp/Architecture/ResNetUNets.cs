@@ -27,6 +27,9 @@ public enum ResNetEncoder
 /// </summary>
 public static class ResNetUNets
 {
+    /// <summary>The prefix of the encoder's parameter names ("encoder.conv1.weight", "encoder.layer2.0.bn1.bias"), smp's naming.</summary>
+    public const string EncoderPrefix = "encoder.";
+
     /// <summary>smp's default decoder widths, deepest block first.</summary>
     public static readonly IReadOnlyList<int> DefaultDecoder = [256, 128, 64, 32, 16];
 
@@ -58,9 +61,14 @@ public static class ResNetUNets
     public static NetSpec Encoder(ResNetEncoder encoder, int inChannels = 3) =>
         new(inChannels, new ChainSpec([new ResNetStemSpec(64, PoolMode.Floor), .. Stages(encoder, PoolMode.Floor)]));
 
-    /// <summary>The smp U-Net on <paramref name="encoder"/> with <paramref name="classes"/> outputs and five <paramref name="decoder"/> widths (default 256, 128, 64, 32, 16).</summary>
+    /// <summary>
+    /// The smp U-Net on <paramref name="encoder"/> with <paramref name="classes"/> outputs and five <paramref name="decoder"/>
+    /// widths (default 256, 128, 64, 32, 16). With <paramref name="normalization"/> (e.g. <see cref="InputNormalization.ImageNet"/>
+    /// for ImageNet encoder weights, adapted by <see cref="InputNormalization.ForChannels"/>) the net normalises its input
+    /// itself; without, it computes smp's module on inputs normalised beforehand.
+    /// </summary>
     /// <exception cref="ArgumentException">Not five decoder widths.</exception>
-    public static NetSpec Describe(ResNetEncoder encoder, int classes, int inChannels = 3, IReadOnlyList<int>? decoder = null)
+    public static NetSpec Describe(ResNetEncoder encoder, int classes, int inChannels = 3, IReadOnlyList<int>? decoder = null, InputNormalization? normalization = null)
     {
         var widths = decoder ?? DefaultDecoder;
         if (widths.Count != 5)
@@ -77,6 +85,6 @@ public static class ResNetUNets
             new NearestUpSpec(),
             new SmpDecoderBlockSpec(4, widths[4]),
             new SmpHeadSpec(classes));
-        return new NetSpec(inChannels, body);
+        return new NetSpec(inChannels, body) { Normalization = normalization };
     }
 }

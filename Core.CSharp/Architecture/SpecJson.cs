@@ -22,7 +22,8 @@ public sealed class DescriptionJsonException(string where, string problem) : Exc
 /// <summary>
 /// The JSON form of descriptions (the CLI's --description, and what checkpoints store). Keys are
 /// case-sensitive, lower camel case. Top level: "inChannels" (default 1), "dims" (default 2; 3 for
-/// volumes) and either "unet" or "layers".
+/// volumes), either "unet" or "layers", and optionally "normalize": {"mean": [...], "std": [...]} (one number
+/// per input channel; <see cref="InputNormalization"/>, e.g. ImageNet's for pretrained encoders).
 ///
 /// The U-Net form:
 ///   { "inChannels": 1,
@@ -179,6 +180,20 @@ public static class SpecJson
         }
     }
 
+    private static double[] Floats(string where, JsonElement e) =>
+        e.ValueKind == JsonValueKind.Array
+            ? e.EnumerateArray().Select((x, i) => Float($"{where}[{i}]", x)).ToArray()
+            : throw Bad(where, $"expected a list of numbers, one per input channel, got {e.GetRawText()}");
+
+    private static InputNormalization Normalize(JsonElement e)
+    {
+        const string where = "normalize";
+        if (e.ValueKind != JsonValueKind.Object) throw Bad(where, $"expected {{\"mean\": [...], \"std\": [...]}}, got {e.GetRawText()}");
+        AllowOnly(where, e, "mean", "std");
+        if (Prop(e, "mean") is not { } mean || Prop(e, "std") is not { } std) throw Bad(where, "needs \"mean\" and \"std\", one number per input channel");
+        return new InputNormalization(Floats($"{where}.mean", mean), Floats($"{where}.std", std));
+    }
+
     private static NetSpec UNetForm(int inChannels, int dims, JsonElement e)
     {
         const string where = "unet";
@@ -230,17 +245,18 @@ public static class SpecJson
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Bad("(document)", "expected an object with \"inChannels\" and \"unet\" or \"layers\"");
-            AllowOnly("(document)", root, "inChannels", "dims", "unet", "layers");
+            AllowOnly("(document)", root, "inChannels", "dims", "unet", "layers", "normalize");
             var inChannels = Prop(root, "inChannels") is { } c ? Int("inChannels", c) : 1;
             var dims = Prop(root, "dims") is { } d ? Int("dims", d) : 2;
             if (dims is < 1 or > 3) throw Bad("dims", $"CropCat builds nets of 1, 2 or 3 spatial axes, got {dims}");
-            return (Prop(root, "unet"), Prop(root, "layers")) switch
+            var net = (Prop(root, "unet"), Prop(root, "layers")) switch
             {
                 ({ } u, null) => UNetForm(inChannels, dims, u),
                 (null, { } l) => new NetSpec(inChannels, Layers("layers", l), dims),
                 (not null, not null) => throw Bad("(document)", "give either \"unet\" or \"layers\", not both"),
                 _ => throw Bad("(document)", "needs \"unet\" (the U-Net form) or \"layers\" (the free form)"),
             };
+            return Prop(root, "normalize") is { } n ? net with { Normalization = Normalize(n) } : net;
         }
     }
 
@@ -337,6 +353,12 @@ public static class SpecJson
     public static string Write(NetSpec net)
     {
         var root = new JsonObject { ["inChannels"] = net.InChannels, ["dims"] = net.Dims, ["layers"] = WriteBody(net.Body) };
+        if (net.Normalization is { } n)
+            root["normalize"] = new JsonObject
+            {
+                ["mean"] = new JsonArray(n.Mean.Select(v => (JsonNode?)v).ToArray()),
+                ["std"] = new JsonArray(n.Std.Select(v => (JsonNode?)v).ToArray()),
+            };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
     }
 }

@@ -68,6 +68,13 @@ public sealed class Sample
         return new Sample(Name, Height, Width, image, Classes, Instances, Weights, Channels);
     }
 
+    /// <summary>
+    /// The sample as a network with <paramref name="normalization"/> (its <see cref="Architecture.NetSpec.Normalization"/>)
+    /// is fed: <see cref="Standardized"/> when there is none (CropCat's default), else this sample as it is, its
+    /// [0, 1] intensities left for the network to normalise. The one rule folder training and prediction share.
+    /// </summary>
+    public Sample ForNetInput(Architecture.InputNormalization? normalization) => normalization is null ? Standardized() : this;
+
     /// <summary>A copy with the weight map set.</summary>
     public Sample WithWeights(float[] weights) => new(Name, Height, Width, Image, Classes, Instances, weights, Channels);
 }

@@ -108,10 +108,18 @@ public static class Checkpoint
 
     /// <summary>
     /// Loads the weights into <paramref name="net"/> and, when given, the state into <paramref name="optimizer"/>.
-    /// Nothing is changed unless every tensor fits.
+    /// Nothing is changed unless every tensor fits. The optimizer may have several parameter groups: its state is
+    /// stored per parameter name, whatever group a parameter is in.
     /// </summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="net">The network to load the weights into.</param>
+    /// <param name="optimizer">The optimizer to load the state into, or null for weights only.</param>
+    /// <param name="unsteppedParameters">
+    /// Parameters the run has not updated yet (a frozen encoder): SGD has no momentum buffer for them, so its absence
+    /// is expected rather than refused. Null: every parameter has been stepped once the checkpoint's step is above 0.
+    /// </param>
     /// <exception cref="CheckpointMismatchException">Missing, unexpected or mis-shaped keys (all listed), or another optimizer kind.</exception>
-    public static CheckpointInfo Load(string path, Network net, optim.Optimizer? optimizer = null)
+    public static CheckpointInfo Load(string path, Network net, optim.Optimizer? optimizer = null, IReadOnlySet<string>? unsteppedParameters = null)
     {
         var (tensors, meta) = Safetensors.Read(path);
         try
@@ -133,7 +141,7 @@ public static class Checkpoint
                 throw new CheckpointMismatchException($"checkpoint {path} does not fit this network ({info.Architecture.Kind} {info.Architecture.Json}): {string.Join(" | ", problems)}");
             // Weights only at step 0 (an imported or freshly exported net): a new optimizer state is exactly right.
             var weightsOnly = info.Optimizer == "" && info.Step == 0;
-            if (optimizer is not null && !weightsOnly) OptimizerState.Check(path, net, optimizer, info, tensors);
+            if (optimizer is not null && !weightsOnly) OptimizerState.Check(path, net, optimizer, info, tensors, unsteppedParameters);
             using (no_grad())
             {
                 foreach (var (k, t) in state) t.copy_(stored[k]);
@@ -168,14 +176,22 @@ public static class Checkpoint
 /// <summary>Moves the per-parameter state of TorchSharp's SGD and Adam to and from named tensors.</summary>
 internal static class OptimizerState
 {
+    /// <summary>
+    /// Each parameter's optimizer state with the parameter's name: the states come in the optimizer's order (group by
+    /// group), so each is named through its parameter, not by position in the network.
+    /// </summary>
     private static List<(string Name, OptimizerState_ State)> States(Network net, optim.Optimizer optimizer)
     {
         var helper = optimizer as OptimizerHelper ?? throw new NotSupportedException($"optimizer {optimizer.GetType().Name} cannot be checkpointed");
-        var names = net.named_parameters().Select(p => p.name).ToList();
+        var nameOf = net.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name);
+        var parameters = helper.parameters().ToList();
         var states = helper.state_dict().State;
-        if (states.Count != names.Count)
-            throw new InvalidOperationException($"the optimizer holds {states.Count} parameter states but the network has {names.Count} parameters; create it over net.parameters()");
-        return names.Zip(states, (n, s) => (n, new OptimizerState_(s))).ToList();
+        if (states.Count != nameOf.Count || parameters.Count != states.Count)
+            throw new InvalidOperationException($"the optimizer holds {states.Count} parameter states but the network has {nameOf.Count} parameters; create it over net.parameters()");
+        return parameters.Select((p, i) => nameOf.TryGetValue(p.Handle, out var n)
+                ? (n, new OptimizerState_(states[i]))
+                : throw new InvalidOperationException("the optimizer holds a parameter the network does not have; create it over net.parameters()"))
+            .ToList();
     }
 
     public static string KindOf(optim.Optimizer o) => o switch
@@ -194,7 +210,7 @@ internal static class OptimizerState
         return kind;
     }
 
-    public static void Check(string path, Network net, optim.Optimizer optimizer, CheckpointInfo info, Dictionary<string, Tensor> tensors)
+    public static void Check(string path, Network net, optim.Optimizer optimizer, CheckpointInfo info, Dictionary<string, Tensor> tensors, IReadOnlySet<string>? unstepped)
     {
         var kind = KindOf(optimizer);
         var stored = info.Optimizer;
@@ -203,7 +219,7 @@ internal static class OptimizerState
         var missing = new List<string>();
         foreach (var (name, s) in States(net, optimizer))
             foreach (var field in s.Fields)
-                if (!tensors.ContainsKey($"optim.{name}.{field}") && !(field == "momentum_buffer" && NoMomentumYet(optimizer, info)))
+                if (!tensors.ContainsKey($"optim.{name}.{field}") && !(field == "momentum_buffer" && (NoMomentumYet(optimizer, info) || unstepped?.Contains(name) == true)))
                     missing.Add($"optim.{name}.{field}");
         if (missing.Count > 0) throw new CheckpointMismatchException($"checkpoint {path}: optimizer state missing: {string.Join(", ", missing)}");
     }

@@ -47,7 +47,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// <summary>
 /// Segments image files (PNG, JPEG, GIF, TIFF, BMP, WebP, read by <see cref="ImageFile.Read"/>; NAME below is the input's name without its extension; outputs are PNG, and a TIFF stack's masks one TIFF stack <c>OUTPUT/NAME.tif</c>) with the exact overlap-tile predictor (Gaussian blending for padded nets), the path
 /// behind <c>cropcat predict</c>. Each input is read as the net's channels (1: gray, colour as luma; 3: RGB,
-/// gray refused), standardised as CropCat.Training.FolderTraining standardises training images,
+/// gray refused), standardised as CropCat.Training.FolderTraining standardises training images (kept in [0, 1]
+/// for a net that normalises its input itself, <see cref="Architecture.NetSpec.Normalization"/>),
 /// predicted, and written as <c>OUTPUT/NAME.png</c>: each pixel's class mapped back to its mask value through the
 /// label schema (the smallest value of that class; 8-bit gray up to 255, 16-bit gray up to 65535, else RGB
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
@@ -255,7 +256,7 @@ public sealed class FolderPredictor
         if ((long)ph * pw > budget)
             throw new InputImageException($"{file}: resizing {w}x{h} by {Options.Resize} gives {pw}x{ph}, over the pixel budget of {budget} pixels");
         using var scope = NewDisposeScope();
-        var x = InputTensor(image, Network.InChannels, file, ph, pw, page);
+        var x = InputTensor(image, Network.InChannels, file, ph, pw, page, Network.Spec.Normalization);
         var plan = TilePlan.For(Network, ph, pw, Tiles);
         // Probabilities, whatever the caller's options say: masks are their argmax, the maps are written as they are.
         var options = Tiles with { Output = TileOutput.Probabilities };
@@ -325,7 +326,8 @@ public sealed class FolderPredictor
     /// <param name="height">The input height.</param>
     /// <param name="width">The input width.</param>
     /// <param name="page">The page of a stack.</param>
-    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width, int page = 0)
+    /// <param name="normalization">The net's input normalisation: when given, the [0, 1] intensities are kept for the net to normalise instead of standardised (<see cref="Sample.ForNetInput"/>).</param>
+    public static Tensor InputTensor(PlanarImage image, int channels, string file, int height, int width, int page = 0, CropCat.Architecture.InputNormalization? normalization = null)
     {
         var values = image.ToPlanes(channels, page)
             ?? throw new InputImageException($"{file}: the image has {image.Channels} channel(s) ({image.ChannelsInWords}) but the network reads {channels}; " +
@@ -334,8 +336,8 @@ public sealed class FolderPredictor
         if ((height, width) != (image.Height, image.Width))
             values = Resize.Bilinear(values, channels, image.Height, image.Width, height, width);
         int h = height, w = width, n = h * w;
-        // Sample.Standardized is the one place the rule lives (one mean and spread over all channels).
-        var z = new Sample(file, h, w, values, new int[n], channels: channels).Standardized().Image;
+        // Sample.ForNetInput is the one place the rule lives (standardised over all channels, or [0, 1] for a net that normalises).
+        var z = new Sample(file, h, w, values, new int[n], channels: channels).ForNetInput(normalization).Image;
         return tensor(z, [channels, h, w]);
     }
 

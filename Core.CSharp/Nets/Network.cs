@@ -90,7 +90,10 @@ public sealed partial class Network : nn.Module<Tensor, Tensor>
         return o.Value ?? throw o.Error!.ToException();
     }
 
-    /// <summary>Computes class logits for a batch (N, C, spatial...) after checking the shape; the result is contiguous.</summary>
+    /// <summary>
+    /// Computes class logits for a batch (N, C, spatial...) after checking the shape; the result is contiguous. A
+    /// description with an <see cref="NetSpec.Normalization"/> normalises the batch first (the input is not changed).
+    /// </summary>
     public override Tensor forward(Tensor x)
     {
         if (x.dim() != Dims + 2)
@@ -110,8 +113,9 @@ public sealed partial class Network : nn.Module<Tensor, Tensor>
 
     private Tensor Forward(Tensor x)
     {
-        var layout = _layout == MemoryLayout.Auto ? AutoLayout(x) : _layout;
-        return ForwardIn(x, layout);
+        if (Spec.Normalization is not { } n) return ForwardIn(x, _layout == MemoryLayout.Auto ? AutoLayout(x) : _layout);
+        using var normalized = InputNormalizer.Apply(n, x);
+        return ForwardIn(normalized, _layout == MemoryLayout.Auto ? AutoLayout(normalized) : _layout);
     }
 
     private Tensor ForwardIn(Tensor x, MemoryLayout layout)

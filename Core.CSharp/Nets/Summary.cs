@@ -14,7 +14,11 @@ public static class Summary
     /// <summary>The table for an input of the given spatial <paramref name="extents"/> (3-D: depth, height, width).</summary>
     /// <exception cref="ShapeException">The net cannot take this size.</exception>
     public static string Render(Network net, params int[] extents) =>
-        Render(net.Spec.Infer(extents)) + LayoutLine(net, extents) + System.Environment.NewLine;
+        Render(net.Spec.Infer(extents)) + NormalizationLine(net) + LayoutLine(net, extents) + System.Environment.NewLine;
+
+    /// <summary>The input normalisation the net applies, when it has one (nothing for nets fed standardised images).</summary>
+    private static string NormalizationLine(Network net) =>
+        net.Spec.Normalization is { } n ? $"Input normalisation: {n} on [0, 1] intensities{System.Environment.NewLine}" : "";
 
     /// <summary>The table of one inference: every layer's path, kind, output and parameters, then the totals and sizes.</summary>
     public static string Render(Architecture.Inferred inferred)

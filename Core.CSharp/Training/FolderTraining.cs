@@ -81,7 +81,7 @@ public sealed record FolderTrainingResult(TrainResult Training, string Checkpoin
 /// Trains a network on a dataset, the path behind <c>cropcat train</c>: lists the images (sizes from headers, no
 /// decoding), holds out whole images for validation, and streams training tiles: each step decodes what it needs
 /// through a bounded cache, standardises the image (zero mean, unit deviation, as CropCat.Inference.FolderPredictor
-/// does before predicting), computes the paper's weight map on the whole image, and cuts a random output window of
+/// does before predicting; a net with an input normalisation gets its [0, 1] intensities instead), computes the paper's weight map on the whole image, and cuts a random output window of
 /// the net, mirror-padded where it leaves the image (padding pixels are not in the loss), so images smaller than
 /// the tile train too. Batches are prepared on a background thread; a checkpoint is written after every epoch.
 /// </summary>
@@ -113,7 +113,7 @@ public static class FolderTraining
         int oh = outShape.Height, ow = outShape.Width;
 
         var (trainEntries, valEntries) = Split(entries, options.ValidationFraction, training.Seed);
-        Sample Prepare(Sample s) => FolderTraining.Prepare(s, training.WeightMap);
+        Sample Prepare(Sample s) => FolderTraining.Prepare(s, training.WeightMap, net.Spec.Normalization);
         var trainSet = new StreamingTiles(trainEntries, tile, oh, ow, Prepare, options.CacheBytes) { Warning = options.Warning };
         var valTiles = valEntries.Sum(e => TileWindow.GridCount(e.Height, e.Width, oh, ow));
         var checkpoint = Path.Combine(options.OutputFolder, CheckpointFile);
@@ -198,9 +198,16 @@ public static class FolderTraining
 
     // Weights on the whole image: a cell cut by a tile border keeps its true neighbours and distances.
     /// <summary>Standardises <paramref name="s"/> and computes its weight map on the whole image (instances from connected components when the layout gave none).</summary>
-    public static Sample Prepare(Sample s, WeightMapOptions? weights)
+    public static Sample Prepare(Sample s, WeightMapOptions? weights) => Prepare(s, weights, null);
+
+    /// <summary>
+    /// Prepares <paramref name="s"/> for a network with <paramref name="normalization"/> (<see cref="Sample.ForNetInput"/>:
+    /// standardised when null, else left in [0, 1] for the net's own normalisation) and computes its weight map on the
+    /// whole image (instances from connected components when the layout gave none).
+    /// </summary>
+    public static Sample Prepare(Sample s, WeightMapOptions? weights, InputNormalization? normalization)
     {
-        var z = s.Standardized();
+        var z = s.ForNetInput(normalization);
         return weights is null ? z : z.WithWeights(WeightMap.Compute(z.Classes, z.Instances ?? Components.OfClasses(z.Classes, z.Height, z.Width), z.Height, z.Width, weights));
     }
 }

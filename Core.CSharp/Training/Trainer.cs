@@ -64,13 +64,17 @@ public sealed class Trainer : IDisposable
         // A one-channel head is a binary sigmoid net: binary cross-entropy unless told otherwise (the softmax losses refuse it).
         Objective = options.Objective ?? (network.Spec.OutChannels == 1 ? new BinaryCrossEntropy() : Objective.FromKind(options.Loss));
         Objective.Validate();
-        Optimizer = options.Optimizer switch
-        {
-            OptimizerKind.Sgd => optim.SGD(network.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay),
-            OptimizerKind.Adam => optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "unknown optimizer"),
-        };
+        _encoder = new EncoderTraining(network);
+        if (!_encoder.Any && (options.EncoderLearningRate is not null || options.FreezeEncoderEpochs > 0))
+            throw new ArgumentException(
+                $"TrainerOptions.{(options.EncoderLearningRate is not null ? "EncoderLearningRate" : "FreezeEncoderEpochs")}: the network has no pretrained encoder " +
+                $"(no parameters named {ResNetUNets.EncoderPrefix}*); build it with a ResNet encoder (ResNetUNets.Describe, cropcat train --encoder)");
+        Optimizer = _encoder.Optimizer(options);
+        _baseRates = EncoderTraining.BaseRates(options);
     }
+
+    private readonly EncoderTraining _encoder;
+    private readonly double[] _baseRates;
 
     /// <summary>The network being trained.</summary>
     public Network Network { get; }
@@ -106,8 +110,13 @@ public sealed class Trainer : IDisposable
         Compare(header, ResumeKeys.BatchSize, _o.BatchSize.ToString(CultureInfo.InvariantCulture), "batch size", problems);
         // bf16 rounds every convolution: the other precision would not continue as the uninterrupted run.
         Compare(header, ResumeKeys.Precision, _o.Precision.ToString(), "precision", problems);
+        // Another encoder rate or freezing would update other weights than the uninterrupted run did.
+        Compare(header, ResumeKeys.EncoderLearningRate, EncoderRateText, "encoder learning rate", problems);
+        Compare(header, ResumeKeys.FreezeEncoderEpochs, _o.FreezeEncoderEpochs.ToString(CultureInfo.InvariantCulture), "encoder frozen for epochs", problems);
         if (problems.Count > 0) throw ResumeMismatch(path, problems);
-        var info = Checkpoint.Load(path, Network, Optimizer);
+        // An encoder frozen for every step so far has no SGD momentum yet: its buffers are rightly absent.
+        var unstepped = _encoder.Any && !EncoderTraining.SteppedBy(_o, header.Epoch, header.EpochStep) ? _encoder.Names : null;
+        var info = Checkpoint.Load(path, Network, Optimizer, unstepped);
         Epoch = info.Epoch;
         Step = info.Step;
         EpochStep = info.EpochStep;
@@ -130,6 +139,8 @@ public sealed class Trainer : IDisposable
             [ResumeKeys.Seed] = _o.Seed.ToString(CultureInfo.InvariantCulture),
             [ResumeKeys.BatchSize] = _o.BatchSize.ToString(CultureInfo.InvariantCulture),
             [ResumeKeys.Precision] = _o.Precision.ToString(),
+            [ResumeKeys.EncoderLearningRate] = EncoderRateText,
+            [ResumeKeys.FreezeEncoderEpochs] = _o.FreezeEncoderEpochs.ToString(CultureInfo.InvariantCulture),
             ["loss"] = Objective.ToString(),
             ["learning_rate"] = _o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
         };
@@ -268,6 +279,8 @@ public sealed class Trainer : IDisposable
             if (early) _o.Progress?.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"early stop: validation {_o.Monitor} has not improved for {_stale} epoch(s); best {Reported(_best.Value):G5} at epoch {_best.Epoch}"));
         }
+        // The caller gets its net back trainable, whatever epoch the run stopped in.
+        _encoder.Release();
         var bestPath = _o.CheckpointPath is { } cp && _o.KeepBest && !double.IsNaN(_best.Value) ? BestPath(cp) : null;
         return new TrainResult(history, Step, clock.Elapsed.TotalSeconds, stopped, capped)
         {
@@ -284,10 +297,15 @@ public sealed class Trainer : IDisposable
         public const string Seed = "seed";
         public const string BatchSize = "batch_size";
         public const string Precision = "precision";
+        public const string EncoderLearningRate = "encoder_lr";
+        public const string FreezeEncoderEpochs = "freeze_encoder_epochs";
         public const string StepsPerEpoch = "steps_per_epoch";
         public const string Data = "data";
         public const string Best = "best";
     }
+
+    /// <summary>The encoder rate as checkpoints store it: "none" for one rate for all.</summary>
+    private string EncoderRateText => _o.EncoderLearningRate is { } r ? r.ToString("R", CultureInfo.InvariantCulture) : "none";
 
     private (string Path, CheckpointInfo Info)? _resumed;
     private (double Value, int Epoch) _best = (double.NaN, 0);
@@ -339,7 +357,7 @@ public sealed class Trainer : IDisposable
 
     private static CheckpointMismatchException ResumeMismatch(string path, List<string> problems) =>
         new($"cannot resume from {path}: it was trained with other settings ({string.Join("; ", problems)}). " +
-            "A resumed run continues exactly only with the same seed, batch size, precision, steps per epoch and training data; start a new run to change them");
+            "A resumed run continues exactly only with the same seed, batch size, precision, encoder learning rate and freezing, steps per epoch and training data; start a new run to change them");
 
     /// <summary>
     /// One optimisation step on <paramref name="batch"/> outside <see cref="Fit(ITrainingSet, IEnumerable{Sample}?)"/> (weight maps are computed
@@ -378,7 +396,8 @@ public sealed class Trainer : IDisposable
         // Dropout draws from torch's generator: seed it per step so a resumed run draws the same masks.
         manual_seed(Mix(_o.Seed, (int)Step, 0xd20f));
         var (x, target, weights, valid) = ToTensors(batch);
-        SetLearningRate(_o.LearningRate * _o.Schedule.Factor(Step, _totalSteps));
+        _encoder.Apply(EncoderTraining.FrozenAt(_o, Epoch));
+        SetLearningRate(_o.Schedule.Factor(Step, _totalSteps));
         Optimizer.zero_grad();
         var logits = Network.forward(x);
         var loss = Objective.Compute(logits, target, weights, valid);
@@ -391,9 +410,11 @@ public sealed class Trainer : IDisposable
         return value;
     }
 
-    private void SetLearningRate(double lr)
+    /// <summary>Each parameter group at its base rate (the encoder's own, when set) times the schedule's <paramref name="factor"/>.</summary>
+    private void SetLearningRate(double factor)
     {
-        foreach (var g in Optimizer.ParamGroups) g.LearningRate = lr;
+        var i = 0;
+        foreach (var g in Optimizer.ParamGroups) g.LearningRate = _baseRates[i++] * factor;
     }
 
     private double CurrentLearningRate() => Optimizer.ParamGroups.Select(g => g.LearningRate).DefaultIfEmpty(double.NaN).First();
@@ -616,6 +637,10 @@ public sealed class Trainer : IDisposable
         _o.Progress.WriteLine(Redrawn ? "\r" + line + "                " : line);
     }
 
-    /// <summary>Disposes the optimiser (the network stays with its owner).</summary>
-    public void Dispose() => Optimizer.Dispose();
+    /// <summary>Disposes the optimiser (the network stays with its owner, its encoder trainable again).</summary>
+    public void Dispose()
+    {
+        _encoder.Release();
+        Optimizer.Dispose();
+    }
 }

@@ -33,6 +33,22 @@ public sealed record TrainerOptions
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
     /// <summary>Learning rate.</summary>
     public double LearningRate { get; init; } = 0.01;
+    /// <summary>
+    /// The learning rate of the pretrained encoder's parameters (those named "encoder.*", a ResNet U-Net's trunk), while
+    /// the decoder and head train at <see cref="LearningRate"/>: the optimizer then has two parameter groups (decoder and
+    /// head first, the encoder second) and <see cref="Schedule"/> scales both alike. Null (default): one rate for all.
+    /// A resumed run must use the same value.
+    /// </summary>
+    public double? EncoderLearningRate { get; init; }
+    /// <summary>
+    /// Epochs at the start of the run during which the pretrained encoder ("encoder.*") does not train: its parameters
+    /// do not require gradients (so they get none, and SGD and Adam leave them, their momentum and weight decay alone)
+    /// and its batch norms run in eval mode on their stored statistics, which are therefore not updated either. From
+    /// epoch N + 1 on the encoder trains like the rest (batch norm in training mode). Counted in completed epochs, so a
+    /// run resumed mid-epoch freezes exactly as the uninterrupted run. 0 (default): never frozen. A resumed run must use
+    /// the same value.
+    /// </summary>
+    public int FreezeEncoderEpochs { get; init; }
     /// <summary>SGD momentum (the paper: 0.99, so that many past samples shape each update).</summary>
     public double Momentum { get; init; } = 0.99;
     /// <summary>L2 weight decay.</summary>
@@ -99,6 +115,8 @@ public sealed record TrainerOptions
         if (MaxSteps < 0) throw new ArgumentException($"TrainerOptions.MaxSteps must be >= 0, got {MaxSteps}");
         if (BatchSize < 1) throw new ArgumentException($"TrainerOptions.BatchSize must be >= 1, got {BatchSize}");
         if (!(LearningRate > 0)) throw new ArgumentException($"TrainerOptions.LearningRate must be > 0, got {LearningRate}");
+        if (EncoderLearningRate is { } elr && !(elr > 0)) throw new ArgumentException($"TrainerOptions.EncoderLearningRate must be > 0, got {elr}");
+        if (FreezeEncoderEpochs < 0) throw new ArgumentException($"TrainerOptions.FreezeEncoderEpochs must be >= 0, got {FreezeEncoderEpochs}");
         if (Momentum is < 0 or >= 1) throw new ArgumentException($"TrainerOptions.Momentum must be in [0, 1), got {Momentum}");
         if (Prefetch < 0) throw new ArgumentException($"TrainerOptions.Prefetch must be >= 0, got {Prefetch}");
         Schedule.Validate();

@@ -20,7 +20,8 @@ public sealed record OnnxModel(byte[] Bytes, int Opset, string Input, string Out
 
 /// <summary>
 /// Writes a <see cref="Network"/> as an ONNX model (opset <see cref="Opset"/>) that computes what
-/// <see cref="Network.forward"/> computes in eval mode: the logits, with no sigmoid or softmax. The graph is
+/// <see cref="Network.forward"/> computes in eval mode: the logits, with no sigmoid or softmax, after the input
+/// normalisation when the description has one (so ONNX Runtime is fed the same [0, 1] intensities). The graph is
 /// written from the network's tensor-free description (<see cref="NetSpec"/>), its weights become
 /// initializers under their state-dict names, the batch and spatial axes are symbolic (crops and pads are
 /// computed from the run-time shapes), and the metadata holds the description JSON and the valid sizes, so
@@ -44,6 +45,22 @@ public static class OnnxExport
     /// <summary>Metadata key of the valid sizes as text, e.g. "188 + 16k -> 4 + 16k (output = input - 184)".</summary>
     public const string ValidSizesTextKey = "cropcat.valid_sizes.text";
 
+    /// <summary>Metadata key of the input normalisation the graph applies first (only for a net that has one).</summary>
+    public const string NormalizationKey = "cropcat.input_normalization";
+
+    /// <summary>
+    /// The graph's first operations for a net with an input normalisation: (input - input_mean) / input_std with
+    /// [1, C, 1, ...] float initializers, as <see cref="InputNormalizer"/> computes it; the input itself otherwise.
+    /// </summary>
+    private static string Normalized(OnnxGraph graph, NetSpec spec, string input)
+    {
+        if (spec.Normalization is not { } n) return input;
+        long[] dims = [1, n.Channels, .. Enumerable.Repeat(1L, spec.Dims)];
+        var mean = graph.Weight("input_mean", dims, n.Mean.Select(v => (float)v).ToArray());
+        var std = graph.Weight("input_std", dims, n.Std.Select(v => (float)v).ToArray());
+        return graph.Node("Div", "input/normalized", [graph.Node("Sub", "input/centred", [input, mean]), std]);
+    }
+
     /// <summary>The ONNX model of <paramref name="network"/>.</summary>
     /// <exception cref="OnnxExportException">A layer kind the exporter does not know, a bf16 network, or a description without valid sizes; the message names the layer.</exception>
     public static OnnxModel ToModel(Network network)
@@ -59,7 +76,7 @@ public static class OnnxExport
         var modules = network.named_modules().ToDictionary(m => m.name, m => m.module);
         var graph = new OnnxGraph();
         var input = graph.Fresh("input");
-        var y = new OnnxLayers(graph, spec.Dims, parameters, modules).Emit(spec.Named, input);
+        var y = new OnnxLayers(graph, spec.Dims, parameters, modules).Emit(spec.Named, Normalized(graph, spec, input));
         // The graph's output must be a node's output with its own name; the identity costs nothing at run time.
         var output = graph.Node("Identity", "logits", [y]);
 
@@ -84,6 +101,7 @@ public static class OnnxExport
             ["cropcat.dims"] = spec.Dims.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["cropcat.output"] = "logits (no sigmoid/softmax), eval mode",
         };
+        if (spec.Normalization is { } n) metadata[NormalizationKey] = $"{n} on [0, 1] intensities, applied inside the graph (input_mean, input_std)";
         var version = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "0";
         var model = OnnxMessages.Model(IrVersion, Opset, "CropCat", version, g, metadata);
 

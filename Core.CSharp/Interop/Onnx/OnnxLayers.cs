@@ -38,9 +38,15 @@ internal sealed partial class OnnxLayers
         UpSpec u => Up(node, u, x),
         HeadSpec => Conv(node.Path, node.Scope, x, 1, 0, bias: true),
         SkipSpec s => Skip(node, s, x),
+        ResNetStemSpec => Stem(node, x),
+        ResNetStageSpec r => Stage(node, r, x),
+        NearestUpSpec => Nearest(node, x),
+        BodyFirstSkipSpec => _g.Node("Concat", node.Path, [Emit(node.Children[0], x), x], OnnxMessages.Int("axis", 1)),
+        SmpDecoderBlockSpec d => SmpBlock(node, d, x),
+        SmpHeadSpec => Conv(node.Path, "segmentation_head.0", x, 3, 1, bias: true),
         _ => throw new OnnxExportException(node.Path,
             $"the ONNX exporter does not know the layer kind {node.Spec.GetType().Name} ({node.Spec.Kind(_dims)}); " +
-            "it writes ConvBlock, MaxPool, UpConv/Bilinear/Interpolate, Head, Chain and CropConcat/Concat/PadConcat/Add skips (attention-gated or not)"),
+            "it writes ConvBlock, MaxPool, UpConv/Bilinear/Interpolate, Head, Chain, CropConcat/Concat/PadConcat/Add skips (attention-gated or not) and the ResNet U-Net's layers"),
     };
 
     private long[] Fill(long v) => Enumerable.Repeat(v, _dims).ToArray();
@@ -140,12 +146,14 @@ internal sealed partial class OnnxLayers
         return _g.Node("Pad", $"{path}/pad", [b, pads]);
     }
 
-    private string Conv(string path, string module, string x, long kernel, long pad, bool bias)
+    private string Conv(string path, string module, string x, long kernel, long pad, bool bias, long stride = 1)
     {
         var w = Parameter(path, $"{module}.weight");
         var inputs = bias ? new[] { x, w.Name, Parameter(path, $"{module}.bias").Name } : [x, w.Name];
-        return _g.Node("Conv", path, inputs,
-            OnnxMessages.Ints("kernel_shape", Fill(kernel)), OnnxMessages.Ints("pads", Enumerable.Repeat(pad, 2 * _dims)));
+        var attributes = new List<ProtoWriter> { OnnxMessages.Ints("kernel_shape", Fill(kernel)), OnnxMessages.Ints("pads", Enumerable.Repeat(pad, 2 * _dims)) };
+        // ONNX's default stride is 1: only strided convolutions say it, so the other graphs stay as they were.
+        if (stride != 1) attributes.Add(OnnxMessages.Ints("strides", Fill(stride)));
+        return _g.Node("Conv", path, inputs, [.. attributes]);
     }
 
     private string Norm(string path, string module, string x)
