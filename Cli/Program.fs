@@ -98,6 +98,9 @@ let main argv =
         if argv.Length > 0 && argv[0] = "train" then
             printfn "\n%s" Train.examples
 
+        if argv.Length > 0 && argv[0] = "predict" then
+            printfn "\n%s" Predict.examples
+
         0
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
