@@ -93,7 +93,7 @@ public sealed class TiffRegionReader : IDisposable
     /// <summary>libtiff's name of the compression ("NONE", "ADOBE_DEFLATE", "LZW", ...).</summary>
     public string Compression { get; }
 
-    /// <summary>The most bytes of decoded blocks kept between reads (at least the blocks of the current read are kept while it runs).</summary>
+    /// <summary>The most bytes of decoded strips or tiles kept between reads (least recently used ones go first; each block is copied out as soon as it is decoded, so even 0 works, slowly).</summary>
     public long CacheBytes { get; set; }
 
     /// <summary>The most bytes one decoded strip or tile may take (checked at <see cref="Open"/>).</summary>
@@ -145,7 +145,7 @@ public sealed class TiffRegionReader : IDisposable
                     $"has {pages} pages; region-by-region reading (streamed prediction) reads single-page TIFFs (predict a stack without --stream: page by page in memory)");
             if (!tiff.SetDirectory(0)) throw TiffDecoder.Corrupt(path, "directory 1 cannot be read");
             var layout = TiffDecoder.Layout.Of(tiff, path, 0);
-            var compression = tiff.GetField(TiffTag.COMPRESSION) is { } c ? ((Compression)c[0].ToInt()).ToString() : "NONE";
+            var compression = tiff.GetField(TiffTag.COMPRESSION) is { } c ? ((BitMiracle.LibTiff.Classic.Compression)c[0].ToInt()).ToString() : "NONE";
             int bw, bh;
             if (tiff.IsTiled())
             {

@@ -73,7 +73,7 @@ public sealed class TiffTiledWriter : IDisposable
         try
         {
             var big = (long)width * height * (bitsPerSample / 8) > int.MaxValue;
-            var tiff = Tiff.ClientOpen(path, big ? "w8" : "w", file.Stream, new TiffStream())
+            var tiff = Tiff.ClientOpen(path, big ? "w8" : "w", file.Stream, new KeepOpen())
                 ?? throw new IOException($"TIFF {path}: libtiff could not start the file");
             tiff.SetField(TiffTag.IMAGEWIDTH, width);
             tiff.SetField(TiffTag.IMAGELENGTH, height);
@@ -162,6 +162,12 @@ public sealed class TiffTiledWriter : IDisposable
             }
         }
         _file.Dispose();
+    }
+
+    // libtiff closes its stream when it closes; the pending file flushes, closes and renames it itself.
+    private sealed class KeepOpen : TiffStream
+    {
+        public override void Close(object clientData) { }
     }
 
     // Encodes the buffered rows as one row of tiles; rows and columns past the image are zero.

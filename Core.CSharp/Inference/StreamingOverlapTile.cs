@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Linq;
 using CropCat.Nets;
 using CropCat.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CropCat.Inference;
