@@ -22,6 +22,7 @@ type Args =
     | Paper_Size of px: int
     | Memory
     | Large_Tiff of px: int
+    | Large_Height of px: int
     | Keep
     | [<Hidden>] Memory_Child of px: int
 
@@ -40,6 +41,8 @@ type Args =
             | Memory_Child _ -> "internal: one forward of --net on one tile, prints the measured peak bytes"
             | Large_Tiff _ ->
                 "only the streamed case: write an N x N 8-bit gray tiled TIFF (tiles of 256, Deflate) band by band, predict it region by region with the reduced net (or --net paper) into a tiled TIFF mask, print MP/s, rows, blocks decoded and peak RSS (VmHWM), e.g. --large-tiff 20000"
+            | Large_Height _ ->
+                "with --large-tiff N: the generated image's height (default N, square); memory depends on the width only, so N x 2048 measures the peak of N x N in a fraction of the time"
             | Keep -> "with --large-tiff: keep the generated TIFF and its mask (printed paths) instead of deleting them"
             | Paper_Size _ -> "edge of the image for tiled vs whole-image time, paper net (default 512; 0 skips)"
 
@@ -313,14 +316,14 @@ let private syntheticPixel (x: int) (y: int) =
     let hash = ((uint32 x * 73856093u) ^^^ (uint32 y * 19349663u)) % 23u
     uint16 (max 0.0 (min 255.0 (118.0 + 70.0 * blobs + float hash)))
 
-/// Writes an n x n 8-bit gray tiled TIFF band by band (256 rows in memory at a time).
-let private writeLargeTiff (path: string) (n: int) =
-    use writer = CropCat.Imaging.TiffTiledWriter.Create(path, n, n, 8, 256)
+/// Writes an n (wide) x height 8-bit gray tiled TIFF band by band (256 rows in memory at a time).
+let private writeLargeTiff (path: string) (n: int) (height: int) =
+    use writer = CropCat.Imaging.TiffTiledWriter.Create(path, n, height, 8, 256)
     let rows = 256
     let buffer = Array.zeroCreate<uint16> (rows * n)
 
-    for y0 in 0..rows..n - 1 do
-        let k = min rows (n - y0)
+    for y0 in 0..rows..height - 1 do
+        let k = min rows (height - y0)
 
         for r in 0 .. k - 1 do
             for x in 0 .. n - 1 do
@@ -337,30 +340,30 @@ let private loadAverage () =
         "?"
 
 /// The streamed case: an n x n TIFF on disk, predicted region by region into a tiled TIFF mask.
-let private largeTiff (n: int) (tile: int) (batch: int) (name: string) (keep: bool) =
+let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: string) (keep: bool) =
     NativeRuntime.EnsureLoaded()
     Allocator.KeepHeap() |> ignore
 
-    if n < 1 then
-        raise (ArgumentException(sprintf "--large-tiff must be >= 1, got %d" n))
+    if n < 1 || height < 1 then
+        raise (ArgumentException(sprintf "--large-tiff and --large-height must be >= 1, got %d and %d" n height))
 
     let folder =
         Path.Combine(Path.GetTempPath(), sprintf "cropcat-large-tiff-%d" Environment.ProcessId)
 
     Directory.CreateDirectory folder |> ignore
-    let input = Path.Combine(folder, sprintf "large%d.tif" n)
+    let input = Path.Combine(folder, sprintf "large%dx%d.tif" n height)
 
     try
-        printfn "bench-tiling --large-tiff %d: %s" n (CropCat.Bench.Machine.Describe())
+        printfn "bench-tiling --large-tiff %d --large-height %d: %s" n height (CropCat.Bench.Machine.Describe())
         printfn "%d thread(s), load average before: %s" (torch.get_num_threads ()) (loadAverage ())
         let sw = Stopwatch.StartNew()
-        writeLargeTiff input n
+        writeLargeTiff input n height
 
         printfn
             "wrote %s: %d x %d 8-bit gray, tiles of 256, Deflate, %.0f MiB on disk, in %.1f s (band by band)"
             input
             n
-            n
+            height
             (float (FileInfo(input).Length) / 1048576.0)
             sw.Elapsed.TotalSeconds
 
@@ -376,7 +379,7 @@ let private largeTiff (n: int) (tile: int) (batch: int) (name: string) (keep: bo
         let options = TileOptions(TileSize = tile, BatchSize = batch)
 
         // Warm-up on one tile-sized image in memory: the first forward of a tile shape also chooses the layout.
-        (let warmPlan = OverlapTile(net, options).Plan(n, n)
+        (let warmPlan = OverlapTile(net, options).Plan(height, n)
          use _ = torch.NewDisposeScope()
          use warm = image warmPlan.OutputSize
          OverlapTile(net, options).Predict(warm).Dispose())
@@ -414,9 +417,10 @@ let private largeTiff (n: int) (tile: int) (batch: int) (name: string) (keep: bo
         printfn "|---|---|---|---|---|---|---|---|---|---|---|"
 
         printfn
-            "| %s | %d^2 | %s | %d (%d, %d) | %d x %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f |"
+            "| %s | %d x %d | %s | %d (%d, %d) | %d x %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f |"
             name
             n
+            height
             result.Layout
             p.TileSize
             p.OutputSize
@@ -522,7 +526,8 @@ let runWith (a: ParseResults<Args>) =
         | Some tile -> memoryChild tile (a.GetResult(Net, "paper"))
         | None when a.Contains Memory -> memoryTable ()
         | None when a.Contains Large_Tiff ->
-            largeTiff (a.GetResult Large_Tiff) (a.GetResult(Tile, 572)) (a.GetResult(Batch, 1)) (a.GetResult(Net, "reduced")) (a.Contains Keep)
+            let n = a.GetResult Large_Tiff
+            largeTiff n (a.GetResult(Large_Height, n)) (a.GetResult(Tile, 572)) (a.GetResult(Batch, 1)) (a.GetResult(Net, "reduced")) (a.Contains Keep)
         | None ->
             run
                 (a.GetResult(Size, 2048))

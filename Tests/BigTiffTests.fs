@@ -143,6 +143,9 @@ let private readerTests =
                 t.ReadRegion(0, y, t.Width, min 10 (t.Height - y)) |> ignore
 
             Expect.equal t.BlocksDecoded (7L * 7L) "300x200 in tiles of 48x32: 7 x 7 tiles, each decoded once"
+            use one = TiffRegionReader.Open(fixture "rgb8_tiled_lzw.tif")
+            one.ReadRegion(40, 40, 40, 20) |> ignore
+            Expect.equal one.BlocksDecoded 2L "a 40x20 region at 40,40 touches two tiles (columns 0-47 and 48-95 of rows 32-63) and decodes those only"
         }
 
         test "one uncompressed strip reads in libtiff's chopped strips; a compressed strip over the limit is refused with what to do" {
@@ -421,6 +424,26 @@ let private fileTests =
                 Expect.equal values (set [ 0.0f; 255.0f ]) $"{name}: both classes occur (a mask worth comparing)"
                 use r = TiffRegionReader.Open mask
                 Expect.isTrue r.IsTiled $"{name}: the mask is tiled"
+        }
+
+        test "with probabilities, the streamed 16-bit probability TIFF equals the in-memory 16-bit PNG" {
+            use scope = torch.NewDisposeScope()
+            use net = fileNet 1
+            let name = "gray8_striped.tif"
+            let a, b = tempDir (), tempDir ()
+
+            let run mode out =
+                let options =
+                    FolderPredictorOptions(Tiles = TileOptions(TileSize = 64), Stream = mode, Probabilities = true)
+
+                FolderPredictor(net, LabelSchema.Binary255, options).Run(fixture name, out) |> ignore
+
+            run StreamMode.Always a
+            run StreamMode.Never b
+            let tiff = ImageFile.Read(Path.Combine(a, "probabilities", "gray8_striped.tif"))
+            let png = ImageFile.Read(Path.Combine(b, "probabilities", "gray8_striped.png"))
+            Expect.equal (tiff.BitDepth, png.BitDepth) (16, 16) "16-bit both"
+            Expect.sequenceEqual tiff.Pages[0] png.Pages[0] "the same probabilities"
         }
 
         test "over the pixel budget a single-page TIFF streams by itself; a PNG and a stack are still refused by the budget; --stream refuses a PNG by name" {

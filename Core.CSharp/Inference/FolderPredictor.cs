@@ -55,6 +55,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
 /// as 16-bit gray, or one <c>NAME.classK.png</c> per non-background class when there are more than two.
 /// A bad input is reported by name and skipped; the others are still written. Every file is written atomically.
+/// A TIFF over the pixel budget (or every TIFF, with <see cref="FolderPredictorOptions.Stream"/> = Always) is predicted
+/// region by region instead (<see cref="StreamingPredictor"/>: <c>OUTPUT/NAME_mask.tif</c>, a tiled TIFF).
 /// Options (<see cref="FolderPredictorOptions"/>) add a run-length submission CSV of all masks (<see cref="Submission"/>) and
 /// resizing before prediction, with the probabilities resized back so that every output has the input's size.
 /// </summary>
