@@ -312,7 +312,10 @@ let private memoryTable () =
 
 /// One deterministic gray value of the synthetic large image: smooth blobs on a background, plus texture.
 let private syntheticPixel (x: int) (y: int) =
-    let blobs = sin (float x / 23.0) * cos (float y / 29.0) + 0.5 * sin (float (x + 2 * y) / 57.0)
+    let blobs =
+        sin (float x / 23.0) * cos (float y / 29.0)
+        + 0.5 * sin (float (x + 2 * y) / 57.0)
+
     let hash = ((uint32 x * 73856093u) ^^^ (uint32 y * 19349663u)) % 23u
     uint16 (max 0.0 (min 255.0 (118.0 + 70.0 * blobs + float hash)))
 
@@ -322,7 +325,7 @@ let private writeLargeTiff (path: string) (n: int) (height: int) =
     let rows = 256
     let buffer = Array.zeroCreate<uint16> (rows * n)
 
-    for y0 in 0..rows..height - 1 do
+    for y0 in 0..rows .. height - 1 do
         let k = min rows (height - y0)
 
         for r in 0 .. k - 1 do
@@ -413,7 +416,10 @@ let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: str
 
         let p = result.Summary.Plan
         printfn ""
-        printfn "| net | image | input | tile (output, step) | rows x tiles | blocks decoded | statistics s | total s | MP/s | RSS before MiB | peak RSS MiB |"
+
+        printfn
+            "| net | image | input | tile (output, step) | rows x tiles | blocks decoded | statistics s | total s | MP/s | RSS before MiB | peak RSS MiB |"
+
         printfn "|---|---|---|---|---|---|---|---|---|---|---|"
 
         printfn
@@ -435,8 +441,16 @@ let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: str
             peak
 
         printfn ""
-        printfn "mask: %s (%.1f MiB); load average after: %s" result.Mask (float (FileInfo(result.Mask).Length) / 1048576.0) (loadAverage ())
-        printfn "peak RSS: VmHWM after the run, reset (clear_refs) after the warm-up, so it is the streamed run's high-water mark of the whole process"
+
+        printfn
+            "mask: %s (%.1f MiB); load average after: %s"
+            result.Mask
+            (float (FileInfo(result.Mask).Length) / 1048576.0)
+            (loadAverage ())
+
+        printfn
+            "peak RSS: VmHWM after the run, reset (clear_refs) after the warm-up, so it is the streamed run's high-water mark of the whole process"
+
         0
     finally
         if not keep then
@@ -527,7 +541,14 @@ let runWith (a: ParseResults<Args>) =
         | None when a.Contains Memory -> memoryTable ()
         | None when a.Contains Large_Tiff ->
             let n = a.GetResult Large_Tiff
-            largeTiff n (a.GetResult(Large_Height, n)) (a.GetResult(Tile, 572)) (a.GetResult(Batch, 1)) (a.GetResult(Net, "reduced")) (a.Contains Keep)
+
+            largeTiff
+                n
+                (a.GetResult(Large_Height, n))
+                (a.GetResult(Tile, 572))
+                (a.GetResult(Batch, 1))
+                (a.GetResult(Net, "reduced"))
+                (a.Contains Keep)
         | None ->
             run
                 (a.GetResult(Size, 2048))

@@ -52,12 +52,11 @@ let private expected =
                      BitDepth = e.GetProperty("bitDepth").GetInt32()
                      Sum = e.GetProperty("sum").GetDouble()
                      WeightedSum = e.GetProperty("weightedSum").GetDouble()
-                     Probes =
-                         [
-                             for q in e.GetProperty("probes").EnumerateArray() ->
-                                 let v = q.EnumerateArray() |> Seq.map _.GetDouble() |> Array.ofSeq
-                                 int v[0], int v[1], int v[2], v[3]
-                         ]
+                     Probes = [
+                         for q in e.GetProperty("probes").EnumerateArray() ->
+                             let v = q.EnumerateArray() |> Seq.map _.GetDouble() |> Array.ofSeq
+                             int v[0], int v[1], int v[2], v[3]
+                     ]
                  }
          ]
          |> Map.ofList)
@@ -115,7 +114,10 @@ let private readerTests =
 
                     let x, y = rng.Next(0, w / 2), rng.Next(0, h / 2)
                     let got = regionTensor (r.ReadRegion(x, y, w - x, h - y)) c (h - y) (w - x)
-                    use want = all.narrow(1L, int64 y, int64 (h - y)).narrow (2L, int64 x, int64 (w - x))
+
+                    use want =
+                        all.narrow(1L, int64 y, int64 (h - y)).narrow (2L, int64 x, int64 (w - x))
+
                     Expect.equal (maxAbsDiff got want) 0.0 $"{name}: region at {x},{y}"
         }
 
@@ -145,11 +147,17 @@ let private readerTests =
             Expect.equal t.BlocksDecoded (7L * 7L) "300x200 in tiles of 48x32: 7 x 7 tiles, each decoded once"
             use one = TiffRegionReader.Open(fixture "rgb8_tiled_lzw.tif")
             one.ReadRegion(40, 40, 40, 20) |> ignore
-            Expect.equal one.BlocksDecoded 2L "a 40x20 region at 40,40 touches two tiles (columns 0-47 and 48-95 of rows 32-63) and decodes those only"
+
+            Expect.equal
+                one.BlocksDecoded
+                2L
+                "a 40x20 region at 40,40 touches two tiles (columns 0-47 and 48-95 of rows 32-63) and decodes those only"
         }
 
         test "one uncompressed strip reads in libtiff's chopped strips; a compressed strip over the limit is refused with what to do" {
-            use raw = TiffRegionReader.Open(fixture "gray8_onestrip_raw.tif", maxBlockBytes = 10000L)
+            use raw =
+                TiffRegionReader.Open(fixture "gray8_onestrip_raw.tif", maxBlockBytes = 10000L)
+
             Expect.isLessThan raw.BlockHeight raw.Height "libtiff split the single uncompressed strip"
             let file = fixture "gray8_onestrip_zip.tif"
 
@@ -166,7 +174,10 @@ let private readerTests =
 
         test "a stack, a truncated file and a PNG are refused with one message naming the file" {
             let stack = fixture "stack2.tif"
-            let m1 = messageOf<ImageFormatException> (fun () -> TiffRegionReader.Open(stack).Dispose())
+
+            let m1 =
+                messageOf<ImageFormatException> (fun () -> TiffRegionReader.Open(stack).Dispose())
+
             Expect.stringContains m1 stack "names the stack"
             Expect.stringContains m1 "has 2 pages" "says why"
             let cut = fixture "truncated_tiled.tif"
@@ -178,7 +189,10 @@ let private readerTests =
             Expect.stringContains m2 cut "names the file"
             Expect.stringContains m2 "corrupt or truncated" "says what"
             let png = fixture "../images/png_gray16.png"
-            let m3 = messageOf<ImageFormatException> (fun () -> TiffRegionReader.Open(png).Dispose())
+
+            let m3 =
+                messageOf<ImageFormatException> (fun () -> TiffRegionReader.Open(png).Dispose())
+
             Expect.stringContains m3 "is not a TIFF" "a PNG"
         }
     ]
@@ -318,13 +332,21 @@ let private genStreamCase =
 
 /// Streamed rows stitched back into one (classes, H, W) tensor, and the in-memory tiler's result.
 let private streamedAndInMemory (c: StreamCase) (output: TileOutput) =
-    let padding = if c.Padded then CropCat.Shapes.Padding.Same else CropCat.Shapes.Padding.Valid
+    let padding =
+        if c.Padded then
+            CropCat.Shapes.Padding.Same
+        else
+            CropCat.Shapes.Padding.Valid
+
     let net = tinyNet c.Seed c.Widths padding UpMode.Transposed c.InChannels c.Classes
     torch.manual_seed (int64 c.Seed + 1L) |> ignore
     let image = torch.rand (int64 c.InChannels, int64 c.Height, int64 c.Width)
     let options = TileOptions(TileSize = c.Tile, BatchSize = c.Batch, Output = output)
     let inMemory = OverlapTile(net, options).Predict image
-    let streamed = torch.zeros ([| inMemory.shape[0]; int64 c.Height; int64 c.Width |], dtype = torch.ScalarType.Float32)
+
+    let streamed =
+        torch.zeros ([| inMemory.shape[0]; int64 c.Height; int64 c.Width |], dtype = torch.ScalarType.Float32)
+
     let mutable next = 0
     use source = new TensorTileSource(image)
 
@@ -348,7 +370,10 @@ let private streamedAndInMemory (c: StreamCase) (output: TileOutput) =
 let private streamingTests =
     testList "streaming" [
         testPropertyWithConfig
-            { FsCheckConfig.defaultConfig with maxTest = 40 }
+            {
+                FsCheckConfig.defaultConfig with
+                    maxTest = 40
+            }
             "streamed tiles equal the in-memory tiler bit for bit (exact and Gaussian mode, any batch)"
         <| Prop.forAll (Arb.fromGen genStreamCase) (fun c ->
             use scope = torch.NewDisposeScope()
@@ -410,14 +435,20 @@ let private fileTests =
                 ] do
                 use net = fileNet channels
                 let a, b = tempDir (), tempDir ()
-                let streamed = predictFile net (fixture name) StreamMode.Always ImageLimits.Default a
+
+                let streamed =
+                    predictFile net (fixture name) StreamMode.Always ImageLimits.Default a
+
                 let inMemory = predictFile net (fixture name) StreamMode.Never ImageLimits.Default b
                 Expect.equal streamed.Streamed.Count 1 $"{name}: streamed"
                 Expect.equal inMemory.Streamed.Count 0 $"{name}: in memory"
                 let mask = Path.Combine(a, Path.GetFileNameWithoutExtension name + "_mask.tif")
                 Expect.sequenceEqual streamed.Written [ mask ] $"{name}: the tiled mask is the one output"
                 let tiff = ImageFile.Read mask
-                let png = ImageFile.Read(Path.Combine(b, Path.GetFileNameWithoutExtension name + ".png"))
+
+                let png =
+                    ImageFile.Read(Path.Combine(b, Path.GetFileNameWithoutExtension name + ".png"))
+
                 Expect.equal (tiff.Width, tiff.Height, tiff.BitDepth) (png.Width, png.Height, 8) $"{name}: size, 8 bits"
                 Expect.sequenceEqual tiff.Pages[0] png.Pages[0] $"{name}: the same mask"
                 let values = set tiff.Pages[0]
@@ -436,7 +467,8 @@ let private fileTests =
                 let options =
                     FolderPredictorOptions(Tiles = TileOptions(TileSize = 64), Stream = mode, Probabilities = true)
 
-                FolderPredictor(net, LabelSchema.Binary255, options).Run(fixture name, out) |> ignore
+                FolderPredictor(net, LabelSchema.Binary255, options).Run(fixture name, out)
+                |> ignore
 
             run StreamMode.Always a
             run StreamMode.Never b
@@ -446,7 +478,8 @@ let private fileTests =
             Expect.sequenceEqual tiff.Pages[0] png.Pages[0] "the same probabilities"
         }
 
-        test "over the pixel budget a single-page TIFF streams by itself; a PNG and a stack are still refused by the budget; --stream refuses a PNG by name" {
+        test
+            "over the pixel budget a single-page TIFF streams by itself; a PNG and a stack are still refused by the budget; --stream refuses a PNG by name" {
             use scope = torch.NewDisposeScope()
             use net = fileNet 1
             let tiny = ImageLimits(MaxPixels = 1000L)
@@ -458,7 +491,9 @@ let private fileTests =
             let stack = fixture "stack2.tif"
 
             for file in [ png; stack ] do
-                let s = predictFile net file StreamMode.Auto (ImageLimits(MaxPixels = 10L)) (tempDir ())
+                let s =
+                    predictFile net file StreamMode.Auto (ImageLimits(MaxPixels = 10L)) (tempDir ())
+
                 Expect.equal s.Skipped.Count 1 $"{file}: skipped"
                 Expect.stringContains s.Skipped[0].Reason "pixel budget" $"{file}: by the budget"
 
@@ -476,19 +511,55 @@ let private fileTests =
             let a, b = tempDir (), tempDir ()
 
             let code, out, err =
-                CliTests.cropcat [ "predict"; "--model"; model; "--input"; input; "--output"; a; "--stream"; "--tile"; "100" ]
+                CliTests.cropcat [
+                    "predict"
+                    "--model"
+                    model
+                    "--input"
+                    input
+                    "--output"
+                    a
+                    "--stream"
+                    "--tile"
+                    "100"
+                ]
 
             Expect.equal code 0 $"exit 0 ({err})"
             Expect.stringContains out "streamed" "reports the streamed file"
             Expect.stringContains out "tile 100 px" "the tile"
             Expect.stringContains out "rows of tiles" "the rows"
             Expect.stringContains out "peak RSS" "the peak RSS"
-            let code2, _, err2 = CliTests.cropcat [ "predict"; "--model"; model; "--input"; input; "--output"; b; "--tile"; "100" ]
+
+            let code2, _, err2 =
+                CliTests.cropcat [
+                    "predict"
+                    "--model"
+                    model
+                    "--input"
+                    input
+                    "--output"
+                    b
+                    "--tile"
+                    "100"
+                ]
+
             Expect.equal code2 0 $"in memory: exit 0 ({err2})"
             let tiff = ImageFile.Read(Path.Combine(a, "gray16_striped_mask.tif"))
             let png = ImageFile.Read(Path.Combine(b, "gray16_striped.png"))
             Expect.sequenceEqual tiff.Pages[0] png.Pages[0] "the same mask"
-            let code3, _, err3 = CliTests.cropcat [ "predict"; "--model"; model; "--input"; fixture "stack2.tif"; "--output"; a; "--stream" ]
+
+            let code3, _, err3 =
+                CliTests.cropcat [
+                    "predict"
+                    "--model"
+                    model
+                    "--input"
+                    fixture "stack2.tif"
+                    "--output"
+                    a
+                    "--stream"
+                ]
+
             Expect.equal code3 5 "a refused input exits 5"
             Expect.stringContains err3 "stack2.tif" "names the file"
             let codeH, outH, _ = CliTests.cropcat [ "predict"; "--help" ]
