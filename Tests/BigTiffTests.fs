@@ -132,6 +132,22 @@ let private readerTests =
                     | want, got -> Expect.sequenceEqual got want $"{name}: {channels} channel(s)"
         }
 
+        test
+            "a TIFF tile source's windows are bit for bit the in-memory path's standardised input (FolderPredictor.InputTensor) cut by Mirror" {
+            use scope = torch.NewDisposeScope()
+
+            for name, channels in [ "rgb8_tiled.tif", 3; "rgb8_separate.tif", 1; "gray16_striped.tif", 1 ] do
+                let file = fixture name
+                use all = FolderPredictor.InputTensor(ImageFile.Read file, channels, file)
+                use r = TiffRegionReader.Open file
+                let source = TiffTileSource.Create(r, channels)
+
+                for top, left, size in [ -5L, -7L, 64; 30L, 40L, 50; -100L, -90L, 300 ] do
+                    let got = regionTensor (source.ReadWindow(top, left, size)) channels size size
+                    use want = Mirror.Window(all, top, left, size, size)
+                    Expect.equal (maxAbsDiff got want) 0.0 $"{name}, {channels} channel(s): window {size} at {left},{top}"
+        }
+
         test "each strip or tile is decoded once while one row of them fits the cache; rows of strips too" {
             use r = TiffRegionReader.Open(fixture "gray8_striped.tif")
             // 141 rows in strips of 7: 21 strips, read row by row.
