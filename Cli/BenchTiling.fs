@@ -379,7 +379,8 @@ let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: str
                 UNet.Create reducedOptions
 
         net.eval ()
-        let options = TileOptions(TileSize = tile, BatchSize = batch)
+        let timings = TileStageTimes()
+        let options = TileOptions(TileSize = tile, BatchSize = batch, Timings = timings)
 
         // Warm-up on one tile-sized image in memory: the first forward of a tile shape also chooses the layout.
         (let warmPlan = OverlapTile(net, options).Plan(height, n)
@@ -387,6 +388,7 @@ let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: str
          use warm = image warmPlan.OutputSize
          OverlapTile(net, options).Predict(warm).Dispose())
 
+        timings.Clear()
         let rssBefore = CropCat.Bench.Machine.RssMiB()
         let peakReset = resetPeak ()
 
@@ -441,6 +443,7 @@ let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: str
             peak
 
         printfn ""
+        printfn "stage split of the tiled prediction (assemble = reading, standardising and copying the windows): %O" timings
 
         printfn
             "mask: %s (%.1f MiB); load average after: %s"
