@@ -515,6 +515,30 @@ let private fileTests =
 
             let s = predictFile net png StreamMode.Always ImageLimits.Default (tempDir ())
             Expect.stringContains s.Skipped[0].Reason "png_gray16.png: streamed prediction (--stream) reads TIFF files" "names the file"
+            let cutOut = tempDir ()
+
+            let cut =
+                predictFile net (fixture "truncated_tiled.tif") StreamMode.Always ImageLimits.Default cutOut
+
+            Expect.stringContains cut.Skipped[0].Reason "truncated_tiled.tif" "a truncated file is skipped by name"
+
+            Expect.isEmpty
+                (Directory.GetFileSystemEntries cutOut)
+                "and leaves no output (the statistics pass reads every block before a mask is started)"
+
+            let again =
+                predictFile net (fixture "gray8_striped.tif") StreamMode.Auto tiny out |> ignore
+
+            let resumed =
+                FolderPredictor(
+                    net,
+                    LabelSchema.Binary255,
+                    FolderPredictorOptions(Tiles = TileOptions(TileSize = 64), Limits = tiny, Resume = true)
+                )
+                    .Run(fixture "gray8_striped.tif", out)
+
+            Expect.sequenceEqual resumed.AlreadyDone [ Path.Combine(out, "gray8_striped_mask.tif") ] "--resume finds the streamed mask"
+            Expect.isEmpty resumed.Written "and writes nothing again"
             let st = predictFile net stack StreamMode.Always ImageLimits.Default (tempDir ())
             Expect.stringContains st.Skipped[0].Reason "stack2.tif" "names the stack"
             Expect.stringContains st.Skipped[0].Reason "has 2 pages" "says why"
