@@ -526,9 +526,6 @@ let private fileTests =
                 (Directory.GetFileSystemEntries cutOut)
                 "and leaves no output (the statistics pass reads every block before a mask is started)"
 
-            let again =
-                predictFile net (fixture "gray8_striped.tif") StreamMode.Auto tiny out |> ignore
-
             let resumed =
                 FolderPredictor(
                     net,
