@@ -319,7 +319,7 @@ let run (args: ParseResults<Args>) =
         let p = s.Summary.Plan
 
         printfn
-            "streamed %s (%s): tile %d px (output %d, step %d), %d of %d rows of tiles, %d tiles, %d blocks decoded, %.1f s (%.3f MP/s; statistics pass %.1f s) -> %s"
+            "streamed %s (%s): tile %d px (output %d, step %d), %d of %d rows of tiles, %d tiles, %d blocks decoded, %.1f s (%.3f MP/s; statistics passes %.1f s) -> %s"
             s.Input
             s.Layout
             p.TileSize
