@@ -21,6 +21,9 @@ type Args =
     | Net of string
     | Paper_Size of px: int
     | Memory
+    | Large_Tiff of px: int
+    | Large_Height of px: int
+    | Keep
     | [<Hidden>] Memory_Child of px: int
 
     interface IArgParserTemplate with
@@ -36,6 +39,11 @@ type Args =
             | Memory ->
                 "only the memory model: predicted vs measured activation peak, paper net tiles 252, 572, 892 and reduced net 572, 1212 (one fresh process each)"
             | Memory_Child _ -> "internal: one forward of --net on one tile, prints the measured peak bytes"
+            | Large_Tiff _ ->
+                "only the streamed case: write an N x N 8-bit gray tiled TIFF (tiles of 256, Deflate) band by band, predict it region by region with the reduced net (or --net paper) into a tiled TIFF mask, print MP/s, rows, blocks decoded and peak RSS (VmHWM), e.g. --large-tiff 20000"
+            | Large_Height _ ->
+                "with --large-tiff N: the generated image's height (default N, square); memory depends on the width only, so N x 2048 measures the peak of N x N in a fraction of the time"
+            | Keep -> "with --large-tiff: keep the generated TIFF and its mask (printed paths) instead of deleting them"
             | Paper_Size _ -> "edge of the image for tiled vs whole-image time, paper net (default 512; 0 skips)"
 
 /// The width-reduced net of the benchmark: the paper's depth and valid convolutions, 1/4 of its widths.
@@ -297,6 +305,157 @@ let private memoryTable () =
 
     0
 
+/// One deterministic gray value of the synthetic large image: smooth blobs on a background, plus texture.
+let private syntheticPixel (x: int) (y: int) =
+    let blobs =
+        sin (float x / 23.0) * cos (float y / 29.0)
+        + 0.5 * sin (float (x + 2 * y) / 57.0)
+
+    let hash = ((uint32 x * 73856093u) ^^^ (uint32 y * 19349663u)) % 23u
+    uint16 (max 0.0 (min 255.0 (118.0 + 70.0 * blobs + float hash)))
+
+/// Writes an n (wide) x height 8-bit gray tiled TIFF band by band (256 rows in memory at a time).
+let private writeLargeTiff (path: string) (n: int) (height: int) =
+    use writer = CropCat.Imaging.TiffTiledWriter.Create(path, n, height, 8, 256)
+    let rows = 256
+    let buffer = Array.zeroCreate<uint16> (rows * n)
+
+    for y0 in 0..rows .. height - 1 do
+        let k = min rows (height - y0)
+
+        for r in 0 .. k - 1 do
+            for x in 0 .. n - 1 do
+                buffer[r * n + x] <- syntheticPixel x (y0 + r)
+
+        writer.WriteRows(ReadOnlySpan(buffer, 0, k * n), k)
+
+    writer.Commit()
+
+let private loadAverage () =
+    try
+        File.ReadAllText("/proc/loadavg").Trim()
+    with _ ->
+        "?"
+
+/// The streamed case: an n x n TIFF on disk, predicted region by region into a tiled TIFF mask.
+let private largeTiff (n: int) (height: int) (tile: int) (batch: int) (name: string) (keep: bool) =
+    NativeRuntime.EnsureLoaded()
+    Allocator.KeepHeap() |> ignore
+
+    if n < 1 || height < 1 then
+        raise (ArgumentException(sprintf "--large-tiff and --large-height must be >= 1, got %d and %d" n height))
+
+    let folder =
+        Path.Combine(Path.GetTempPath(), sprintf "cropcat-large-tiff-%d" Environment.ProcessId)
+
+    Directory.CreateDirectory folder |> ignore
+    let input = Path.Combine(folder, sprintf "large%dx%d.tif" n height)
+
+    try
+        printfn "bench-tiling --large-tiff %d --large-height %d: %s" n height (CropCat.Bench.Machine.Describe())
+        printfn "%d thread(s), load average before: %s" (torch.get_num_threads ()) (loadAverage ())
+        let sw = Stopwatch.StartNew()
+        writeLargeTiff input n height
+
+        printfn
+            "wrote %s: %d x %d 8-bit gray, tiles of 256, Deflate, %.0f MiB on disk, in %.1f s (band by band)"
+            input
+            n
+            height
+            (float (FileInfo(input).Length) / 1048576.0)
+            sw.Elapsed.TotalSeconds
+
+        torch.manual_seed 1L |> ignore
+
+        use net =
+            if name = "paper" then
+                UNet.Paper()
+            else
+                UNet.Create reducedOptions
+
+        net.eval ()
+        let timings = TileStageTimes()
+        let options = TileOptions(TileSize = tile, BatchSize = batch, Timings = timings)
+
+        // Warm-up on one tile-sized image in memory: the first forward of a tile shape also chooses the layout.
+        (let warmPlan = OverlapTile(net, options).Plan(height, n)
+         use _ = torch.NewDisposeScope()
+         use warm = image warmPlan.OutputSize
+         OverlapTile(net, options).Predict(warm).Dispose())
+
+        timings.Clear()
+        let rssBefore = CropCat.Bench.Machine.RssMiB()
+        let peakReset = resetPeak ()
+
+        let result =
+            StreamingPredictor.Predict(
+                net,
+                CropCat.Data.LabelSchema.Binary255,
+                input,
+                folder,
+                FolderPredictorOptions(Tiles = options),
+                rowDone =
+                    (fun rowsDone rows ->
+                        if rowsDone = rows || rowsDone % 10 = 0 then
+                            eprintfn
+                                "row %d/%d of tiles (%.0f s, RSS %.0f MiB)"
+                                rowsDone
+                                rows
+                                sw.Elapsed.TotalSeconds
+                                (CropCat.Bench.Machine.RssMiB()))
+            )
+
+        let peak =
+            if peakReset then
+                CropCat.Bench.Machine.PeakRssMiB()
+            else
+                nan
+
+        let p = result.Summary.Plan
+        printfn ""
+
+        printfn
+            "| net | image | input | tile (output, step) | rows x tiles | blocks decoded | statistics s | total s | MP/s | RSS before MiB | peak RSS MiB |"
+
+        printfn "|---|---|---|---|---|---|---|---|---|---|---|"
+
+        printfn
+            "| %s | %d x %d | %s | %d (%d, %d) | %d x %d | %d | %.1f | %.1f | %.3f | %.0f | %.0f |"
+            name
+            n
+            height
+            result.Layout
+            p.TileSize
+            p.OutputSize
+            p.Step
+            p.Rows.Count
+            p.Columns.Count
+            result.BlocksDecoded
+            result.StatisticsSeconds
+            result.Seconds
+            result.MegapixelsPerSecond
+            rssBefore
+            peak
+
+        printfn ""
+        printfn "stage split of the tiled prediction (assemble = reading, standardising and copying the windows): %O" timings
+
+        printfn
+            "mask: %s (%.1f MiB); load average after: %s"
+            result.Mask
+            (float (FileInfo(result.Mask).Length) / 1048576.0)
+            (loadAverage ())
+
+        printfn
+            "peak RSS: VmHWM after the run, reset (clear_refs) after the warm-up, so it is the streamed run's high-water mark of the whole process"
+
+        0
+    finally
+        if not keep then
+            Directory.Delete(folder, true)
+        else
+            printfn "kept %s" folder
+
 /// Runs the benchmark and prints the table. `nets`: "paper", "reduced" or "all".
 let run (size: int) (wholeSize: int) (paperSize: int) (reps: int) (tile: int) (batch: int) (nets: string) =
     NativeRuntime.EnsureLoaded()
@@ -378,6 +537,16 @@ let runWith (a: ParseResults<Args>) =
         match a.TryGetResult Memory_Child with
         | Some tile -> memoryChild tile (a.GetResult(Net, "paper"))
         | None when a.Contains Memory -> memoryTable ()
+        | None when a.Contains Large_Tiff ->
+            let n = a.GetResult Large_Tiff
+
+            largeTiff
+                n
+                (a.GetResult(Large_Height, n))
+                (a.GetResult(Tile, 572))
+                (a.GetResult(Batch, 1))
+                (a.GetResult(Net, "reduced"))
+                (a.Contains Keep)
         | None ->
             run
                 (a.GetResult(Size, 2048))

@@ -33,6 +33,7 @@ type Args =
     | Resume
     | Engine of name: string
     | Onnx of file: string
+    | Stream
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -77,6 +78,20 @@ type Args =
                 "with --engine onnxruntime: the ONNX file cropcat export wrote for this checkpoint (refused when its stored description differs)"
             | Threshold _ ->
                 "a binary (one sigmoid channel) net's foreground threshold on the probability, in (0, 1). Default 0.5; softmax nets take the most probable class"
+            | Stream ->
+                "predict every TIFF region by region (the image is never in memory): read strip by strip or tile by tile, write OUTPUT/NAME_mask.tif as a tiled Deflate TIFF, band by band; the mask equals the in-memory one. A single-page TIFF over the pixel budget (2^28 pixels) is streamed without this flag. Not with --tta, --rle, --max-edge or --scale"
+
+/// Examples printed after `cropcat predict --help`.
+let examples =
+    String.concat "\n" [
+        "EXAMPLES:"
+        ""
+        "    A folder of images (PNG masks in OUTPUT/NAME.png):"
+        "        cropcat predict --model run/model.safetensors --input new-images --output masks"
+        "    A slide larger than memory, e.g. a 40000 x 40000 TIFF (tiled or striped; streamed automatically over the pixel budget):"
+        "        cropcat predict --model run/model.safetensors --input slide.tif --output masks --stream --tile 1212"
+        "        (prints the layout, tile size and rows of tiles, then the rows processed, MP/s and peak RSS; writes masks/slide_mask.tif)"
+    ]
 
 let private fail message =
     raise (CliFailure("cropcat predict: " + message, 2))
@@ -276,7 +291,12 @@ let run (args: ParseResults<Args>) =
                  | Some t -> t
                  | None -> 0.5),
             Submission = Option.toObj (args.TryGetResult Rle),
-            SubmissionFormat = submissionFormatOf args
+            SubmissionFormat = submissionFormatOf args,
+            Stream =
+                (if args.Contains Stream then
+                     StreamMode.Always
+                 else
+                     StreamMode.Auto)
         )
 
     let report =
@@ -294,6 +314,28 @@ let run (args: ParseResults<Args>) =
         | :? ArgumentException as e -> fail e.Message
 
     printfn "wrote %d mask(s) to %s (net %s, labels %O)" report.Written.Count (args.GetResult Output) info.Architecture.Kind info.Labels
+
+    for s in report.Streamed do
+        let p = s.Summary.Plan
+
+        printfn
+            "streamed %s (%s): tile %d px (output %d, step %d), %d of %d rows of tiles, %d tiles, %d blocks decoded, %.1f s (%.3f MP/s; statistics passes %.1f s) -> %s"
+            s.Input
+            s.Layout
+            p.TileSize
+            p.OutputSize
+            p.Step
+            s.Summary.TileRows
+            p.Rows.Count
+            s.Summary.Tiles
+            s.BlocksDecoded
+            s.Seconds
+            s.MegapixelsPerSecond
+            s.StatisticsSeconds
+            s.Mask
+
+    if report.Streamed.Count > 0 then
+        printfn "peak RSS %.0f MiB (VmHWM of this process)" (CropCat.Bench.Machine.PeakRssMiB())
 
     match options.Shard with
     | null when not options.Resume -> ()

@@ -26,6 +26,21 @@ internal static class TiffDecoder
     /// <summary>Installs the quiet error handler (runs the static constructor) before another LibTiff.NET use, such as <see cref="TiffWriter"/>.</summary>
     internal static void Quiet() { }
 
+    /// <summary>
+    /// Collects libtiff's errors on this thread until the result is disposed, so that <see cref="Corrupt"/> can quote
+    /// them; for readers that keep a file open across calls (<see cref="TiffRegionReader"/>).
+    /// </summary>
+    internal static IDisposable CollectErrors()
+    {
+        _errors = new StringBuilder();
+        return new ErrorScope();
+    }
+
+    private sealed class ErrorScope : IDisposable
+    {
+        public void Dispose() => _errors = null;
+    }
+
     /// <summary>Decodes <paramref name="bytes"/>, the contents of <paramref name="path"/>.</summary>
     /// <exception cref="ImageFormatException">Corrupt, truncated or unsupported; the message names the file.</exception>
     /// <exception cref="ImageTooLargeException">The pages declare more pixels than the budget.</exception>
@@ -118,7 +133,8 @@ internal static class TiffDecoder
         new(path, ImageFormat.Tiff, first.Width, first.Height, first.Channels, first.BitsPerSample,
             first.IsFloat ? SampleType.Float : SampleType.UnsignedInteger, pages);
 
-    private static ImageFormatException Corrupt(string path, string what, Exception? inner = null)
+    /// <summary>The one message for a damaged file: what failed, and libtiff's own errors of the current read.</summary>
+    internal static ImageFormatException Corrupt(string path, string what, Exception? inner = null)
     {
         var libtiff = _errors is { Length: > 0 } ? $" (libtiff: {_errors.ToString().TrimEnd(' ', ';')})" : "";
         return new ImageFormatException(Name, path, $"corrupt or truncated: {what}{libtiff}", inner);
@@ -175,21 +191,28 @@ internal static class TiffDecoder
     private static void Store(float[] values, Layout l, byte[] buffer, int sample, int pixel, int plane, int perPixel, int n)
     {
         for (var s = 0; s < perPixel; s++)
+            values[(long)(plane + s) * n + pixel] = SampleAt(l, buffer, sample + s, plane + s);
+    }
+
+    /// <summary>
+    /// Sample <paramref name="i"/> of a decoded strip or tile (host byte order, as libtiff returns it) as the value
+    /// <see cref="PlanarImage"/> stores for <paramref name="channel"/>: the integer or float as it is, with a
+    /// min-is-white gray channel inverted.
+    /// </summary>
+    internal static float SampleAt(Layout l, byte[] buffer, int i, int channel)
+    {
+        float v = l.BitsPerSample switch
         {
-            var i = sample + s;
-            float v = l.BitsPerSample switch
-            {
-                8 => buffer[i],
-                16 => BitConverter.ToUInt16(buffer, 2 * i),
-                _ => BitConverter.ToSingle(buffer, 4 * i),
-            };
-            if (l.MinIsWhite && (plane + s) == 0) v = (1 << l.BitsPerSample) - 1 - v;
-            values[(long)(plane + s) * n + pixel] = v;
-        }
+            8 => buffer[i],
+            16 => BitConverter.ToUInt16(buffer, 2 * i),
+            _ => BitConverter.ToSingle(buffer, 4 * i),
+        };
+        if (l.MinIsWhite && channel == 0) v = (1 << l.BitsPerSample) - 1 - v;
+        return v;
     }
 
     /// <summary>One directory's size and sample layout, checked against what CropCat reads.</summary>
-    private sealed record Layout(int Width, int Height, int Channels, int BitsPerSample, bool IsFloat, bool Separate, bool MinIsWhite)
+    internal sealed record Layout(int Width, int Height, int Channels, int BitsPerSample, bool IsFloat, bool Separate, bool MinIsWhite)
     {
         public static Layout Of(Tiff tiff, string path, int page)
         {

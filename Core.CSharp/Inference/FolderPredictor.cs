@@ -36,6 +36,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
     public int AllInputs { get; init; }
     /// <summary>Outputs that already existed and were kept (<see cref="FolderPredictorOptions.Resume"/>).</summary>
     public IReadOnlyList<string> AlreadyDone { get; init; } = [];
+    /// <summary>The inputs predicted region by region (<see cref="FolderPredictorOptions.Stream"/>), with their numbers; their masks are in <see cref="Written"/> too.</summary>
+    public IReadOnlyList<StreamedPrediction> Streamed { get; init; } = [];
 
     /// <summary>The process exit code <c>cropcat predict</c> returns when an input was skipped.</summary>
     public const int SkippedExitCode = 5;
@@ -54,6 +56,8 @@ public sealed record PredictionReport(IReadOnlyList<string> Written, IReadOnlyLi
 /// 0xRRGGBB). With probabilities, <c>OUTPUT/probabilities/NAME.png</c> holds the foreground probability (class 1)
 /// as 16-bit gray, or one <c>NAME.classK.png</c> per non-background class when there are more than two.
 /// A bad input is reported by name and skipped; the others are still written. Every file is written atomically.
+/// A TIFF over the pixel budget (or every TIFF, with <see cref="FolderPredictorOptions.Stream"/> = Always) is predicted
+/// region by region instead (<see cref="StreamingPredictor"/>: <c>OUTPUT/NAME_mask.tif</c>, a tiled TIFF).
 /// Options (<see cref="FolderPredictorOptions"/>) add a run-length submission CSV of all masks (<see cref="Submission"/>) and
 /// resizing before prediction, with the probabilities resized back so that every output has the input's size.
 /// </summary>
@@ -62,6 +66,7 @@ public sealed class FolderPredictor
     private readonly TextWriter? _log;
     // Where Segment's loop stands, for the progress reports of the image being tiled.
     private int _imagesDone, _images;
+    private readonly List<StreamedPrediction> _streamed = [];
 
     /// <summary>A predictor for a trained <paramref name="network"/> whose classes mean what <paramref name="labels"/> says.</summary>
     /// <param name="network">The net (stays owned by the caller).</param>
@@ -135,14 +140,15 @@ public sealed class FolderPredictor
         var written = new List<string>();
         var skipped = new List<SkippedInput>();
         var done = new List<string>();
+        _streamed.Clear();
         var masks = Segment(files, outputFolder, written, skipped, done);
         if (csv is null)
         {
             foreach (var _ in masks) { }
-            return new PredictionReport(written, skipped) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done };
+            return new PredictionReport(written, skipped) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done, Streamed = _streamed.ToArray() };
         }
         var rows = Submission.Write(csv, Options.SubmissionFormat, masks);
-        return new PredictionReport(written, skipped, csv, rows) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done };
+        return new PredictionReport(written, skipped, csv, rows) { Inputs = files.Count, AllInputs = all.Count, AlreadyDone = done, Streamed = _streamed.ToArray() };
     }
 
     /// <summary>Segments the files one by one as the result is enumerated, recording what was written and skipped.</summary>
@@ -193,6 +199,8 @@ public sealed class FolderPredictor
     {
         var png = Path.Combine(outputFolder, MaskName(file));
         if (File.Exists(png)) return png;
+        var streamed = Path.Combine(outputFolder, StreamingPredictor.MaskName(file));
+        if (File.Exists(streamed)) return streamed;
         var stack = Path.Combine(outputFolder, Path.GetFileNameWithoutExtension(file) + ".tif");
         return File.Exists(stack) ? stack : null;
     }
@@ -215,6 +223,7 @@ public sealed class FolderPredictor
 
     private Segmented Segment(string file, string outputFolder, string? label)
     {
+        if (Streams(file)) return SegmentStreamed(file, outputFolder, label);
         var image = Read(file);
         if (image.PageCount > 1) return SegmentStack(image, file, outputFolder, label);
         var name = MaskName(file);
@@ -222,6 +231,82 @@ public sealed class FolderPredictor
         var mask = Path.Combine(outputFolder, name);
         PngEncoder.Write(mask, MaskImage(classes, w, h));
         return new Segmented(mask, new SubmissionMask(file, h, w, Array.ConvertAll(classes, c => c > 0)));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="file"/> is predicted region by region (<see cref="FolderPredictorOptions.Stream"/>). A
+    /// file that cannot be probed is left to the in-memory reader, which reports it.
+    /// </summary>
+    private bool Streams(string file)
+    {
+        if (Options.Stream == StreamMode.Never) return false;
+        ImageFormat? format;
+        try
+        {
+            format = ImageFile.DetectFormat(file);
+        }
+        catch (ImageFormatException)
+        {
+            return false;
+        }
+        if (format != ImageFormat.Tiff)
+        {
+            if (Options.Stream == StreamMode.Always)
+                throw new InputImageException($"{file}: streamed prediction (--stream) reads TIFF files, and this is {(format is { } f ? "a " + ImageFormats.Name(f) : "no known image format")}");
+            return false;
+        }
+        if (Options.Stream == StreamMode.Always) return true;
+        try
+        {
+            ImageFile.Probe(file, Options.Limits);
+            return false;
+        }
+        catch (ImageTooLargeException e)
+        {
+            // A stack over the budget is refused by the in-memory reader with the budget's message.
+            return e.DeclaredPages == 1;
+        }
+        catch (ImageFormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A TIFF predicted region by region into <c>OUTPUT/NAME_mask.tif</c> (<see cref="StreamingPredictor"/>).</summary>
+    private Segmented SegmentStreamed(string file, string outputFolder, string? label)
+    {
+        var why = Options.Stream == StreamMode.Always
+            ? "--stream"
+            : $"it is over the in-memory pixel budget of {(Options.Limits ?? ImageLimits.Default).MaxPixels:N0}";
+        string Refuse(string what) => $"{file}: streamed prediction ({why}) {what}";
+        if (Options.Tta != TtaMode.None) throw new InputImageException(Refuse("does not do test-time augmentation; drop --tta"));
+        if (Options.Resize is not null) throw new InputImageException(Refuse($"does not resize ({Options.Resize}); drop --max-edge or --scale, or use a net trained without resizing"));
+        if (Options.Submission is not null) throw new InputImageException(Refuse("writes no run-length submission rows; drop --rle"));
+        var shown = Path.GetFileName(file);
+        var (imagesDone, images) = (_imagesDone, _images);
+        var progress = Options.Progress;
+        TilePlan? plan = null;
+        var lastDraw = DateTime.MinValue;
+        var result = StreamingPredictor.Predict(Network, Labels, file, outputFolder, Options,
+            tilesDone: (done, _) => progress?.Invoke(new PredictionProgress(imagesDone, images, shown, done, plan)),
+            rowDone: (done, all) =>
+            {
+                if (_log is null) return;
+                // At most 4 lines a second, so a log file gets a few lines, not one per row.
+                var now = DateTime.UtcNow;
+                if (done != all && (now - lastDraw).TotalMilliseconds < 250) return;
+                lastDraw = now;
+                _log.Write($"\r{label ?? shown}: row {done}/{all} of tiles   ");
+                if (done == all) _log.WriteLine();
+            },
+            planned: (reader, p) =>
+            {
+                plan = p;
+                _log?.WriteLine($"{label ?? shown}: streaming {reader} region by region: tile {p.TileSize} px (output {p.OutputSize}, step {p.Step}), {p.Rows.Count} rows of {p.Columns.Count} tiles");
+                progress?.Invoke(new PredictionProgress(imagesDone, images, shown, 0, p));
+            });
+        _streamed.Add(result);
+        return new Segmented(result.Mask, null);
     }
 
     /// <summary>

@@ -53,6 +53,12 @@ public sealed record FolderPredictorOptions
     /// </summary>
     public ITileEngine? Engine { get; init; }
 
+    /// <summary>
+    /// When a TIFF is predicted region by region (<see cref="StreamingPredictor"/>: read and written in bands, the mask
+    /// as <c>OUTPUT/NAME_mask.tif</c>) instead of in memory. Default <see cref="StreamMode.Auto"/>.
+    /// </summary>
+    public StreamMode Stream { get; init; } = StreamMode.Auto;
+
     private readonly double _threshold = 0.5;
 
     /// <summary>
@@ -65,6 +71,19 @@ public sealed record FolderPredictorOptions
         get => _threshold;
         init => _threshold = value is > 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(Threshold), value, "the threshold must be in (0, 1)");
     }
+}
+
+/// <summary>When <see cref="FolderPredictor"/> streams a TIFF instead of reading it whole.</summary>
+public enum StreamMode
+{
+    /// <summary>A single-page TIFF whose header declares more pixels than the pixel budget (<see cref="FolderPredictorOptions.Limits"/>) is streamed; everything else is read whole.</summary>
+    Auto,
+
+    /// <summary>Every TIFF input is streamed (another format is reported and skipped).</summary>
+    Always,
+
+    /// <summary>Nothing is streamed: an image over the budget is refused, as before streaming existed.</summary>
+    Never,
 }
 
 /// <summary>Where a <see cref="FolderPredictor"/> run stands.</summary>

@@ -157,11 +157,12 @@ public sealed class OverlapTile
         return CPU;
     }
 
-    private static long Lap(TileStageTimes? timings, TileStage stage, long since) =>
+    internal static long Lap(TileStageTimes? timings, TileStage stage, long since) =>
         timings is null ? since : timings.Lap(stage, since);
 
     // Exact: copy the tile's output (clipped to the image). Gaussian: add weight * output and the weight.
-    private static void Accumulate(Tensor result, Tensor? weightSum, Tensor? importance, Tensor tile,
+    // The streamed path stitches with this too, into a band of rows, so both compute the same values.
+    internal static void Accumulate(Tensor result, Tensor? weightSum, Tensor? importance, Tensor tile,
         int[] start, int size, int[] extents)
     {
         var lengths = start.Select((s, a) => (long)Math.Min(size, extents[a] - s)).ToArray();
