@@ -100,6 +100,7 @@ let main argv =
 
         if argv.Length > 0 && argv[0] = "import" then
             printfn "\n%s" Import.examples
+
         if argv.Length > 0 && argv[0] = "predict" then
             printfn "\n%s" Predict.examples
 
