@@ -37,11 +37,14 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
         let image =
             Crops.Center(Array.sub s.Image 0 (s.Height * s.Width), s.Height, s.Width, oh, ow)
 
+        // A streamed tile's pixels outside its image are labelled -1 (ignored): shown as background.
+        let shown (labels: int[]) = labels |> Array.map (max 0)
+
         // With instance labels, both sides show connected components in their own colours, so merged
         // touching cells (what border weights fight) are visible; otherwise classes are tinted.
         let truth, predicted =
             match s.Instances with
-            | null -> Crops.Center(s.Classes, s.Height, s.Width, oh, ow), trainer.Predict s
+            | null -> shown (Crops.Center(s.Classes, s.Height, s.Width, oh, ow)), trainer.Predict s
             | instances -> Crops.Center(instances, s.Height, s.Width, oh, ow), Components.OfClasses(trainer.Predict s, oh, ow)
 
         let scale = if max oh ow < 160 then 2 else 1
@@ -60,6 +63,9 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
     /// The trainer whose predictions the overlays show.
     member val Trainer: Trainer option = None with get, set
 
+    /// The samples shown as overlays each epoch (set before training starts; `train` takes its first validation tiles).
+    member val OverlaySamples: Sample list = overlaySamples with get, set
+
     /// For TrainerOptions.StepDone.
     member _.StepDone =
         Action<int64, float>(fun step loss -> log.Scalar(StepLossTag, loss, step))
@@ -72,7 +78,7 @@ type Writer(dir: string, net: Network, overlaySamples: Sample list) =
 
             match this.Trainer with
             | Some trainer ->
-                overlaySamples
+                this.OverlaySamples
                 |> List.iteri (fun i s -> log.Image($"overlay/{i + 1}", overlay trainer s, r.Step))
             | None -> ()
 

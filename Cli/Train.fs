@@ -134,7 +134,7 @@ type Args =
             | Resume _ ->
                 "continue from this checkpoint: net, label schema, weights, optimizer state, epoch, step, and (unless given) optimizer, seed and learning rate come from it"
             | Tensorboard _ ->
-                "also write a TensorBoard event file into this folder: every step's loss (loss/step), and per epoch the train and validation loss, foreground IoU and Dice, pixel error, mAP, learning rate and epoch seconds (view with `tensorboard --logdir DIR`)"
+                "also write a TensorBoard event file into this folder: every step's loss (loss/step), and per epoch the train and validation loss, foreground IoU and Dice, pixel error, mAP, learning rate and epoch seconds, and up to two validation tiles as overlays (labels beside predictions; tags overlay/1, overlay/2) (view with `tensorboard --logdir DIR`)"
             | Verbose ->
                 "also print, after training, each epoch's seconds and steps/s, the time spent waiting for data, the tile plan, and the image decodes (cache misses)"
             | Precision _ ->
@@ -480,7 +480,7 @@ let run (args: ParseResults<Args>) =
         | Some "BFloat16" -> CropCat.Runtime.Precision.BFloat16
         | Some other -> fail $"--precision '{other}' is not fp32 or bf16"
 
-    // train has no sample list of its own (FolderTraining streams the data), so its log holds scalars only.
+    // The overlays are of the first validation tiles, set when FolderTraining has made them (Started below).
     let board =
         args.TryGetResult Tensorboard
         |> Option.map (fun dir -> new TensorBoard.Writer(dir, net, []))
@@ -598,6 +598,17 @@ let run (args: ParseResults<Args>) =
             Labels = labels,
             MaxTileSize = args.GetResult(Tile, 572),
             ValidationFraction = args.GetResult(Val_Fraction, 0.2),
+            Started =
+                (board
+                 |> Option.map (fun b ->
+                     Action<Trainer, Collections.Generic.IEnumerable<Sample> | null>(fun trainer validation ->
+                         b.Trainer <- Some trainer
+
+                         b.OverlaySamples <-
+                             match validation with
+                             | null -> []
+                             | tiles -> tiles |> Seq.truncate 2 |> List.ofSeq))
+                 |> Option.toObj),
             OutputFolder = args.GetResult(Out, "out/train"),
             ResumeFrom = Option.toObj (args.TryGetResult Resume)
         )

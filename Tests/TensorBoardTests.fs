@@ -333,6 +333,24 @@ let tests =
                 // The line prints 4 decimals of the double; the log holds it as float32.
                 Expect.isLessThanOrEqual (abs (v - p)) 5.1e-5 $"logged {v} prints as {p}"
 
+            // The held-out image's tiles are shown each epoch: labels beside predictions, as PNG images.
+            let overlays = [
+                for e in eventsIn board do
+                    for t, h, w, png in e.Images -> e.Step, t, h, w, png
+            ]
+
+            Expect.equal
+                (overlays
+                 |> List.filter (fun (_, t, _, _, _) -> t = "overlay/1")
+                 |> List.map (fun (s, _, _, _, _) -> s))
+                [ 2L; 4L ]
+                "a validation overlay at each epoch's last step"
+
+            for _, _, h, w, png in overlays do
+                let decoded = CropCat.Imaging.PngReader.Decode(png, "overlay")
+                Expect.equal (decoded.Width, decoded.Height) (w, h) "the Image message's size is the PNG's"
+                Expect.isGreaterThan w h "two panels side by side"
+
             Expect.isTrue (File.Exists(Path.Combine(out, "curves.png"))) "curves.png beside the checkpoint"
         }
     ]

@@ -55,6 +55,12 @@ public sealed record FolderTrainingOptions
     public ImageLimits? Limits { get; init; }
     /// <summary>Told, once per file, about an image that cannot be decoded and is skipped (null: skipped silently; see <see cref="FolderTrainingResult.Skipped"/>).</summary>
     public Action<string>? Warning { get; init; }
+    /// <summary>
+    /// Called once the trainer and the validation tiles exist, before the first step: the trainer (for predictions,
+    /// e.g. overlays in a log) and the validation tiles, enumerated lazily (null without validation images). Taking a
+    /// few of them decodes only the images they come from.
+    /// </summary>
+    public Action<Trainer, IEnumerable<Sample>?>? Started { get; init; }
 }
 
 /// <summary>What <see cref="FolderTraining.Run"/> did.</summary>
@@ -124,6 +130,7 @@ public static class FolderTraining
         using var trainer = new Trainer(net, options.Labels, training with { CheckpointPath = checkpoint, CheckpointMetadata = metadata });
         if (options.ResumeFrom is not null) trainer.Resume(options.ResumeFrom);
         var validation = valEntries.Count == 0 ? null : StreamingTiles.GridTiles(valEntries, tile, oh, ow, Prepare, options.Warning ?? (_ => { }));
+        options.Started?.Invoke(trainer, validation);
         var result = trainer.Fit(trainSet, validation);
         // A resumed run that was already done trains no epoch, so Fit wrote nothing: write the state anyway.
         if (result.History.Count == 0) trainer.SaveCheckpoint(checkpoint);
