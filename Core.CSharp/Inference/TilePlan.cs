@@ -102,12 +102,12 @@ public sealed record TilePlan(int TileSize, int OutputSize, int Margin, int Fact
     }
 
     /// <summary>"the block at PATH (instance norm)" for the first block normalised per image, or null when none is.</summary>
-    private static string? PerTileStatistics(Architecture.Named n)
-    {
-        if (n.Spec is Architecture.BlockSpec { Normalization: Layers.BlockNorm.Instance or Layers.BlockNorm.Group } b)
-            return $"the block at {n.Path} ({b.Normalization.ToString().ToLowerInvariant()} norm)";
-        return n.Children.Select(PerTileStatistics).FirstOrDefault(p => p is not null);
-    }
+    private static string? PerTileStatistics(Named root) =>
+        root.Descendants()
+            .Select(n => n.Spec is BlockSpec { Normalization: Layers.BlockNorm.Instance or Layers.BlockNorm.Group } b
+                ? $"the block at {n.Path} ({b.Normalization.ToString().ToLowerInvariant()} norm)"
+                : null)
+            .FirstOrDefault(p => p is not null);
 
     private static int FromBudget(Network net, long budget, int batch, int minOutput, int maxTile)
     {

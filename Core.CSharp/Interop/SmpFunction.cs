@@ -12,12 +12,11 @@ namespace CropCat.Interop;
 /// </summary>
 internal static class SmpFunction
 {
-    private static IEnumerable<Named> All(Named n) => new[] { n }.Concat(n.Children.SelectMany(All));
 
     /// <exception cref="StateDictMismatchException">The first layer of <paramref name="spec"/> that differs from smp's decoder.</exception>
     public static void Check(NetSpec spec, string sourceName)
     {
-        foreach (var n in All(spec.Named))
+        foreach (var n in spec.Named.Descendants())
         {
             string? why = n.Spec switch
             {

@@ -46,7 +46,7 @@ public static class StateDictLoader
         {
             // Every PyTorch code CropCat reads by its key names uses ReLU: a block with another activation has the
             // same keys and shapes and computes another function.
-            var other = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).Activation != Layers.BlockActivation.ReLU).ToList();
+            var other = Blocks(net).Where(n => ((BlockSpec)n.Spec).Activation != Layers.BlockActivation.ReLU).ToList();
             if (other.Count > 0)
                 throw new StateDictMismatchException(
                     $"{sourceName}: the {layout} layout's code uses ReLU after its convolutions, but this net's blocks use " +
@@ -55,7 +55,7 @@ public static class StateDictLoader
                     [], [], []);
         }
         if (layout != StateDictLayout.ReadingGroup) return;
-        var withRelu = Blocks(net.Spec.Named).Where(n => ((BlockSpec)n.Spec).FinalRelu).Select(n => n.Path).ToList();
+        var withRelu = Blocks(net).Where(n => ((BlockSpec)n.Spec).FinalRelu).Select(n => n.Path).ToList();
         if (withRelu.Count == 0) return;
         throw new StateDictMismatchException(
             $"{sourceName}: the reading group's U-Net (encoder.enc_blocks / decoder.dec_blocks) computes " +
@@ -65,8 +65,7 @@ public static class StateDictLoader
             [], [], []);
     }
 
-    private static IEnumerable<Named> Blocks(Named n) =>
-        (n.Spec is BlockSpec ? [n] : Enumerable.Empty<Named>()).Concat(n.Children.SelectMany(Blocks));
+    private static IEnumerable<Named> Blocks(Network net) => net.Spec.Named.Descendants().Where(n => n.Spec is BlockSpec);
 
     /// <summary>
     /// Loads <paramref name="source"/> into <paramref name="net"/>: every parameter and buffer of the
