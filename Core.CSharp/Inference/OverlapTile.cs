@@ -115,12 +115,7 @@ public sealed class OverlapTile
                 }
                 t0 = Lap(timings, TileStage.Assemble, t0);
                 t0 = Lap(timings, TileStage.Transfer, t0); // the buffer lives on the device: on a GPU the window copy is the transfer, timed as assembly
-                var y = Engine.Forward(x);
-                t0 = Lap(timings, TileStage.Forward, t0);
-                if (Options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
-                t0 = Lap(timings, TileStage.Probabilities, t0);
-                var host = y.device_type == DeviceType.CPU && y.dtype == ScalarType.Float32 ? y : y.to(ScalarType.Float32).cpu();
-                t0 = Lap(timings, TileStage.CopyBack, t0);
+                var host = Scores(Engine, Options, x, ref t0);
                 for (var j = 0; j < count; j++)
                 {
                     using var tile = host[j];
@@ -159,6 +154,19 @@ public sealed class OverlapTile
 
     internal static long Lap(TileStageTimes? timings, TileStage stage, long since) =>
         timings is null ? since : timings.Lap(stage, since);
+
+    // One batch of tiles through the engine, as float32 CPU scores (probabilities or logits, per options.Output),
+    // with the forward, probabilities and copy-back stages timed from t0; the streamed path computes batches with this too.
+    internal static Tensor Scores(ITileEngine engine, TileOptions options, Tensor batch, ref long t0)
+    {
+        var y = engine.Forward(batch);
+        t0 = Lap(options.Timings, TileStage.Forward, t0);
+        if (options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
+        t0 = Lap(options.Timings, TileStage.Probabilities, t0);
+        var host = y.device_type == DeviceType.CPU && y.dtype == ScalarType.Float32 ? y : y.to(ScalarType.Float32).cpu();
+        t0 = Lap(options.Timings, TileStage.CopyBack, t0);
+        return host;
+    }
 
     // Exact: copy the tile's output (clipped to the image). Gaussian: add weight * output and the weight.
     // The streamed path stitches with this too, into a band of rows, so both compute the same values.

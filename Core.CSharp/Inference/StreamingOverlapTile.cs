@@ -114,12 +114,7 @@ public sealed class StreamingOverlapTile
                     slot.copy_(values);
                 }
                 t0 = OverlapTile.Lap(timings, TileStage.Assemble, t0);
-                var y = Engine.Forward(x);
-                t0 = OverlapTile.Lap(timings, TileStage.Forward, t0);
-                if (Options.Output == TileOutput.Probabilities) y = ClassProbabilities.Of(y);
-                t0 = OverlapTile.Lap(timings, TileStage.Probabilities, t0);
-                var host = y.device_type == DeviceType.CPU && y.dtype == ScalarType.Float32 ? y : y.to(ScalarType.Float32).cpu();
-                t0 = OverlapTile.Lap(timings, TileStage.CopyBack, t0);
+                var host = OverlapTile.Scores(Engine, Options, x, ref t0);
                 for (var j = 0; j < count; j++)
                 {
                     var index = first + j;
