@@ -9,8 +9,7 @@ open CropCat.Interop
 open CropCat.Nets
 open CropCat.Cli.Summary
 
-let private fail (verb: string) message =
-    raise (CliFailure($"cropcat {verb}: " + message, 2))
+let private fail = Options.fail
 
 /// The help text of --normalize (the default differs per verb and is appended by the caller).
 let normalizeUsage =

@@ -8,7 +8,8 @@ open CropCat.Data
 open CropCat.Inference
 open CropCat.Cli.Summary
 
-let private fail (verb: string) message =
+/// Refuses an argument of `verb`: "cropcat VERB: message", exit code 2.
+let fail (verb: string) message =
     raise (CliFailure($"cropcat {verb}: " + message, 2))
 
 /// --label-schema: JSON text, or a file holding it.

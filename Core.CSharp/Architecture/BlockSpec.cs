@@ -57,9 +57,6 @@ public sealed record BlockSpec(int Width, Padding Padding = Padding.Valid, bool 
     /// <inheritdoc />
     public override string Kind(int dims) => "ConvBlock";
 
-    /// <summary>The summary kind of each of the block's convolutions: "Conv3x3+ReLU" (3-D: "Conv3x3x3+ReLU").</summary>
-    public static string ConvKind(int dims) => $"Conv{ShapeRules.Kernel(3, dims)}+ReLU";
-
     /// <summary>
     /// The summary kind of this block's convolutions: "Conv3x3+ReLU" for the paper's, else with the normalisation and
     /// the activation named, e.g. "Conv3x3+InstanceNorm+LeakyReLU"; without the activation after a bare last convolution.
